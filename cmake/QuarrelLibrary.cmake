@@ -1,0 +1,49 @@
+# quarrel_library(NAME DIR DEPS ...): one CMake library per src/ folder, made of every *.cpp in
+# that folder (files are picked up as they are added). Files named *_avx2.cpp / *_avx512.cpp
+# get the instruction-set flags they need; everything else is built for the baseline x86-64
+# so run-time dispatch (CPUID) decides what runs.
+function(quarrel_library name dir)
+  cmake_parse_arguments(ARG "" "" "DEPS;PUBLIC_LIBS" ${ARGN})
+  file(GLOB srcs CONFIGURE_DEPENDS ${dir}/*.cpp)
+  if(srcs)
+    add_library(quarrel_${name} STATIC ${srcs})
+    target_include_directories(quarrel_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+    set(vis PUBLIC)
+    quarrel_warnings(quarrel_${name})
+  else()
+    add_library(quarrel_${name} INTERFACE)
+    target_include_directories(quarrel_${name} INTERFACE ${PROJECT_SOURCE_DIR}/src)
+    set(vis INTERFACE)
+  endif()
+  foreach(dep ${ARG_DEPS})
+    target_link_libraries(quarrel_${name} ${vis} quarrel_${dep})
+  endforeach()
+  if(ARG_PUBLIC_LIBS)
+    target_link_libraries(quarrel_${name} ${vis} ${ARG_PUBLIC_LIBS})
+  endif()
+  foreach(src ${srcs})
+    if(src MATCHES "_avx2\\.cpp$")
+      set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
+    elseif(src MATCHES "_avx512\\.cpp$")
+      set_source_files_properties(${src} PROPERTIES COMPILE_OPTIONS
+        "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-mavx2;-mfma;-mf16c")
+    endif()
+  endforeach()
+endfunction()
+
+# quarrel_test(NAME LABELS ... LIBS ... SOURCES ...): a GoogleTest executable registered with
+# CTest, one CTest test per gtest case, carrying the given labels (unit, golden, e2e, gpu, web).
+function(quarrel_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "LABELS;LIBS;SOURCES;PROPERTIES" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LIBS} quarrel_testsupport GTest::gtest GTest::gtest_main)
+  quarrel_warnings(${name})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 600)
+  endif()
+  gtest_discover_tests(${name}
+    DISCOVERY_TIMEOUT 60
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+               ENVIRONMENT "QUARREL_TEST_DATA=${QUARREL_TEST_DATA};QUARREL_BINARY=$<TARGET_FILE:quarrel>;QUARREL_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+               ${ARG_PROPERTIES})
+endfunction()
