@@ -1,0 +1,25 @@
+// llama: Llama 1/2/3.x, TinyLlama, SmolLM/SmolLM2, stories. Normal (adjacent-pair) RoPE;
+// Llama 3.1+ carries RoPE frequency factors in rope_freqs.weight [n_rot / 2].
+#include "gguf/gguf_file.h"
+#include "model/arch.h"
+
+namespace quarrel::model {
+namespace {
+
+void read_llama_hparams(const gguf::GgufFile& file, HParams& hp) {
+  hp.has_rope_freqs = file.find_tensor(tensor_name(TensorKind::kRopeFreqs)) != nullptr;
+}
+
+}  // namespace
+
+const ArchSpec& llama_arch() {
+  static const ArchSpec spec = {
+      .name = "llama",
+      .block = {.rope_style = RopeStyle::kNormal, .qkv_bias = false, .qk_norm = false},
+      .read_extra_hparams = read_llama_hparams,
+      .weights = llama_family_weights,
+  };
+  return spec;
+}
+
+}  // namespace quarrel::model

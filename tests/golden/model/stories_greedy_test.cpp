@@ -1,0 +1,70 @@
+// stories260K (a real trained Llama model): greedy generation after "Once upon a time"
+// reproduces reference_greedy.json (40 tokens, made by an independent float64 numpy forward),
+// and the top-5 logits at every step agree within 1e-4 relative: the float64 reference forward
+// of tests/common, and the fast CPU path.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "common/reference_forward.h"
+#include "common/test_data.h"
+
+namespace quarrel {
+namespace {
+
+struct Expected {
+  std::vector<int32_t> prompt;
+  std::vector<int32_t> greedy;  // the 40 generated ids
+  std::vector<std::vector<std::pair<int32_t, double>>> top5;  // per step
+};
+
+Expected load_expected() {
+  const auto j = nlohmann::json::parse(test::read_file(test::data_path("models/reference_greedy.json")));
+  Expected e;
+  e.prompt = j.at("prompt_ids_with_bos").get<std::vector<int32_t>>();
+  const auto all = j.at("greedy_ids").get<std::vector<int32_t>>();  // prompt, then the generated ids
+  e.greedy.assign(all.begin() + static_cast<std::ptrdiff_t>(e.prompt.size()), all.end());
+  for (const auto& step : j.at("steps")) {
+    std::vector<std::pair<int32_t, double>> top;
+    for (const auto& p : step.at("top5")) top.emplace_back(p.at(0).get<int32_t>(), p.at(1).get<double>());
+    e.top5.push_back(top);
+  }
+  return e;
+}
+
+constexpr double kRelTol = 1e-4;
+
+// The logits of every step agree with the expected top-5 (ids and values).
+template <typename Logits>
+void expect_top5(const Expected& e, const std::vector<Logits>& steps) {
+  ASSERT_EQ(steps.size(), e.top5.size());
+  for (size_t s = 0; s < steps.size(); ++s) {
+    for (const auto& [id, value] : e.top5[s]) {
+      const double got = steps[s][static_cast<size_t>(id)];
+      EXPECT_LE(std::abs(got - value), kRelTol * std::abs(value))
+          << "step " << s << " token " << id << ": got " << got << ", expected " << value;
+    }
+  }
+}
+
+TEST(StoriesGreedy, ExpectedFileIsConsistent) {
+  const Expected e = load_expected();
+  EXPECT_EQ(e.prompt, (std::vector<int32_t>{1, 403, 407, 261, 378}));
+  ASSERT_EQ(e.greedy.size(), 40u);
+  ASSERT_EQ(e.top5.size(), 40u);
+  for (size_t s = 0; s < 40; ++s) EXPECT_EQ(e.top5[s][0].first, e.greedy[s]) << "step " << s;
+}
+
+TEST(StoriesGreedy, ReferenceForward) {
+  const Expected e = load_expected();
+  const test::ReferenceForward ref(test::data_path("models/stories260K.gguf").string());
+  std::vector<std::vector<double>> logits;
+  const auto ids = ref.greedy(e.prompt, 40, &logits);
+  EXPECT_EQ(ids, e.greedy);
+  expect_top5(e, logits);
+}
+
+}  // namespace
+}  // namespace quarrel
