@@ -18,6 +18,7 @@ namespace {
 // Limits that keep hostile files from costing time or memory out of proportion to their size.
 constexpr int kMaxArrayDepth = 32;                  // nesting of arrays in metadata
 constexpr uint64_t kMaxMetadataItems = 1ull << 24;  // array items in all metadata together
+constexpr uint64_t kMaxCount = (1ull << 58);       // counts beyond this times 64 overflow
 constexpr uint64_t kMinKvBytes = 8 + 4 + 1;         // key length, type, smallest value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;  // name length, n_dims, one dim, type, offset
 
@@ -42,7 +43,11 @@ std::string printable(std::string_view s, size_t max = 64) {
 
 }  // namespace
 
-std::string format_shape(const std::vector<uint64_t>& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+std::string format_shape(const std::vector<uint64_t>& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
 
 std::string check_tensor_shape(GgmlType type, const std::vector<uint64_t>& shape, uint64_t* n_bytes) {
   const auto tr = ggml_type_traits(static_cast<uint32_t>(type));
@@ -162,8 +167,10 @@ class Parser {
         const ValueType elem = read_type(ctx + " (array element type)");
         const uint64_t count = read<uint64_t>(ctx + " (array length)");
         if (count > left() / min_size(elem))
-          bad("{}: array of {} {} values cannot fit in the {} bytes left at offset {}", ctx, count,
-              value_type_name(elem), left(), pos_);
+          bad("truncated file or corrupt count: {}: array of {} {} values needs at least {} bytes at offset {} but "
+              "only {} remain",
+              ctx, count, value_type_name(elem),
+              count > kMaxCount ? std::string("2^64 or more") : std::to_string(count * min_size(elem)), pos_, left());
         items_ += count;
         if (items_ > kMaxMetadataItems)
           bad("{}: metadata arrays hold more than {} items in all", ctx, kMaxMetadataItems);
@@ -174,6 +181,13 @@ class Parser {
       }
     }
     bad("{}: unknown value type {}", ctx, static_cast<uint32_t>(t));
+  }
+
+  // A count is impossible when even the smallest entries would not fit in the bytes left.
+  void check_count(uint64_t count, uint64_t min_bytes, std::string_view what) {
+    if (count > left() / min_bytes)
+      bad("truncated file or corrupt count: {} {} needs at least {} bytes but only {} remain", what, count,
+          count > kMaxCount ? std::string("2^64 or more") : std::to_string(count * min_bytes), left());
   }
 
   void header() {
@@ -192,12 +206,8 @@ class Parser {
     f_.version_ = version;
     n_tensors_ = read<uint64_t>("the tensor count");
     n_kv_ = read<uint64_t>("the metadata count");
-    if (n_kv_ > left() / kMinKvBytes)
-      bad("metadata count {} is impossible: the {} bytes left could hold at most {}", n_kv_, left(),
-          left() / kMinKvBytes);
-    if (n_tensors_ > left() / kMinTensorInfoBytes)
-      bad("tensor count {} is impossible: the {} bytes left could hold at most {}", n_tensors_, left(),
-          left() / kMinTensorInfoBytes);
+    check_count(n_kv_, kMinKvBytes, "metadata count");
+    check_count(n_tensors_, kMinTensorInfoBytes, "tensor count");
   }
 
   void metadata() {
