@@ -54,7 +54,9 @@ class GgufFile {
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
   uint64_t file_size() const { return bytes_.size(); }
-  uint64_t data_offset() const { return data_offset_; }  // start of the data section in the file
+  // Start of the data section in the file: the end of the tensor infos rounded up to the
+  // alignment (past the end of a file that has no tensors and no padding).
+  uint64_t data_offset() const { return data_offset_; }
   std::span<const uint8_t> bytes() const { return bytes_; }  // the whole file
 
   // Metadata in file order.

@@ -258,7 +258,8 @@ std::string Value::to_display(size_t max_items, size_t max_chars) const {
   switch (type_) {
     case ValueType::kString: return quote(payload_->str, max_chars);
     case ValueType::kBool: return bits_ ? "true" : "false";
-    case ValueType::kF32: case ValueType::kF64: return fmt::format("{}", as_float());
+    case ValueType::kF32: return fmt::format("{}", static_cast<float>(as_float()));  // shortest float form
+    case ValueType::kF64: return fmt::format("{}", as_float());
     case ValueType::kArray: {
       const auto& it = payload_->items;
       std::string out = fmt::format("[{} x {}", value_type_name(elem_), it.size());
