@@ -1,0 +1,212 @@
+#include "backend/cpu/matmul.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "core/error.h"
+
+namespace quarrel::cpu {
+namespace {
+
+// A growable 64-byte aligned scratch buffer (one per thread, reused across calls).
+struct Scratch {
+  std::vector<float> buf;
+  float* get(size_t n_floats) {
+    const size_t need = n_floats + 16;
+    if (buf.size() < need) buf.resize(need);
+    auto p = reinterpret_cast<uintptr_t>(buf.data());
+    return reinterpret_cast<float*>((p + 63) & ~uintptr_t{63});
+  }
+};
+
+Scratch& caller_scratch() {
+  thread_local Scratch s;
+  return s;
+}
+Scratch& panel_scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+size_t stride_of(const WeightMatrix& w) { return w.row_stride ? w.row_stride : row_bytes(w.type, static_cast<uint64_t>(w.k)); }
+
+void validate(const CpuKernels& K, std::span<const MatmulOut> outs, int64_t m) {
+  QUARREL_ASSERT(!outs.empty() && m >= 0);
+  const int64_t k = outs[0].w.k;
+  for (const auto& o : outs) {
+    const auto t = static_cast<int>(o.w.type);
+    if (t < 0 || t >= kNumGgmlTypes || K.types[t].act == ActFormat::kNone) {
+      fail(ErrorCode::kUnsupported, "matmul: no CPU kernel for weights of type {}", type_name(o.w.type));
+    }
+    const auto tr = traits(o.w.type);
+    if (o.w.k != k || o.w.k <= 0 || o.w.k % tr.block_size != 0 || o.w.n < 0 || (o.w.n > 0 && !o.w.data) || !o.y) {
+      fail(ErrorCode::kInternal, "matmul: bad shape: {} weights [{}, {}] (input k {})", tr.name, o.w.k, o.w.n, k);
+    }
+  }
+}
+
+// ---- vec_dot path ---------------------------------------------------------------------------
+
+void run_vec_dot(const CpuKernels& K, std::span<const MatmulOut> outs, const float* x, int64_t ldx, int64_t m,
+                 ThreadPool& pool) {
+  const int64_t k = outs[0].w.k;
+  // Activation columns per format: quantized once, shared by every output and row.
+  const size_t q8_0_bytes = act_row_bytes(ActFormat::kQ8_0, k);
+  const size_t q8_K_bytes = act_row_bytes(ActFormat::kQ8_K, k);
+  bool need_q8_0 = false, need_q8_K = false;
+  for (const auto& o : outs) {
+    const ActFormat f = K.types[static_cast<int>(o.w.type)].act;
+    need_q8_0 |= f == ActFormat::kQ8_0;
+    need_q8_K |= f == ActFormat::kQ8_K;
+  }
+  const size_t total = (need_q8_0 ? q8_0_bytes * m : 0) + (need_q8_K ? q8_K_bytes * m : 0);
+  auto* act = reinterpret_cast<uint8_t*>(caller_scratch().get((total + 3) / 4));
+  uint8_t* act_q8_0 = act;
+  uint8_t* act_q8_K = act + (need_q8_0 ? q8_0_bytes * m : 0);
+  for (int64_t j = 0; j < m; ++j) {
+    if (need_q8_0) K.quantize_q8_0(x + j * ldx, act_q8_0 + q8_0_bytes * j, k);
+    if (need_q8_K) K.quantize_q8_K(x + j * ldx, act_q8_K + q8_K_bytes * j, k);
+  }
+
+  // Row chunks over all outputs, taken dynamically.
+  int64_t total_rows = 0;
+  for (const auto& o : outs) total_rows += o.w.n;
+  const int threads = pool.size();
+  int64_t chunk = std::clamp<int64_t>(total_rows / (static_cast<int64_t>(threads) * 16), 8, 256);
+  chunk = std::max<int64_t>(4, chunk / m);
+  std::vector<int64_t> first_unit(outs.size() + 1, 0);
+  for (size_t i = 0; i < outs.size(); ++i) first_unit[i + 1] = first_unit[i] + (outs[i].w.n + chunk - 1) / chunk;
+  const int64_t n_units = first_unit.back();
+
+  auto do_unit = [&](int64_t u) {
+    const size_t oi = static_cast<size_t>(std::upper_bound(first_unit.begin(), first_unit.end(), u) - first_unit.begin() - 1);
+    const MatmulOut& o = outs[oi];
+    const int64_t r0 = (u - first_unit[oi]) * chunk;
+    const int64_t nr = std::min(chunk, o.w.n - r0);
+    const TypeKernels& tk = K.types[static_cast<int>(o.w.type)];
+    const size_t stride = stride_of(o.w);
+    const auto* wrow = static_cast<const uint8_t*>(o.w.data) + stride * static_cast<size_t>(r0);
+    const int64_t ldy = o.ldy ? o.ldy : o.w.n;
+    for (int64_t j = 0; j < m; ++j) {
+      const void* xa = tk.act == ActFormat::kF32   ? static_cast<const void*>(x + j * ldx)
+                       : tk.act == ActFormat::kQ8_0 ? static_cast<const void*>(act_q8_0 + q8_0_bytes * j)
+                                                    : static_cast<const void*>(act_q8_K + q8_K_bytes * j);
+      tk.vec_dot(k, wrow, stride, nr, xa, o.y + j * ldy + r0);
+    }
+  };
+
+  if (threads == 1 || n_units == 1) {
+    for (int64_t u = 0; u < n_units; ++u) do_unit(u);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  pool.run_on_all([&](int, int) {
+    for (int64_t u = next.fetch_add(1, std::memory_order_relaxed); u < n_units;
+         u = next.fetch_add(1, std::memory_order_relaxed))
+      do_unit(u);
+  });
+}
+
+// ---- GEMM path --------------------------------------------------------------------------------
+
+void run_gemm(const CpuKernels& K, std::span<const MatmulOut> outs, const float* x, int64_t ldx, int64_t m,
+              ThreadPool& pool) {
+  const int64_t k = outs[0].w.k;
+  const int mr = K.gemm_mr, nr = K.gemm_nr;
+  const int64_t n_cb = (m + nr - 1) / nr;
+  // x packed per column block: xt[cb][kk][nr], zero past m.
+  float* xt = caller_scratch().get(static_cast<size_t>(n_cb * k * nr));
+  std::vector<int64_t> first_unit(outs.size() + 1, 0);
+  for (size_t i = 0; i < outs.size(); ++i) first_unit[i + 1] = first_unit[i] + (outs[i].w.n + mr - 1) / mr;
+  const int64_t n_units = first_unit.back();
+
+  auto pack = [&](int64_t cb, int64_t k0, int64_t k1) {
+    float* dst = xt + cb * k * nr;
+    const int64_t j0 = cb * nr;
+    const int nc = static_cast<int>(std::min<int64_t>(nr, m - j0));
+    for (int64_t kk = k0; kk < k1; ++kk) {
+      float* d = dst + kk * nr;
+      for (int j = 0; j < nc; ++j) d[j] = x[(j0 + j) * ldx + kk];
+      for (int j = nc; j < nr; ++j) d[j] = 0.0f;
+    }
+  };
+
+  auto do_unit = [&](int64_t u) {
+    const size_t oi = static_cast<size_t>(std::upper_bound(first_unit.begin(), first_unit.end(), u) - first_unit.begin() - 1);
+    const MatmulOut& o = outs[oi];
+    const int64_t r0 = (u - first_unit[oi]) * mr;
+    const int n_r = static_cast<int>(std::min<int64_t>(mr, o.w.n - r0));
+    const size_t stride = stride_of(o.w);
+    const auto* wbase = static_cast<const uint8_t*>(o.w.data) + stride * static_cast<size_t>(r0);
+    const float* wp;
+    int64_t ldw;
+    if (o.w.type == GgmlType::F32 && n_r == mr && stride % sizeof(float) == 0) {
+      wp = reinterpret_cast<const float*>(wbase);
+      ldw = static_cast<int64_t>(stride / sizeof(float));
+    } else {
+      float* buf = panel_scratch().get(static_cast<size_t>(mr * k));
+      const DequantFn dq = K.types[static_cast<int>(o.w.type)].dequant;
+      for (int r = 0; r < n_r; ++r) dq(wbase + stride * r, buf + r * k, k);
+      if (n_r < mr) std::memset(buf + n_r * k, 0, sizeof(float) * static_cast<size_t>((mr - n_r) * k));
+      wp = buf;
+      ldw = k;
+    }
+    const int64_t ldy = o.ldy ? o.ldy : o.w.n;
+    for (int64_t cb = 0; cb < n_cb; ++cb) {
+      const int n_c = static_cast<int>(std::min<int64_t>(nr, m - cb * nr));
+      K.gemm(k, wp, ldw, n_r, xt + cb * k * nr, o.y + cb * nr * ldy + r0, ldy, n_c, false);
+    }
+  };
+
+  const int threads = pool.size();
+  if (threads == 1) {
+    for (int64_t cb = 0; cb < n_cb; ++cb) pack(cb, 0, k);
+    for (int64_t u = 0; u < n_units; ++u) do_unit(u);
+    return;
+  }
+  // Pack (split over k), then the panels. Two dispatches: the pack must be complete first.
+  pool.run_on_all([&](int t, int nt) {
+    const int64_t k0 = k * t / nt, k1 = k * (t + 1) / nt;
+    for (int64_t cb = 0; cb < n_cb; ++cb) pack(cb, k0, k1);
+  });
+  std::atomic<int64_t> next{0};
+  pool.run_on_all([&](int, int) {
+    for (int64_t u = next.fetch_add(1, std::memory_order_relaxed); u < n_units;
+         u = next.fetch_add(1, std::memory_order_relaxed))
+      do_unit(u);
+  });
+}
+
+}  // namespace
+
+bool matmul_supported(GgmlType type) {
+  const auto t = static_cast<int>(type);
+  return t >= 0 && t < kNumGgmlTypes && scalar_kernels().types[t].act != ActFormat::kNone;
+}
+
+void matmul(const WeightMatrix& w, const float* x, float* y, int64_t m, ThreadPool& pool) {
+  matmul(w, x, w.k, y, w.n, m, pool);
+}
+
+void matmul(const WeightMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, int64_t m, ThreadPool& pool) {
+  const MatmulOut out{w, y, ldy};
+  matmul_multi(std::span<const MatmulOut>(&out, 1), x, ldx, m, pool);
+}
+
+void matmul_multi(std::span<const MatmulOut> outs, const float* x, int64_t ldx, int64_t m, ThreadPool& pool,
+                  const MatmulOptions& options) {
+  const CpuKernels& K = options.kernels ? *options.kernels : kernels();
+  if (outs.empty() || m == 0) return;
+  validate(K, outs, m);
+  MatmulPath path = options.path;
+  if (path == MatmulPath::kAuto) path = m >= kGemmMinColumns ? MatmulPath::kGemm : MatmulPath::kVecDot;
+  if (path == MatmulPath::kGemm)
+    run_gemm(K, outs, x, ldx, m, pool);
+  else
+    run_vec_dot(K, outs, x, ldx, m, pool);
+}
+
+}  // namespace quarrel::cpu
