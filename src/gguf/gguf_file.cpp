@@ -17,7 +17,8 @@ namespace {
 
 // Limits that keep hostile files from costing time or memory out of proportion to their size.
 constexpr int kMaxArrayDepth = 32;                  // nesting of arrays in metadata
-constexpr uint64_t kMaxMetadataItems = 1ull << 24;  // array items in all metadata together
+constexpr uint64_t kMaxMetadataItems = 1ull << 23;  // array items in all metadata together (real
+                                                    // files: ~1.5 M at most, a 256K vocabulary)
 constexpr uint64_t kMaxCount = (1ull << 58);       // counts beyond this times 64 overflow
 constexpr uint64_t kMinKvBytes = 8 + 4 + 1;         // key length, type, smallest value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;  // name length, n_dims, one dim, type, offset
