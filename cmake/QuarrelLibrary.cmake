@@ -41,9 +41,10 @@ function(quarrel_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 600)
   endif()
+  # The test data dir, the binary and the source dir reach the tests compiled into
+  # quarrel_testsupport (tests/CMakeLists.txt): gtest_discover_tests keeps only the first
+  # entry of a list-valued ENVIRONMENT property. The environment variables still override.
   gtest_discover_tests(${name}
     DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
-               ENVIRONMENT "QUARREL_TEST_DATA=${QUARREL_TEST_DATA};QUARREL_BINARY=$<TARGET_FILE:quarrel>;QUARREL_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
-               ${ARG_PROPERTIES})
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT} ${ARG_PROPERTIES})
 endfunction()

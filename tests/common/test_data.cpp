@@ -20,7 +20,7 @@ std::string env_or(const char* name, const std::string& fallback) {
 }  // namespace
 
 fs::path data_dir() {
-  const fs::path dir = env_or("QUARREL_TEST_DATA", "../shared/data");
+  const fs::path dir = env_or("QUARREL_TEST_DATA", QUARREL_DEFAULT_TEST_DATA);
   if (!fs::is_directory(dir))
     throw std::runtime_error("test data directory not found: " + dir.string() +
                              " (set QUARREL_TEST_DATA to the shared data folder)");
@@ -33,16 +33,11 @@ fs::path data_path(const std::string& rel) {
   return p;
 }
 
-fs::path source_dir() {
-  const char* v = std::getenv("QUARREL_SOURCE_DIR");
-  if (!v || !*v) throw std::runtime_error("QUARREL_SOURCE_DIR is not set (run the tests through ctest)");
-  return v;
-}
+fs::path source_dir() { return env_or("QUARREL_SOURCE_DIR", QUARREL_DEFAULT_SOURCE_DIR); }
 
 fs::path quarrel_binary() {
-  const char* v = std::getenv("QUARREL_BINARY");
-  if (!v || !*v) throw std::runtime_error("QUARREL_BINARY is not set (run the tests through ctest)");
-  if (!fs::exists(v)) throw std::runtime_error(std::string("quarrel binary not found: ") + v);
+  const std::string v = env_or("QUARREL_BINARY", QUARREL_DEFAULT_BINARY);
+  if (!fs::exists(v)) throw std::runtime_error("quarrel binary not found: " + v);
   return v;
 }
 

@@ -11,9 +11,9 @@ namespace quarrel::test {
 std::filesystem::path data_dir();
 // data_dir() / rel; throws naming the path if the file does not exist.
 std::filesystem::path data_path(const std::string& rel);
-// The repository root (QUARREL_SOURCE_DIR, set by CTest).
+// The repository root (QUARREL_SOURCE_DIR, else the configured source dir).
 std::filesystem::path source_dir();
-// The built `quarrel` binary (QUARREL_BINARY, set by CTest).
+// The built `quarrel` binary (QUARREL_BINARY, else the one this build made).
 std::filesystem::path quarrel_binary();
 // A fresh empty directory under the system temp dir, removed by the caller if it likes.
 std::filesystem::path temp_dir(const std::string& prefix);
