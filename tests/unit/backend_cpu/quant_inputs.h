@@ -81,8 +81,9 @@ inline DotRef dot_ref(const float* a, const float* b, int64_t n) {
 // Row lengths to test for a type: any length for float types, whole blocks otherwise.
 inline std::vector<int64_t> test_lengths(GgmlType t) {
   if (is_float_type(t)) return {1, 3, 8, 17, 64, 100, 255, 256, 1000};
-  if (traits(t).block_size == 32) return {32, 64, 96, 256, 544};
-  return {256, 512, 768, 2304};
+  // Past 128 blocks / 32 super-blocks: the AVX-512 kernels prepare activations in chunks.
+  if (traits(t).block_size == 32) return {32, 64, 96, 256, 544, 4448};
+  return {256, 512, 768, 2304, 8448};
 }
 
 }  // namespace quarrel::cpu::test
