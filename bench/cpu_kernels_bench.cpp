@@ -6,6 +6,11 @@
 // bandwidth (read + write, bench/membw_bench). Each iteration reads a different copy of the
 // matrix (copies totalling >= 256 MiB), so the weights come from memory as they do in decode.
 // GEMM counters: GFLOP/s (2 k n m per product).
+// Llama1B/...: every matmul of one Llama-3.2-1B forward (16 layers: q, k, v, o, gate, up, down;
+// the 128256 x 2048 output for the last token only), for one decoded token (m = 1) and for a
+// 128-token prompt; tok/s counts only these matmuls (no attention, norms, RoPE). Mixes: Q4_0,
+// Q8_0 and F16 everywhere; Q4_K_M as llama.cpp makes it (Q6_K for the output and for attn_v and
+// ffn_down on a third of the layers, Q4_K elsewhere).
 // QUARREL_CPU=scalar|avx2|avx512 picks the kernel level.
 #include <benchmark/benchmark.h>
 
@@ -84,7 +89,90 @@ void run(benchmark::State& state, GgmlType type, int64_t k, int64_t n, int64_t m
   state.SetLabel(std::string(type_name(type)));
 }
 
+// ---- whole-model matmul sweep ------------------------------------------------------------------
+
+struct Llama1B {
+  static constexpr int64_t kEmbd = 2048, kKv = 512, kFf = 8192, kVocab = 128256, kLayers = 16;
+  struct Mat {
+    GgmlType type;
+    int64_t k, n;
+    std::vector<uint8_t> data;
+    WeightMatrix w() const { return {type, data.data(), k, n, 0}; }
+  };
+  std::vector<Mat> layers;  // 7 per layer: q k v o gate up down
+  Mat output;
+  size_t bytes = 0;
+
+  static bool more_bits(int64_t i) {  // llama.cpp's use_more_bits(i, n)
+    return i < kLayers / 8 || i >= 7 * kLayers / 8 || (i - kLayers / 8) % 3 == 2;
+  }
+  explicit Llama1B(const std::string& mix) {
+    auto type_of = [&](int64_t layer, int which) {
+      if (mix == "Q4_K_M") return (which == 2 || which == 6) && more_bits(layer) ? GgmlType::Q6_K : GgmlType::Q4_K;
+      return *parse_type_name(mix);
+    };
+    auto make = [&](GgmlType t, int64_t k, int64_t n) {
+      Weights w = make_weights(t, k, n, 0);
+      bytes += w.matrix_bytes;
+      return Mat{t, k, n, std::move(w.data)};
+    };
+    const int64_t shapes[7][2] = {{kEmbd, kEmbd}, {kEmbd, kKv}, {kEmbd, kKv}, {kEmbd, kEmbd},
+                                  {kEmbd, kFf},   {kEmbd, kFf}, {kFf, kEmbd}};
+    for (int64_t l = 0; l < kLayers; ++l)
+      for (int j = 0; j < 7; ++j) layers.push_back(make(type_of(l, j), shapes[j][0], shapes[j][1]));
+    output = make(mix == "Q4_K_M" ? GgmlType::Q6_K : *parse_type_name(mix), kEmbd, kVocab);
+  }
+
+  // The matmuls of one forward over m tokens (Q/K/V and gate/up each in one call).
+  void forward(int64_t m, std::vector<float>& x, std::vector<float>& buf) const {
+    buf.resize(static_cast<size_t>(kFf * m * 3));
+    float* a = buf.data();             // q k v, then gate
+    float* up = buf.data() + kFf * m;  // up
+    float* b = up + kFf * m;           // attention output projection
+    for (int64_t l = 0; l < kLayers; ++l) {
+      const Mat* L = &layers[static_cast<size_t>(l * 7)];
+      const MatmulOut qkv[3] = {{L[0].w(), a, 0}, {L[1].w(), a + kEmbd * m, 0}, {L[2].w(), a + (kEmbd + kKv) * m, 0}};
+      matmul_multi(qkv, x.data(), kEmbd, m, pool());
+      matmul(L[3].w(), a, b, m, pool());
+      const MatmulOut gu[2] = {{L[4].w(), a, 0}, {L[5].w(), up, 0}};
+      matmul_multi(gu, x.data(), kEmbd, m, pool());
+      matmul(L[6].w(), a, x.data(), m, pool());
+    }
+    std::vector<float> logits(static_cast<size_t>(kVocab));
+    matmul(output.w(), x.data() + (m - 1) * kEmbd, logits.data(), 1, pool());
+    benchmark::DoNotOptimize(logits.data());
+  }
+};
+
+void run_model(benchmark::State& state, const std::string& mix, int64_t m) {
+  const Llama1B model(mix);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0, 1);
+  std::vector<float> x(static_cast<size_t>(Llama1B::kEmbd * m)), buf(static_cast<size_t>(Llama1B::kFf * m * 3));
+  for (auto _ : state) {
+    for (auto& v : x) v = nd(rng) * 0.01f;
+    model.forward(m, x, buf);
+  }
+  state.counters["tok/s"] = benchmark::Counter(static_cast<double>(m) * static_cast<double>(state.iterations()),
+                                               benchmark::Counter::kIsRate);
+  if (m == 1) {
+    state.counters["bw%"] = benchmark::Counter(static_cast<double>(model.bytes) * static_cast<double>(state.iterations()) /
+                                                   1e9 / g_copy_gbs * 100,
+                                               benchmark::Counter::kIsRate);
+  }
+  state.SetLabel(mix + ", " + std::to_string(model.bytes >> 20) + " MiB");
+}
+
 void register_all() {
+  for (const char* mix : {"Q4_0", "Q4_K_M", "Q8_0", "F16"}) {
+    for (int64_t m : {1, 128}) {
+      const std::string name = std::string("Llama1B/") + (m == 1 ? "decode/" : "prompt128/") + mix;
+      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run_model(st, mix, m); })
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond)
+          ->MinTime(2.0);
+    }
+  }
   const GgmlType types[] = {GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0, GgmlType::F16};
   const int64_t shapes[][2] = {{2048, 2048}, {2048, 8192}, {8192, 2048}, {2048, 128256}};
   for (int64_t m : {1, 128}) {

@@ -67,6 +67,9 @@ struct CpuKernels {
 
   int gemm_mr = 0, gemm_nr = 0;
   GemmFn gemm = nullptr;
+  // Optional: the same packing, for column blocks of at most gemm_narrow_nr columns.
+  int gemm_narrow_nr = 0;
+  GemmFn gemm_narrow = nullptr;
 
   KvKernels kv_f32, kv_f16, kv_q8_0;
 

@@ -17,48 +17,34 @@ namespace {
 #include "backend/cpu/simd_dequant.inc"
 #include "backend/cpu/simd_float.inc"
 
-// GEMM micro-kernel: 6 weight rows (broadcast) x 16 columns (2 vectors), 12 accumulators.
+// GEMM micro-kernel: 6 weight rows (broadcast) x NV vectors of 8 columns (NV = 2: the full block
+// of 16; NV = 1: blocks of at most 8 columns, same packing).
 constexpr int kMr = 6, kNr = 16;
 
+template <int NV>
 void gemm(int64_t k, const float* w, int64_t ldw, int n_r, const float* xt, float* y, int64_t ldy, int n_c,
           bool accumulate) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
-         c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw, *w4 = w + 4 * ldw, *w5 = w + 5 * ldw;
+  __m256 c[kMr][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < kMr; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) c[r][v] = _mm256_setzero_ps();
   for (int64_t kk = 0; kk < k; ++kk) {
-    const __m256 x0 = _mm256_loadu_ps(xt + kk * kNr), x1 = _mm256_loadu_ps(xt + kk * kNr + 8);
-    __m256 b = _mm256_broadcast_ss(w0 + kk);
-    c00 = _mm256_fmadd_ps(b, x0, c00);
-    c01 = _mm256_fmadd_ps(b, x1, c01);
-    b = _mm256_broadcast_ss(w1 + kk);
-    c10 = _mm256_fmadd_ps(b, x0, c10);
-    c11 = _mm256_fmadd_ps(b, x1, c11);
-    b = _mm256_broadcast_ss(w2 + kk);
-    c20 = _mm256_fmadd_ps(b, x0, c20);
-    c21 = _mm256_fmadd_ps(b, x1, c21);
-    b = _mm256_broadcast_ss(w3 + kk);
-    c30 = _mm256_fmadd_ps(b, x0, c30);
-    c31 = _mm256_fmadd_ps(b, x1, c31);
-    b = _mm256_broadcast_ss(w4 + kk);
-    c40 = _mm256_fmadd_ps(b, x0, c40);
-    c41 = _mm256_fmadd_ps(b, x1, c41);
-    b = _mm256_broadcast_ss(w5 + kk);
-    c50 = _mm256_fmadd_ps(b, x0, c50);
-    c51 = _mm256_fmadd_ps(b, x1, c51);
+    __m256 x[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) x[v] = _mm256_loadu_ps(xt + kk * kNr + 8 * v);
+#pragma GCC unroll 8
+    for (int r = 0; r < kMr; ++r) {
+      const __m256 b = _mm256_broadcast_ss(w + r * ldw + kk);
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) c[r][v] = _mm256_fmadd_ps(b, x[v], c[r][v]);
+    }
   }
-  alignas(32) float tmp[kMr][kNr];
-  _mm256_store_ps(tmp[0], c00);
-  _mm256_store_ps(tmp[0] + 8, c01);
-  _mm256_store_ps(tmp[1], c10);
-  _mm256_store_ps(tmp[1] + 8, c11);
-  _mm256_store_ps(tmp[2], c20);
-  _mm256_store_ps(tmp[2] + 8, c21);
-  _mm256_store_ps(tmp[3], c30);
-  _mm256_store_ps(tmp[3] + 8, c31);
-  _mm256_store_ps(tmp[4], c40);
-  _mm256_store_ps(tmp[4] + 8, c41);
-  _mm256_store_ps(tmp[5], c50);
-  _mm256_store_ps(tmp[5] + 8, c51);
+  alignas(32) float tmp[kMr][8 * NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < kMr; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) _mm256_store_ps(tmp[r] + 8 * v, c[r][v]);
   for (int j = 0; j < n_c; ++j) {
     float* dst = y + j * ldy;
     if (accumulate)
@@ -74,7 +60,9 @@ CpuKernels make_table() {
   fill_common(t);
   t.gemm_mr = kMr;
   t.gemm_nr = kNr;
-  t.gemm = gemm;
+  t.gemm = gemm<2>;
+  t.gemm_narrow = gemm<1>;
+  t.gemm_narrow_nr = 8;
   return t;
 }
 

@@ -28,31 +28,34 @@ namespace {
 
 // ---- GEMM micro-kernel: kMr weight rows (broadcast) x kNr columns -----------------------------
 
-constexpr int kMr = 12, kNv = 2, kNr = 16 * kNv;
+constexpr int kMr = 12, kNr = 32;
 
+// NV vectors of 16 columns (NV = 2: the full block; NV = 1: blocks of at most 16 columns, same
+// packing).
+template <int NV>
 void gemm(int64_t k, const float* w, int64_t ldw, int n_r, const float* xt, float* y, int64_t ldy, int n_c,
           bool accumulate) {
-  __m512 c[kMr][kNv];
+  __m512 c[kMr][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < kMr; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < kNv; ++v) c[r][v] = _mm512_setzero_ps();
+    for (int v = 0; v < NV; ++v) c[r][v] = _mm512_setzero_ps();
   for (int64_t kk = 0; kk < k; ++kk) {
-    __m512 x[kNv];
+    __m512 x[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < kNv; ++v) x[v] = _mm512_loadu_ps(xt + kk * kNr + 16 * v);
+    for (int v = 0; v < NV; ++v) x[v] = _mm512_loadu_ps(xt + kk * kNr + 16 * v);
 #pragma GCC unroll 16
     for (int r = 0; r < kMr; ++r) {
       const __m512 b = _mm512_set1_ps(w[r * ldw + kk]);
 #pragma GCC unroll 4
-      for (int v = 0; v < kNv; ++v) c[r][v] = _mm512_fmadd_ps(b, x[v], c[r][v]);
+      for (int v = 0; v < NV; ++v) c[r][v] = _mm512_fmadd_ps(b, x[v], c[r][v]);
     }
   }
-  alignas(64) float tmp[kMr][kNr];
+  alignas(64) float tmp[kMr][16 * NV];
 #pragma GCC unroll 16
   for (int r = 0; r < kMr; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < kNv; ++v) _mm512_store_ps(tmp[r] + 16 * v, c[r][v]);
+    for (int v = 0; v < NV; ++v) _mm512_store_ps(tmp[r] + 16 * v, c[r][v]);
   for (int j = 0; j < n_c; ++j) {
     float* dst = y + j * ldy;
     if (accumulate)
@@ -182,7 +185,9 @@ CpuKernels make_table() {
   t.kv_f16.axpy = kv_axpy_f16_512;
   t.gemm_mr = kMr;
   t.gemm_nr = kNr;
-  t.gemm = gemm;
+  t.gemm = gemm<2>;
+  t.gemm_narrow = gemm<1>;
+  t.gemm_narrow_nr = 16;
   return t;
 }
 

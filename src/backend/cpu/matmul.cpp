@@ -157,7 +157,8 @@ void run_gemm(const CpuKernels& K, std::span<const MatmulOut> outs, const float*
     const int64_t ldy = o.ldy ? o.ldy : o.w.n;
     for (int64_t cb = 0; cb < n_cb; ++cb) {
       const int n_c = static_cast<int>(std::min<int64_t>(nr, m - cb * nr));
-      K.gemm(k, wp, ldw, n_r, xt + cb * k * nr, o.y + cb * nr * ldy + r0, ldy, n_c, false);
+      const GemmFn fn = K.gemm_narrow && n_c <= K.gemm_narrow_nr ? K.gemm_narrow : K.gemm;
+      fn(k, wp, ldw, n_r, xt + cb * k * nr, o.y + cb * nr * ldy + r0, ldy, n_c, false);
     }
   };
 
