@@ -1,0 +1,348 @@
+#include "runtime/engine.h"
+
+#include <algorithm>
+
+#include "core/log.h"
+#include "model/model.h"
+
+namespace quarrel::runtime {
+namespace {
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+EngineConfig checked(EngineConfig c, const backend::Backend& be) {
+  const int64_t slots = be.kv_config().n_slots();
+  const int64_t model_ctx = be.model().hparams().n_ctx;
+  if (c.n_ctx < 0) fail(ErrorCode::kInvalidArgument, "engine: n_ctx must not be negative, got {}", c.n_ctx);
+  if (c.n_ctx == 0) c.n_ctx = static_cast<int32_t>(std::min<int64_t>({slots, model_ctx > 0 ? model_ctx : slots, INT32_MAX}));
+  if (c.n_ctx > slots) {
+    fail(ErrorCode::kInvalidArgument, "engine: a context of {} tokens does not fit the KV pool ({} slots)", c.n_ctx,
+         slots);
+  }
+  if (c.n_ctx < 2) fail(ErrorCode::kInvalidArgument, "engine: the context must hold at least 2 tokens");
+  if (c.max_running < 1) fail(ErrorCode::kInvalidArgument, "engine: max_running must be at least 1");
+  if (c.max_batch_tokens < 1) fail(ErrorCode::kInvalidArgument, "engine: max_batch_tokens must be at least 1");
+  if (c.max_queue < 0) fail(ErrorCode::kInvalidArgument, "engine: max_queue must not be negative");
+  return c;
+}
+
+}  // namespace
+
+Engine::Engine(std::unique_ptr<backend::Backend> backend, std::optional<tokenizer::Tokenizer> tokenizer,
+               EngineConfig config)
+    : backend_(std::move(backend)),
+      tokenizer_(std::move(tokenizer)),
+      config_(checked(config, *backend_)),
+      n_vocab_(static_cast<int32_t>(backend_->model().hparams().n_vocab)),
+      kv_(backend_->kv_config().n_blocks, backend_->kv_config().block_size, config_.prefix_caching),
+      scheduler_(kv_, SchedulerConfig{config_.max_running, config_.max_batch_tokens}) {
+  publish_stats(false);
+}
+
+Engine::~Engine() { stop(); }
+
+void Engine::start() {
+  if (stopped_) fail(ErrorCode::kInvalidArgument, "engine: already stopped");
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Engine::stop() {
+  if (stopped_.exchange(true)) return;
+  {
+    std::lock_guard lock(inbox_->mu);
+    inbox_->stop = true;
+    inbox_->cv.notify_all();
+  }
+  if (thread_.joinable()) thread_.join();
+  // The engine's state is this thread's now: end whatever is left.
+  take_incoming();
+  for (Sequence* s : scheduler_.all()) finish(s, StopReason::kCancelled);
+  for (Sequence* s : finished_) scheduler_.remove(s);
+  finished_.clear();
+  publish_stats(false);
+}
+
+bool Engine::step() {
+  if (thread_.joinable()) fail(ErrorCode::kInternal, "engine: step() while the engine thread runs");
+  return iterate();
+}
+
+void Engine::run_until_idle() {
+  while (step()) {
+  }
+}
+
+std::unique_ptr<Sequence> Engine::make_sequence(Request&& r, std::shared_ptr<RequestHandle> handle) {
+  auto seq = std::make_unique<Sequence>();
+  if (!r.prompt.empty()) {
+    seq->tokens = std::move(r.prompt);
+  } else if (!r.prompt_text.empty()) {
+    if (!tokenizer_) fail(ErrorCode::kInvalidArgument, "the model has no tokenizer: send the prompt as token ids");
+    seq->tokens = tokenizer_->encode(r.prompt_text, r.add_special, r.parse_special);
+  }
+  if (seq->tokens.empty()) fail(ErrorCode::kInvalidArgument, "the prompt is empty");
+  for (TokenId t : seq->tokens) {
+    if (t < 0 || t >= n_vocab_) fail(ErrorCode::kInvalidArgument, "prompt token {} is outside the vocabulary [0, {})", t, n_vocab_);
+  }
+  if (static_cast<int64_t>(seq->tokens.size()) >= config_.n_ctx) {
+    throw ContextOverflowError(fmt::format("the prompt has {} tokens; the context holds {} (prompt and reply)",
+                                           seq->tokens.size(), config_.n_ctx));
+  }
+  for (TokenId t : r.stop_tokens) {
+    if (t < 0 || t >= n_vocab_) fail(ErrorCode::kInvalidArgument, "stop token {} is outside the vocabulary [0, {})", t, n_vocab_);
+  }
+  seq->sampler = std::make_unique<sampling::Sampler>(r.sampling, n_vocab_);
+  seq->sampler->accept(seq->tokens);  // the prompt counts for the penalties (as llama.cpp)
+  sampling::StopConditions cond;
+  cond.stop_strings = std::move(r.stop);
+  if (!r.ignore_eos && tokenizer_) cond.stop_tokens = tokenizer_->eog_ids();
+  cond.stop_tokens.insert(cond.stop_tokens.end(), r.stop_tokens.begin(), r.stop_tokens.end());
+  cond.max_tokens = r.max_tokens;
+  seq->stop = std::make_unique<sampling::StopChecker>(std::move(cond));
+  if (tokenizer_) {
+    // The generated text continues the prompt: run the detokenizer over the prompt's start
+    // (until it has produced text) so that decode()'s leading-space rule applies to the
+    // prompt, not to the first generated token, then drop what it made.
+    seq->detok.emplace(*tokenizer_, tokenizer::IncrementalDetokenizer::Options{true, true});
+    for (TokenId t : seq->tokens) {
+      if (!seq->detok->push(t).empty() || seq->detok->pending() > 0) break;
+    }
+    seq->detok->flush();
+  }
+
+  seq->id = handle->id();
+  seq->handle = std::move(handle);
+  seq->priority = r.priority;
+  seq->n_prompt = static_cast<int32_t>(seq->tokens.size());
+  seq->n_ctx = config_.n_ctx;
+  seq->t_submit = Clock::now();
+  const auto timeout = r.timeout.count() > 0 ? r.timeout : config_.default_timeout;
+  if (timeout.count() > 0) seq->deadline = seq->t_submit + timeout;
+  return seq;
+}
+
+std::shared_ptr<RequestHandle> Engine::submit(Request request, EventSink sink) {
+  if (stopped_) fail(ErrorCode::kInvalidArgument, "the engine has stopped");
+  const RequestId id = next_id_.fetch_add(1);
+  std::weak_ptr<Inbox> inbox = inbox_;
+  auto handle = std::make_shared<RequestHandle>(id, std::move(sink), [inbox] {
+    if (auto in = inbox.lock()) {
+      std::lock_guard lock(in->mu);
+      in->poke = true;
+      in->cv.notify_all();
+    }
+  });
+  const bool nothing_to_do = request.max_tokens == 0;
+  std::unique_ptr<Sequence> seq = make_sequence(std::move(request), handle);
+  if (nothing_to_do) {  // answered at once: no tokens asked for
+    TokenEvent ev;
+    ev.request = id;
+    ev.final = true;
+    ev.reason = StopReason::kLength;
+    ev.usage.prompt_tokens = seq->n_prompt;
+    handle->deliver(std::move(ev));
+    std::lock_guard lock(stats_mu_);
+    ++stats_.requests_submitted;
+    ++stats_.requests_finished;
+    stats_.prompt_tokens += static_cast<uint64_t>(seq->n_prompt);
+    return handle;
+  }
+  {
+    std::lock_guard lock(inbox_->mu);
+    if (inbox_->stop) fail(ErrorCode::kInvalidArgument, "the engine has stopped");
+    const auto waiting = static_cast<int64_t>(inbox_->incoming.size()) + n_waiting_.load();
+    if (waiting >= config_.max_queue) {
+      {
+        std::lock_guard slock(stats_mu_);
+        ++stats_.requests_rejected;
+      }
+      throw OverloadedError(fmt::format("the engine is overloaded: {} requests are already waiting", waiting));
+    }
+    inbox_->incoming.push_back(std::move(seq));
+    inbox_->poke = true;
+    inbox_->cv.notify_all();
+  }
+  std::lock_guard lock(stats_mu_);
+  ++stats_.requests_submitted;
+  return handle;
+}
+
+void Engine::take_incoming() {
+  std::deque<std::unique_ptr<Sequence>> in;
+  {
+    std::lock_guard lock(inbox_->mu);
+    in.swap(inbox_->incoming);
+    inbox_->poke = false;
+  }
+  for (auto& s : in) scheduler_.enqueue(std::move(s));
+  n_waiting_ = static_cast<int32_t>(scheduler_.n_waiting());
+}
+
+void Engine::end_cancelled_and_expired() {
+  const auto now = Clock::now();
+  for (Sequence* s : scheduler_.all()) {
+    if (s->handle->cancel_requested()) {
+      finish(s, StopReason::kCancelled);
+    } else if (now >= s->deadline) {
+      finish(s, StopReason::kTimeout);
+    }
+  }
+  for (Sequence* s : finished_) scheduler_.remove(s);
+  finished_.clear();
+}
+
+bool Engine::iterate() {
+  take_incoming();
+  end_cancelled_and_expired();
+  scheduler_.schedule(plan_);
+  if (plan_.empty()) {
+    publish_stats(false);
+    return false;
+  }
+  try {
+    if (!plan_.copies.empty()) backend_->copy_blocks(plan_.copies);
+    backend_->forward(plan_.batch, logits_);
+  } catch (const std::exception& e) {
+    log::error("engine: forward pass failed", {{"error", e.what()}, {"batch_tokens", plan_.batch.size()}});
+    for (const StepEntry& e2 : plan_.entries) finish(e2.seq, StopReason::kError, e.what());
+    for (Sequence* s : finished_) scheduler_.remove(s);
+    finished_.clear();
+    publish_stats(true);
+    return true;
+  }
+  for (const StepEntry& e : plan_.entries) {
+    Sequence& s = *e.seq;
+    s.n_computed = e.begin + e.n;
+    kv_.commit(s.id, s.n_computed);
+    if (e.logits_row < 0) continue;
+    try {
+      sample(s, logits_.row(static_cast<size_t>(e.logits_row)));
+    } catch (const std::exception& ex) {
+      finish(&s, StopReason::kError, ex.what());
+    }
+  }
+  for (Sequence* s : finished_) scheduler_.remove(s);
+  finished_.clear();
+  publish_stats(true);
+  return true;
+}
+
+void Engine::sample(Sequence& seq, std::span<const float> logits) {
+  sampling::SampleResult r = seq.sampler->sample(logits, scratch_);
+  seq.sampler->accept(r.token);
+  seq.tokens.push_back(r.token);
+  ++seq.n_generated;
+  const auto now = Clock::now();
+  if (seq.n_generated == 1) seq.t_first_token = now;
+  seq.t_last_token = now;
+
+  const std::string piece = seq.detok ? seq.detok->push(r.token) : std::string();
+  sampling::StopChecker::Step st = seq.stop->on_token(r.token, piece);
+  StopReason reason = st.reason;
+  if (reason != StopReason::kStopToken) {  // a stop token is never shown
+    TokenEvent ev;
+    ev.request = seq.id;
+    ev.token = r.token;
+    ev.text = std::move(st.text);
+    const auto& p = seq.sampler->params();
+    if (p.logprobs || p.top_logprobs > 0) {
+      ev.logprob = r.logprob;
+      ev.top_logprobs = std::move(r.top);
+    }
+    try {
+      seq.handle->deliver(std::move(ev));
+    } catch (const std::exception& ex) {
+      log::warn("engine: event sink threw", {{"request", seq.id}, {"error", ex.what()}});
+    }
+  }
+  if (reason == StopReason::kNone && seq.n_tokens() >= seq.n_ctx) reason = StopReason::kContextFull;
+  if (reason != StopReason::kNone) finish(&seq, reason);
+}
+
+void Engine::finish(Sequence* seq, StopReason reason, std::string error) {
+  if (seq->ended) return;
+  seq->ended = true;
+  const auto now = Clock::now();
+  TokenEvent ev;
+  ev.request = seq->id;
+  ev.final = true;
+  ev.reason = reason;
+  ev.error = std::move(error);
+  ev.text = seq->stop->finish(reason);
+  if (reason != StopReason::kStopString && seq->detok) ev.text += seq->detok->flush();
+  ev.usage = {seq->n_prompt, seq->n_cached_prompt, seq->n_generated};
+  Timings& t = ev.timings;
+  t.queue_ms = ms_between(seq->t_submit, seq->admitted_once ? seq->t_admit : now);
+  if (seq->admitted_once) t.prompt_ms = ms_between(seq->t_admit, seq->n_generated > 0 ? seq->t_first_token : now);
+  if (seq->n_generated > 1) t.generate_ms = ms_between(seq->t_first_token, seq->t_last_token);
+  t.total_ms = ms_between(seq->t_submit, now);
+  {
+    std::lock_guard lock(stats_mu_);
+    ++stats_.requests_finished;
+    stats_.prompt_tokens += static_cast<uint64_t>(seq->n_prompt);
+    stats_.cached_prompt_tokens += static_cast<uint64_t>(seq->n_cached_prompt);
+    stats_.generated_tokens += static_cast<uint64_t>(seq->n_generated);
+  }
+  try {
+    seq->handle->deliver(std::move(ev));
+  } catch (const std::exception& ex) {
+    log::warn("engine: event sink threw", {{"request", seq->id}, {"error", ex.what()}});
+  }
+  finished_.push_back(seq);
+}
+
+void Engine::fail_all(const std::string& error) {
+  for (Sequence* s : scheduler_.all()) finish(s, StopReason::kError, error);
+  for (Sequence* s : finished_) scheduler_.remove(s);
+  finished_.clear();
+}
+
+void Engine::publish_stats(bool ran_forward) {
+  const kv::KvCacheStats ks = kv_.stats();
+  n_waiting_ = static_cast<int32_t>(scheduler_.n_waiting());
+  std::lock_guard lock(stats_mu_);
+  stats_.queue_depth = static_cast<int32_t>(scheduler_.n_waiting());
+  stats_.active_sequences = static_cast<int32_t>(scheduler_.n_running());
+  stats_.kv_blocks_total = ks.blocks_total;
+  stats_.kv_blocks_used = ks.blocks_used;
+  stats_.kv_blocks_cached = ks.blocks_cached;
+  stats_.preemptions = static_cast<uint64_t>(scheduler_.n_preemptions());
+  if (ran_forward) ++stats_.iterations;
+}
+
+EngineStats Engine::stats() const {
+  size_t incoming = 0;
+  {
+    std::lock_guard lock(inbox_->mu);
+    incoming = inbox_->incoming.size();
+  }
+  std::lock_guard lock(stats_mu_);
+  EngineStats s = stats_;
+  s.queue_depth += static_cast<int32_t>(incoming);
+  return s;
+}
+
+void Engine::loop() {
+  for (;;) {
+    bool worked = false;
+    try {
+      worked = iterate();
+    } catch (const std::exception& e) {
+      // A broken invariant: end every request rather than the process.
+      log::error("engine: iteration failed", {{"error", e.what()}});
+      fail_all(e.what());
+    }
+    std::unique_lock lock(inbox_->mu);
+    if (inbox_->stop) return;
+    if (!worked) {
+      inbox_->cv.wait(lock, [&] { return inbox_->stop || inbox_->poke || !inbox_->incoming.empty(); });
+      inbox_->poke = false;
+      if (inbox_->stop) return;
+    }
+  }
+}
+
+}  // namespace quarrel::runtime
