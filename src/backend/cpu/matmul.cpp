@@ -119,9 +119,14 @@ void run_gemm(const CpuKernels& K, std::span<const MatmulOut> outs, const float*
   const int64_t n_cb = (m + nr - 1) / nr;
   // x packed per column block: xt[cb][kk][nr], zero past m.
   float* xt = caller_scratch().get(static_cast<size_t>(n_cb * k * nr));
+  // Units: (column group, row panel), group-major, so the threads work through one group of
+  // packed columns at a time (it stays in cache) while each panel is dequantized once per group.
   std::vector<int64_t> first_unit(outs.size() + 1, 0);
   for (size_t i = 0; i < outs.size(); ++i) first_unit[i + 1] = first_unit[i] + (outs[i].w.n + mr - 1) / mr;
-  const int64_t n_units = first_unit.back();
+  const int64_t n_panels = first_unit.back();
+  const int64_t group_blocks = std::max<int64_t>(1, kGemmGroupColumns / nr);
+  const int64_t n_groups = (n_cb + group_blocks - 1) / group_blocks;
+  const int64_t n_units = n_panels * n_groups;
 
   auto pack = [&](int64_t cb, int64_t k0, int64_t k1) {
     float* dst = xt + cb * k * nr;
@@ -135,9 +140,10 @@ void run_gemm(const CpuKernels& K, std::span<const MatmulOut> outs, const float*
   };
 
   auto do_unit = [&](int64_t u) {
-    const size_t oi = static_cast<size_t>(std::upper_bound(first_unit.begin(), first_unit.end(), u) - first_unit.begin() - 1);
+    const int64_t group = u / n_panels, panel = u % n_panels;
+    const size_t oi = static_cast<size_t>(std::upper_bound(first_unit.begin(), first_unit.end(), panel) - first_unit.begin() - 1);
     const MatmulOut& o = outs[oi];
-    const int64_t r0 = (u - first_unit[oi]) * mr;
+    const int64_t r0 = (panel - first_unit[oi]) * mr;
     const int n_r = static_cast<int>(std::min<int64_t>(mr, o.w.n - r0));
     const size_t stride = stride_of(o.w);
     const auto* wbase = static_cast<const uint8_t*>(o.w.data) + stride * static_cast<size_t>(r0);
@@ -155,7 +161,8 @@ void run_gemm(const CpuKernels& K, std::span<const MatmulOut> outs, const float*
       ldw = k;
     }
     const int64_t ldy = o.ldy ? o.ldy : o.w.n;
-    for (int64_t cb = 0; cb < n_cb; ++cb) {
+    const int64_t cb_end = std::min(n_cb, (group + 1) * group_blocks);
+    for (int64_t cb = group * group_blocks; cb < cb_end; ++cb) {
       const int n_c = static_cast<int>(std::min<int64_t>(nr, m - cb * nr));
       const GemmFn fn = K.gemm_narrow && n_c <= K.gemm_narrow_nr ? K.gemm_narrow : K.gemm;
       fn(k, wp, ldw, n_r, xt + cb * k * nr, o.y + cb * nr * ldy + r0, ldy, n_c, false);

@@ -51,6 +51,9 @@ struct MatmulOptions {
 
 // m at and above which kAuto takes the GEMM path.
 inline constexpr int64_t kGemmMinColumns = 8;
+// The GEMM path works through the columns in groups of about this many (the packed group stays
+// in cache; each weight panel is dequantized once per group).
+inline constexpr int64_t kGemmGroupColumns = 256;
 
 // y = W x; x [k, m] packed (ldx = k), y [n, m] packed (ldy = n).
 void matmul(const WeightMatrix& w, const float* x, float* y, int64_t m, ThreadPool& pool);

@@ -111,6 +111,20 @@ TEST_P(Matmul, RowStrideLeavesGapsAlone) {
   }
 }
 
+TEST_P(Matmul, ManyColumnsSpanSeveralColumnGroups) {
+  SCOPED_TRACE(seed_note());
+  ThreadPool pool(2);
+  const Case c{64, 25, kGemmGroupColumns + 45};
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::F16, GgmlType::F32}) {
+    const auto w = quantize_rows(t, random_weights(rng_, static_cast<size_t>(c.k * c.n)), c.k, c.n);
+    const auto wd = dequantize_rows(t, w.data(), c.k, c.n);
+    const auto x = random_weights(rng_, static_cast<size_t>(c.k * c.m));
+    std::vector<float> y(static_cast<size_t>(c.n * c.m), NAN);
+    matmul({t, w.data(), c.k, c.n, 0}, x.data(), y.data(), c.m, pool);
+    check(K(), t, wd, x, c.k, c, MatmulPath::kGemm, y, c.n, "groups");
+  }
+}
+
 TEST(MatmulErrors, UnsupportedTypeAndBadShapeAreErrors) {
   ThreadPool pool(1);
   std::vector<float> x(64), y(4);
