@@ -297,7 +297,9 @@ GgufKeyValues convert_hf_tokenizer(const json& tj, const json* config, const HfC
   // ---- merges (byte-level) or scores (SentencePiece-style) ----
   std::vector<std::string> merges;
   if (kind != VocabKind::kWpm) {
-    const json m = model.value("merges", json::array());
+    static const json kNoMerges = json::array();
+    const auto mit = model.find("merges");
+    const json& m = mit != model.end() ? *mit : kNoMerges;
     if (!m.is_array()) fail(ErrorCode::kInvalidFile, "tokenizer.json: model.merges is not an array");
     merges.reserve(m.size());
     for (const json& e : m) {
@@ -380,7 +382,8 @@ GgufKeyValues convert_hf_tokenizer(const json& tj, const json* config, const HfC
   if (kind != VocabKind::kWpm && (!add_bos || !add_eos)) {
     // The post-processor's template for a single sequence: [BOS] $A [EOS].
     const json* tmpl = nullptr;
-    visit(tj.value("post_processor", json()), "processors", [&](const json& p) {
+    const json post = tj.value("post_processor", json());
+    visit(post, "processors", [&](const json& p) {
       if (str_or(p, "type") == "TemplateProcessing" && p.contains("single") && p["single"].is_array()) tmpl = &p;
     });
     if (tmpl) {

