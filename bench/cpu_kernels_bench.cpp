@@ -12,9 +12,14 @@
 // Q8_0 and F16 everywhere; Q4_K_M as llama.cpp makes it (Q6_K for the output and for attn_v and
 // ffn_down on a third of the layers, Q4_K elsewhere).
 // QUARREL_CPU=scalar|avx2|avx512 picks the kernel level.
+// --threads N: pool size (default: the physical cores).
+// --cpu-time: on a machine busy with other work, estimate the uncontended speed from the
+// process CPU time (divided by the thread count) instead of the wall clock.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -32,11 +37,23 @@ using namespace quarrel;
 using namespace quarrel::cpu;
 
 double g_copy_gbs = 0;
+bool g_cpu_time = false;
+
+// Seconds -> the rate counters' time base: wall clock, or process CPU time / threads.
+double rate_scale();
+
+benchmark::internal::Benchmark* timing(benchmark::internal::Benchmark* b) {
+  return g_cpu_time ? b->MeasureProcessCPUTime() : b->UseRealTime();
+}
+
+int g_threads = 0;  // --threads N; 0: the physical cores
 
 ThreadPool& pool() {
-  static ThreadPool p;
+  static ThreadPool p(g_threads);
   return p;
 }
+
+double rate_scale() { return g_cpu_time ? pool().size() : 1.0; }
 
 // Weights of a type: 64 rows quantized by the reference quantizer, tiled over all rows and
 // over enough copies that one pass over them leaves the caches behind.
@@ -80,11 +97,12 @@ void run(benchmark::State& state, GgmlType type, int64_t k, int64_t n, int64_t m
   }
   const double it = static_cast<double>(state.iterations());
   if (m == 1) {
-    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(w.matrix_bytes) * it / 1e9, benchmark::Counter::kIsRate);
-    state.counters["bw%"] =
-        benchmark::Counter(static_cast<double>(w.matrix_bytes) * it / 1e9 / g_copy_gbs * 100, benchmark::Counter::kIsRate);
+    state.counters["GB/s"] =
+        benchmark::Counter(static_cast<double>(w.matrix_bytes) * it / 1e9 * rate_scale(), benchmark::Counter::kIsRate);
+    state.counters["bw%"] = benchmark::Counter(
+        static_cast<double>(w.matrix_bytes) * it / 1e9 / g_copy_gbs * 100 * rate_scale(), benchmark::Counter::kIsRate);
   } else {
-    state.counters["GFLOP/s"] = benchmark::Counter(2.0 * k * n * m * it / 1e9, benchmark::Counter::kIsRate);
+    state.counters["GFLOP/s"] = benchmark::Counter(2.0 * k * n * m * it / 1e9 * rate_scale(), benchmark::Counter::kIsRate);
   }
   state.SetLabel(std::string(type_name(type)));
 }
@@ -153,11 +171,11 @@ void run_model(benchmark::State& state, const std::string& mix, int64_t m) {
     for (auto& v : x) v = nd(rng) * 0.01f;
     model.forward(m, x, buf);
   }
-  state.counters["tok/s"] = benchmark::Counter(static_cast<double>(m) * static_cast<double>(state.iterations()),
-                                               benchmark::Counter::kIsRate);
+  state.counters["tok/s"] = benchmark::Counter(
+      static_cast<double>(m) * static_cast<double>(state.iterations()) * rate_scale(), benchmark::Counter::kIsRate);
   if (m == 1) {
     state.counters["bw%"] = benchmark::Counter(static_cast<double>(model.bytes) * static_cast<double>(state.iterations()) /
-                                                   1e9 / g_copy_gbs * 100,
+                                                   1e9 / g_copy_gbs * 100 * rate_scale(),
                                                benchmark::Counter::kIsRate);
   }
   state.SetLabel(mix + ", " + std::to_string(model.bytes >> 20) + " MiB");
@@ -167,8 +185,7 @@ void register_all() {
   for (const char* mix : {"Q4_0", "Q4_K_M", "Q8_0", "F16"}) {
     for (int64_t m : {1, 128}) {
       const std::string name = std::string("Llama1B/") + (m == 1 ? "decode/" : "prompt128/") + mix;
-      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run_model(st, mix, m); })
-          ->UseRealTime()
+      timing(benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run_model(st, mix, m); }))
           ->Unit(benchmark::kMillisecond)
           ->MinTime(2.0);
     }
@@ -180,8 +197,7 @@ void register_all() {
       for (const auto& s : shapes) {
         const std::string name = std::string(m == 1 ? "GEMV/" : "GEMM_m128/") + std::string(type_name(t)) + "/" +
                                  std::to_string(s[0]) + "x" + std::to_string(s[1]);
-        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run(st, t, s[0], s[1], m); })
-            ->UseRealTime()
+        timing(benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run(st, t, s[0], s[1], m); }))
             ->Unit(benchmark::kMillisecond)
             ->MinTime(m == 1 ? 0.5 : 1.0);
       }
@@ -192,10 +208,28 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc;) {
+    const std::string a = argv[i];
+    int used = 0;
+    if (a == "--cpu-time") {
+      g_cpu_time = true;
+      used = 1;
+    } else if (a == "--threads" && i + 1 < argc) {
+      g_threads = std::atoi(argv[i + 1]);
+      used = 2;
+    }
+    if (used == 0) {
+      ++i;
+      continue;
+    }
+    for (int j = i; j + used < argc; ++j) argv[j] = argv[j + used];
+    argc -= used;
+  }
   benchmark::Initialize(&argc, argv);
-  g_copy_gbs = measure_copy_bandwidth(pool()).gb_per_s;
-  std::printf("%s\nthreads: %d; copy bandwidth: %.1f GB/s (read + write)\n", cpu_info_summary().c_str(), pool().size(),
-              g_copy_gbs);
+  const CopyBandwidth bw = measure_copy_bandwidth(pool());
+  g_copy_gbs = g_cpu_time ? bw.cpu_gb_per_s : bw.gb_per_s;
+  std::printf("%s\nthreads: %d; copy bandwidth: %.1f GB/s (read + write); timing: %s\n", cpu_info_summary().c_str(),
+              pool().size(), g_copy_gbs, g_cpu_time ? "process CPU time / threads" : "wall clock");
   register_all();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

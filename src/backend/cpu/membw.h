@@ -8,8 +8,9 @@
 namespace quarrel::cpu {
 
 struct CopyBandwidth {
-  double gb_per_s = 0;  // best of the repetitions, bytes read + bytes written per second / 1e9
-  double read_gb_per_s = 0;  // the same run counted as bytes read only (half of the above)
+  double gb_per_s = 0;      // best of the repetitions: (bytes read + bytes written) / wall time / 1e9
+  double cpu_gb_per_s = 0;  // the same over the slowest thread's CPU time: what an otherwise idle
+                            // machine would give when other processes compete for the cores
 };
 
 // Copies a buffer of `bytes` (default 512 MiB, far past the caches) to another, split over the
