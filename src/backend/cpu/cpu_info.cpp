@@ -90,7 +90,10 @@ std::optional<CpuLevel> parse_level(std::string_view name) {
 }
 
 bool level_supported(CpuLevel level, std::string* why_not) {
-  const auto& f = cpu_features();
+  return level_supported_by(cpu_features(), level, why_not);
+}
+
+bool level_supported_by(const CpuFeatures& f, CpuLevel level, std::string* why_not) {
   std::string missing;
   auto need = [&](bool have, const char* name) {
     if (!have) missing += missing.empty() ? name : std::string(" ") + name;
@@ -113,9 +116,11 @@ bool level_supported(CpuLevel level, std::string* why_not) {
   return missing.empty();
 }
 
-CpuLevel best_level() {
-  if (level_supported(CpuLevel::kAvx512)) return CpuLevel::kAvx512;
-  if (level_supported(CpuLevel::kAvx2)) return CpuLevel::kAvx2;
+CpuLevel best_level() { return best_level_of(cpu_features()); }
+
+CpuLevel best_level_of(const CpuFeatures& f) {
+  if (level_supported_by(f, CpuLevel::kAvx512)) return CpuLevel::kAvx512;
+  if (level_supported_by(f, CpuLevel::kAvx2)) return CpuLevel::kAvx2;
   return CpuLevel::kScalar;
 }
 
@@ -128,15 +133,17 @@ void set_active_level(CpuLevel level) {
   g_level.store(static_cast<int>(level));
 }
 
-CpuLevel level_from_env(const char* value) {
-  const CpuLevel best = best_level();
+CpuLevel level_from_env(const char* value) { return level_from_env(value, cpu_features()); }
+
+CpuLevel level_from_env(const char* value, const CpuFeatures& f) {
+  const CpuLevel best = best_level_of(f);
   if (!value || !*value) return best;
   const auto want = parse_level(value);
   if (!want) {
     fail(ErrorCode::kInvalidArgument, "QUARREL_CPU='{}' is not a kernel level (scalar, avx2, avx512)", value);
   }
   std::string why;
-  if (!level_supported(*want, &why)) {
+  if (!level_supported_by(f, *want, &why)) {
     fail(ErrorCode::kUnsupported, "QUARREL_CPU={} needs {}, which this CPU does not have (best level: {})", value, why,
          level_name(best));
   }

@@ -32,10 +32,14 @@ std::optional<CpuLevel> parse_level(std::string_view name);  // "scalar" | "avx2
 // it receives the missing features ("avx512bw avx512vnni").
 bool level_supported(CpuLevel level, std::string* why_not = nullptr);
 CpuLevel best_level();
+// The same for a given feature set (tests: a CPU without AVX-512).
+bool level_supported_by(const CpuFeatures& f, CpuLevel level, std::string* why_not = nullptr);
+CpuLevel best_level_of(const CpuFeatures& f);
 
 // The level QUARREL_CPU asks for (value: its text; null or empty: best_level()). Throws
 // Error(kInvalidArgument) for an unknown name, Error(kUnsupported) for a level this CPU lacks.
 CpuLevel level_from_env(const char* value);
+CpuLevel level_from_env(const char* value, const CpuFeatures& f);
 
 // The level the kernels run at (QUARREL_CPU applied; throws Error on a bad value).
 CpuLevel active_level();

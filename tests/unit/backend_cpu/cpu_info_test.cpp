@@ -53,6 +53,33 @@ TEST(CpuInfo, EnvSelectsALowerLevelAndRejectsBadOrMissingOnes) {
   }
 }
 
+TEST(CpuInfo, Avx512IsRejectedClearlyOnAnAvx2OnlyCpu) {
+  CpuFeatures f;
+  f.avx = f.avx2 = f.fma = f.f16c = f.os_ymm = true;
+  EXPECT_EQ(best_level_of(f), CpuLevel::kAvx2);
+  std::string why;
+  EXPECT_FALSE(level_supported_by(f, CpuLevel::kAvx512, &why));
+  EXPECT_EQ(why, "avx512f avx512bw avx512vl avx512dq avx512vnni os-zmm-state");
+  EXPECT_EQ(level_from_env("avx2", f), CpuLevel::kAvx2);
+  EXPECT_EQ(level_from_env(nullptr, f), CpuLevel::kAvx2);
+  try {
+    level_from_env("avx512", f);
+    FAIL() << "avx512 accepted on an AVX2-only CPU";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
+    EXPECT_EQ(std::string(e.what()),
+              "QUARREL_CPU=avx512 needs avx512f avx512bw avx512vl avx512dq avx512vnni os-zmm-state, which this CPU "
+              "does not have (best level: avx2)");
+  }
+  // AVX-512 in the CPU but not enabled by the OS (XCR0) is not usable either.
+  f.avx512f = f.avx512bw = f.avx512vl = f.avx512dq = f.avx512vnni = true;
+  EXPECT_FALSE(level_supported_by(f, CpuLevel::kAvx512, &why));
+  EXPECT_EQ(why, "os-zmm-state");
+  f.os_zmm = true;
+  EXPECT_EQ(best_level_of(f), CpuLevel::kAvx512);
+  EXPECT_EQ(best_level_of(CpuFeatures{}), CpuLevel::kScalar);
+}
+
 TEST(CpuInfo, SummaryNamesTheActiveLevel) {
   const std::string s = cpu_info_summary();
   EXPECT_NE(s.find(std::string("kernels: ") + std::string(level_name(active_level()))), std::string::npos) << s;
