@@ -7,6 +7,7 @@
 
 #include "backend/cpu/kernels.h"
 #include "core/error.h"
+#include "quant/blocks.h"
 
 namespace quarrel::cpu {
 namespace {
@@ -112,8 +113,33 @@ void run_vec_dot(const CpuKernels& K, std::span<const MatmulOut> outs, const flo
 
 // ---- GEMM path --------------------------------------------------------------------------------
 
-void run_gemm(const CpuKernels& K, std::span<const MatmulOut> outs, const float* x, int64_t ldx, int64_t m,
-              ThreadPool& pool) {
+// The activation values column j stands for in a format: x itself (kF32), or x quantized to
+// Q8_0 / Q8_K and dequantized again, so that the GEMM path computes on the same values as the
+// vec_dot path (a token gets the same logits whether it is decoded alone or in a batch, up to
+// float rounding order).
+const float* activation_column(const CpuKernels& K, ActFormat act, const float* x, int64_t k) {
+  if (act == ActFormat::kF32) return x;
+  thread_local std::vector<uint8_t> q;
+  thread_local std::vector<float> v;
+  q.resize(act_row_bytes(act, k));
+  v.resize(static_cast<size_t>(k));
+  if (act == ActFormat::kQ8_0) {
+    K.quantize_q8_0(x, q.data(), k);
+    K.types[static_cast<int>(GgmlType::Q8_0)].dequant(q.data(), v.data(), k);
+  } else {
+    K.quantize_q8_K(x, q.data(), k);
+    for (int64_t b = 0; b < k / quant::QK_K; ++b) {
+      quant::BlockQ8_K blk;
+      std::memcpy(&blk, q.data() + b * sizeof(blk), sizeof(blk));
+      for (int i = 0; i < quant::QK_K; ++i) v[b * quant::QK_K + i] = blk.d * static_cast<float>(blk.qs[i]);
+    }
+  }
+  return v.data();
+}
+
+// Every output of outs shares the activation format act.
+void run_gemm(const CpuKernels& K, std::span<const MatmulOut> outs, ActFormat act, const float* x, int64_t ldx,
+              int64_t m, ThreadPool& pool) {
   const int64_t k = outs[0].w.k;
   const int mr = K.gemm_mr, nr = K.gemm_nr;
   const int64_t n_cb = (m + nr - 1) / nr;
@@ -128,15 +154,15 @@ void run_gemm(const CpuKernels& K, std::span<const MatmulOut> outs, const float*
   const int64_t n_groups = (n_cb + group_blocks - 1) / group_blocks;
   const int64_t n_units = n_panels * n_groups;
 
-  auto pack = [&](int64_t cb, int64_t k0, int64_t k1) {
-    float* dst = xt + cb * k * nr;
-    const int64_t j0 = cb * nr;
-    const int nc = static_cast<int>(std::min<int64_t>(nr, m - j0));
-    for (int64_t kk = k0; kk < k1; ++kk) {
-      float* d = dst + kk * nr;
-      for (int j = 0; j < nc; ++j) d[j] = x[(j0 + j) * ldx + kk];
-      for (int j = nc; j < nr; ++j) d[j] = 0.0f;
+  // Column j of x (as the activation format has it) into its packed block; j >= m: zeros.
+  auto pack_column = [&](int64_t j) {
+    float* dst = xt + (j / nr) * k * nr + j % nr;
+    if (j >= m) {
+      for (int64_t kk = 0; kk < k; ++kk) dst[kk * nr] = 0.0f;
+      return;
     }
+    const float* src = activation_column(K, act, x + j * ldx, k);
+    for (int64_t kk = 0; kk < k; ++kk) dst[kk * nr] = src[kk];
   };
 
   auto do_unit = [&](int64_t u) {
@@ -170,15 +196,15 @@ void run_gemm(const CpuKernels& K, std::span<const MatmulOut> outs, const float*
   };
 
   const int threads = pool.size();
+  const int64_t padded = n_cb * nr;
   if (threads == 1) {
-    for (int64_t cb = 0; cb < n_cb; ++cb) pack(cb, 0, k);
+    for (int64_t j = 0; j < padded; ++j) pack_column(j);
     for (int64_t u = 0; u < n_units; ++u) do_unit(u);
     return;
   }
-  // Pack (split over k), then the panels. Two dispatches: the pack must be complete first.
+  // Pack (columns shared out), then the panels. Two dispatches: the pack must be complete first.
   pool.run_on_all([&](int t, int nt) {
-    const int64_t k0 = k * t / nt, k1 = k * (t + 1) / nt;
-    for (int64_t cb = 0; cb < n_cb; ++cb) pack(cb, k0, k1);
+    for (int64_t j = t; j < padded; j += nt) pack_column(j);
   });
   std::atomic<int64_t> next{0};
   pool.run_on_all([&](int, int) {
@@ -211,10 +237,14 @@ void matmul_multi(std::span<const MatmulOut> outs, const float* x, int64_t ldx, 
   validate(K, outs, m);
   MatmulPath path = options.path;
   if (path == MatmulPath::kAuto) path = m >= kGemmMinColumns ? MatmulPath::kGemm : MatmulPath::kVecDot;
-  if (path == MatmulPath::kGemm)
-    run_gemm(K, outs, x, ldx, m, pool);
-  else
-    run_vec_dot(K, outs, x, ldx, m, pool);
+  if (path == MatmulPath::kVecDot) return run_vec_dot(K, outs, x, ldx, m, pool);
+  // GEMM: one run per activation format among the outputs.
+  for (ActFormat act : {ActFormat::kF32, ActFormat::kQ8_0, ActFormat::kQ8_K}) {
+    std::vector<MatmulOut> group;
+    for (const auto& o : outs)
+      if (K.types[static_cast<int>(o.w.type)].act == act) group.push_back(o);
+    if (!group.empty()) run_gemm(K, group, act, x, ldx, m, pool);
+  }
 }
 
 }  // namespace quarrel::cpu

@@ -12,7 +12,9 @@
 //    rows are split into chunks that the threads take dynamically.
 //  - large m (prompt processing): panels of weight rows are dequantized to float32 once per
 //    panel and multiplied against all m columns with a register-blocked FMA micro-kernel; the
-//    panels are shared out dynamically.
+//    panels are shared out dynamically. The columns are first taken through the same 8-bit
+//    activation format (quantized and dequantized), so both paths compute on the same values:
+//    a token's logits do not depend on the batch it is in, beyond float rounding order.
 #include <cstddef>
 #include <cstdint>
 #include <span>

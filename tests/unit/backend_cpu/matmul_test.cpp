@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "core/error.h"
 #include "level_test.h"
 #include "quant_inputs.h"
@@ -17,11 +19,11 @@ struct Case {
   int64_t k, n, m;
 };
 
-// y_ref[j][r] over the values the path computes on: the vec_dot path quantizes x to the
-// activation format (bit-exact with the reference), the GEMM path keeps float32.
+// y_ref[j][r] over the values both paths compute on: x in the weight type's activation format
+// (float32, or quantized to Q8_0 / Q8_K bit-exactly as the reference does).
 void check(const CpuKernels& K, GgmlType t, const std::vector<float>& wd, const std::vector<float>& x, int64_t ldx,
-           const Case& c, MatmulPath path, const std::vector<float>& y, int64_t ldy, const std::string& what) {
-  const ActFormat act = path == MatmulPath::kGemm ? ActFormat::kF32 : K.types[static_cast<int>(t)].act;
+           const Case& c, MatmulPath, const std::vector<float>& y, int64_t ldy, const std::string& what) {
+  const ActFormat act = K.types[static_cast<int>(t)].act;
   for (int64_t j = 0; j < c.m; ++j) {
     std::vector<uint8_t> buf(act_row_bytes(act, c.k));
     if (act == ActFormat::kQ8_0) quant::quantize_row_q8_0(x.data() + j * ldx, reinterpret_cast<quant::BlockQ8_0*>(buf.data()), c.k);
@@ -122,6 +124,30 @@ TEST_P(Matmul, ManyColumnsSpanSeveralColumnGroups) {
     std::vector<float> y(static_cast<size_t>(c.n * c.m), NAN);
     matmul({t, w.data(), c.k, c.n, 0}, x.data(), y.data(), c.m, pool);
     check(K(), t, wd, x, c.k, c, MatmulPath::kGemm, y, c.n, "groups");
+  }
+}
+
+TEST_P(Matmul, BatchedEqualsAloneUpToRounding) {
+  // A column's result does not depend on the path (batch size) beyond float rounding order.
+  SCOPED_TRACE(seed_note());
+  ThreadPool pool(2);
+  for (GgmlType t : weight_types()) {
+    const int64_t k = is_float_type(t) ? 300 : 512, n = 21, m = 9;
+    const auto w = quantize_rows(t, random_weights(rng_, static_cast<size_t>(k * n)), k, n);
+    const auto x = random_weights(rng_, static_cast<size_t>(k * m));
+    std::vector<float> batched(static_cast<size_t>(n * m)), alone(static_cast<size_t>(n));
+    const MatmulOut out{{t, w.data(), k, n, 0}, batched.data(), 0};
+    matmul_multi({&out, 1}, x.data(), k, m, pool, {&K(), MatmulPath::kGemm});
+    const auto wd = dequantize_rows(t, w.data(), k, n);
+    for (int64_t j = 0; j < m; ++j) {
+      const MatmulOut one{{t, w.data(), k, n, 0}, alone.data(), 0};
+      matmul_multi({&one, 1}, x.data() + j * k, k, 1, pool, {&K(), MatmulPath::kVecDot});
+      for (int64_t r = 0; r < n; ++r) {
+        double mag = 0;
+        for (int64_t i = 0; i < k; ++i) mag += std::fabs(double(wd[r * k + i]) * x[j * k + i]);
+        ASSERT_NEAR(batched[j * n + r], alone[r], 4e-6 * mag) << type_name(t) << " row " << r << " col " << j;
+      }
+    }
   }
 }
 
