@@ -91,7 +91,7 @@ constexpr std::string_view kEotTexts[] = {"<|eot_id|>",       "<|im_end|>", "<|e
                                           "<｜end▁of▁sentence｜>", "<end_of_utterance>"};
 constexpr std::string_view kEogTexts[] = {
     "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>", "<|endoftext|>",
-    "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>", "<｜end▁of▁sentence｜>"};
+    "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>", "<｜end▁of▁sentence｜>", "<eos>"};
 
 }  // namespace
 

@@ -37,7 +37,7 @@ std::string show_ids(const Tokenizer& tok, const std::vector<int32_t>& ids, size
   std::string s;
   for (size_t i = from; i < ids.size() && i < from + 8; ++i) {
     s += std::to_string(ids[i]);
-    if (ids[i] >= 0 && ids[i] < tok.n_tokens()) s += "'" + test::escape_text(tok.token_text(ids[i])) + "'";
+    if (ids[i] >= 0 && ids[i] < tok.n_tokens()) s.append("'").append(test::escape_text(tok.token_text(ids[i]))).append("'");
     s += " ";
   }
   return s;
@@ -49,7 +49,7 @@ std::vector<int32_t> to_ids(const json& j) {
   return v;
 }
 
-void compare_with_npm(const std::string& name) {
+void compare_with_npm(const std::string& name, const std::vector<std::string>& end_of_generation) {
   const fs::path root = test::source_dir();
   ASSERT_EQ(test::run_command("node --version > /dev/null 2>&1"), 0)
       << "node is not installed: the tokenizer reference tests need Node.js (scripts/setup installs it)";
@@ -73,6 +73,12 @@ void compare_with_npm(const std::string& name) {
   }
   const auto file = gguf::GgufFile::open(gguf_path);
   const Tokenizer tok = Tokenizer::from_gguf(file);
+  // The tokens that end a turn or the text, as each model's chat format uses them.
+  for (const std::string& t : end_of_generation) {
+    const int32_t id = tok.text_to_token(t);
+    ASSERT_GE(id, 0) << t;
+    EXPECT_TRUE(tok.is_eog(id)) << name << ": " << t << " should end generation";
+  }
 
   // The corpus, with this tokenizer's control and user-defined tokens written in it.
   std::vector<std::string> specials;
@@ -139,10 +145,10 @@ void compare_with_npm(const std::string& name) {
   fs::remove_all(dir);
 }
 
-TEST(NpmReference, Llama3) { compare_with_npm("llama3"); }
-TEST(NpmReference, Llama2) { compare_with_npm("llama2"); }
-TEST(NpmReference, Qwen3) { compare_with_npm("qwen3"); }
-TEST(NpmReference, Gemma3) { compare_with_npm("gemma3"); }
+TEST(NpmReference, Llama3) { compare_with_npm("llama3", {"<|end_of_text|>", "<|eot_id|>"}); }
+TEST(NpmReference, Llama2) { compare_with_npm("llama2", {"</s>"}); }
+TEST(NpmReference, Qwen3) { compare_with_npm("qwen3", {"<|im_end|>", "<|endoftext|>"}); }
+TEST(NpmReference, Gemma3) { compare_with_npm("gemma3", {"<end_of_turn>", "<eos>"}); }
 
 }  // namespace
 }  // namespace quarrel::tokenizer
