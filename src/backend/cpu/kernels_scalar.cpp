@@ -107,6 +107,19 @@ float dot_iq4_nl(int64_t k, const BlockIQ4_NL* x, const BlockQ8_0* y) {
   return sum;
 }
 
+float dot_mxfp4(int64_t k, const BlockMXFP4* x, const BlockQ8_0* y) {
+  float sum = 0;
+  for (int64_t i = 0; i < k / 32; ++i) {
+    int s = 0;
+    for (int j = 0; j < 16; ++j) {
+      s += kMxfp4Values[x[i].qs[j] & 0xF] * y[i].qs[j];
+      s += kMxfp4Values[x[i].qs[j] >> 4] * y[i].qs[j + 16];
+    }
+    sum += static_cast<float>(s) * (e8m0_to_f32_half(x[i].e) * h2f(y[i].d));
+  }
+  return sum;
+}
+
 // ---- k-quants x Q8_K --------------------------------------------------------------------------
 
 float dot_q2_K(int64_t k, const BlockQ2_K* x, const BlockQ8_K* y) {
@@ -434,6 +447,7 @@ CpuKernels make_table() {
   set(GgmlType::Q8_0, ActFormat::kQ8_0, rows<BlockQ8_0, BlockQ8_0, dot_q8_0>, dequant<BlockQ8_0, dequantize_row_q8_0>);
   set(GgmlType::IQ4_NL, ActFormat::kQ8_0, rows<BlockIQ4_NL, BlockQ8_0, dot_iq4_nl>,
       dequant<BlockIQ4_NL, dequantize_row_iq4_nl>);
+  set(GgmlType::MXFP4, ActFormat::kQ8_0, rows<BlockMXFP4, BlockQ8_0, dot_mxfp4>, dequant<BlockMXFP4, dequantize_row_mxfp4>);
   set(GgmlType::Q2_K, ActFormat::kQ8_K, rows<BlockQ2_K, BlockQ8_K, dot_q2_K>, dequant<BlockQ2_K, dequantize_row_q2_K>);
   set(GgmlType::Q3_K, ActFormat::kQ8_K, rows<BlockQ3_K, BlockQ8_K, dot_q3_K>, dequant<BlockQ3_K, dequantize_row_q3_K>);
   set(GgmlType::Q4_K, ActFormat::kQ8_K, rows<BlockQ4_K, BlockQ8_K, dot_q4_K>, dequant<BlockQ4_K, dequantize_row_q4_K>);

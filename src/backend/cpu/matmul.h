@@ -1,6 +1,6 @@
 #pragma once
 // Matrix products straight on the weights as stored in the model file (F32, F16, BF16, Q4_0,
-// Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS), batch-first:
+// Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS, MXFP4), batch-first:
 //
 //   y[:, j] = W x[:, j]  for j < m      W: [k, n] (n rows of k elements, GGUF order ne0 = k)
 //                                       x: [k, m] (column j at x + j * ldx)
