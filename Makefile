@@ -7,6 +7,7 @@ ASAN    ?= build/asan
 FUZZ    ?= build/fuzz
 FUZZ_SECONDS ?= 60
 CMAKE_FLAGS ?=
+MODEL   ?= models/quarrel-demo-kjv-q8_0.gguf
 
 .PHONY: all setup build test test-release test-asan test-fuzz serve clean
 
@@ -29,7 +30,7 @@ test-release: build
 
 test-asan: setup
 	cmake -S . -B $(ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQUARREL_SANITIZE=ON -DQUARREL_BUILD_BENCH=OFF $(CMAKE_FLAGS)
-	cmake --build $(ASAN) -j $(JOBS)
+	cmake --build $(ASAN) -j $(JOBS) --target unit_tests
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir $(ASAN) -L unit --output-on-failure -j $(JOBS)
 
 test-fuzz: setup
