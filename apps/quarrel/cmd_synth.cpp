@@ -25,6 +25,7 @@
 #include "model/synthetic.h"
 #include "quant/mix.h"
 #include "quant/quantize_model.h"
+#include "tokenizer/hf_tokenizer.h"
 
 namespace quarrel::cli {
 namespace {
@@ -78,6 +79,28 @@ const Shape* find_shape(const std::string& name) {
   return nullptr;
 }
 
+// The tokenizer.* metadata of SOURCE: a GGUF's keys, or a Hugging Face tokenizer.json (a file,
+// or a folder holding one) converted, with tokenizer_config.json from beside it when present.
+tokenizer::GgufKeyValues vocabulary(const std::string& source) {
+  namespace fs = std::filesystem;
+  tokenizer::GgufKeyValues kv;
+  std::error_code ec;
+  fs::path json = source;
+  if (fs::is_directory(json, ec)) json /= "tokenizer.json";
+  if (json.extension() == ".json") {
+    const fs::path config = json.parent_path() / "tokenizer_config.json";
+    kv = tokenizer::convert_hf_tokenizer_files(json.string(), fs::exists(config, ec) ? config.string() : std::string());
+  } else {
+    const gguf::GgufFile f = gguf::GgufFile::open(source);
+    for (const auto& [key, value] : f.metadata())
+      if (key.rfind("tokenizer.", 0) == 0) kv.emplace_back(key, value);
+  }
+  for (const auto& [key, value] : kv)
+    if (key == gguf::keys::kTokenizerTokens && value.is_array() && value.size() > 0) return kv;
+  fail(ErrorCode::kInvalidFile, "{}: no token list ({}); pass a GGUF with a vocabulary or a tokenizer.json", source,
+       gguf::keys::kTokenizerTokens);
+}
+
 std::string shape_names() {
   std::string out;
   for (const auto& s : shapes()) out += (out.empty() ? "" : ", ") + std::string(s.name);
@@ -104,23 +127,24 @@ struct Args {
 int run(const Args& a) {
   const Shape* shape = find_shape(a.shape);
   if (!shape) fail(ErrorCode::kInvalidArgument, "unknown shape '{}'; valid shapes: {}", a.shape, shape_names());
-  const quant::QuantMix* mix = quant::find_mix(a.type);
-  if (!mix) fail(ErrorCode::kInvalidArgument, "unknown type '{}'; valid types: {}", a.type, quant::mix_names());
+  // F32 is no quantization mix (llama.cpp's ALL_F32): every tensor in float32.
+  static const quant::QuantMix kAllF32{"F32", 0, GgmlType::F32, "float32 everywhere"};
+  const bool f32 = a.type == "F32" || a.type == "f32";
+  const quant::QuantMix* mix = f32 ? &kAllF32 : quant::find_mix(a.type);
+  if (!mix) fail(ErrorCode::kInvalidArgument, "unknown type '{}'; valid types: F32, {}", a.type, quant::mix_names());
   if (a.threads < 0) fail(ErrorCode::kInvalidArgument, "--threads must be at least 1, got {}", a.threads);
   if (a.ctx < 0) fail(ErrorCode::kInvalidArgument, "--ctx must be positive, got {}", a.ctx);
   std::error_code ec;
   if (std::filesystem::exists(a.out, ec) && std::filesystem::equivalent(a.out, a.vocab, ec))
     fail(ErrorCode::kInvalidArgument, "OUT '{}' is the vocabulary source", a.out);
 
-  // The vocabulary: every tokenizer.* key of SOURCE; the model's vocab size is its token count.
-  const gguf::GgufFile source = gguf::GgufFile::open(a.vocab);
-  const gguf::Value* tokens = source.find(gguf::keys::kTokenizerTokens);
-  if (!tokens || !tokens->is_array() || tokens->size() == 0)
-    fail(ErrorCode::kInvalidFile, "{}: no token list ({}); pass a GGUF with a vocabulary", a.vocab,
-         gguf::keys::kTokenizerTokens);
+  const tokenizer::GgufKeyValues vocab_keys = vocabulary(a.vocab);
+  size_t n_tokens = 0;
+  for (const auto& [key, value] : vocab_keys)
+    if (key == gguf::keys::kTokenizerTokens) n_tokens = value.size();
 
   model::SyntheticSpec spec = shape->spec;
-  spec.n_vocab = static_cast<int64_t>(tokens->size());
+  spec.n_vocab = static_cast<int64_t>(n_tokens);
   spec.seed = a.seed;
   if (a.ctx > 0) spec.n_ctx = a.ctx;
   const bool direct = mix->base == GgmlType::F32 || mix->base == GgmlType::F16 || mix->base == GgmlType::BF16;
@@ -128,8 +152,7 @@ int run(const Args& a) {
 
   gguf::GgufWriter w = model::synthetic_model_writer(spec);
   w.set(std::string(gguf::keys::kGeneralName), gguf::Value::string(std::string("synthetic-") + shape->name));
-  for (const auto& [key, value] : source.metadata())
-    if (key.rfind("tokenizer.", 0) == 0) w.set(key, value);
+  tokenizer::set_gguf_metadata(w, vocab_keys);
 
   const auto t0 = std::chrono::steady_clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
@@ -166,8 +189,8 @@ const RegisterCommand kSynth{Command{
       sub.add_option("OUT", a->out, "Output model (GGUF, written atomically)")->required();
       sub.add_option("--shape", a->shape, "Model shape (see the list below)")->required();
       sub.add_option("--type", a->type, "Quantization mix: F32, F16, BF16, Q4_0, Q4_K_M, Q8_0, ... (default Q4_K_M)");
-      sub.add_option("--vocab", a->vocab, "GGUF whose tokenizer (tokenizer.* keys) the model takes; its token "
-                                          "count is the model's vocabulary size")
+      sub.add_option("--vocab", a->vocab, "Where the tokenizer comes from: a GGUF (its tokenizer.* keys) or a Hugging "
+                                          "Face tokenizer.json (or its folder); its token count is the vocabulary size")
           ->required();
       sub.add_option("--seed", a->seed, "Seed of the random weights (default 1)");
       sub.add_option("--ctx", a->ctx, "Context length written to the metadata (default: the shape's)");

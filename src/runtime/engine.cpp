@@ -60,9 +60,7 @@ void Engine::stop() {
   // The engine's state is this thread's now: end whatever is left.
   take_incoming();
   for (Sequence* s : scheduler_.all()) finish(s, StopReason::kCancelled);
-  for (Sequence* s : finished_) scheduler_.remove(s);
-  finished_.clear();
-  publish_stats(false);
+  flush_finished(false);
 }
 
 bool Engine::step() {
@@ -190,8 +188,7 @@ void Engine::end_cancelled_and_expired() {
       finish(s, StopReason::kTimeout);
     }
   }
-  for (Sequence* s : finished_) scheduler_.remove(s);
-  finished_.clear();
+  if (!finished_.empty()) flush_finished(false);
 }
 
 bool Engine::iterate() {
@@ -208,9 +205,7 @@ bool Engine::iterate() {
   } catch (const std::exception& e) {
     log::error("engine: forward pass failed", {{"error", e.what()}, {"batch_tokens", plan_.batch.size()}});
     for (const StepEntry& e2 : plan_.entries) finish(e2.seq, StopReason::kError, e.what());
-    for (Sequence* s : finished_) scheduler_.remove(s);
-    finished_.clear();
-    publish_stats(true);
+    flush_finished(true);
     return true;
   }
   for (const StepEntry& e : plan_.entries) {
@@ -224,9 +219,7 @@ bool Engine::iterate() {
       finish(&s, StopReason::kError, ex.what());
     }
   }
-  for (Sequence* s : finished_) scheduler_.remove(s);
-  finished_.clear();
-  publish_stats(true);
+  flush_finished(true);
   return true;
 }
 
@@ -279,25 +272,37 @@ void Engine::finish(Sequence* seq, StopReason reason, std::string error) {
   if (seq->admitted_once) t.prompt_ms = ms_between(seq->t_admit, seq->n_generated > 0 ? seq->t_first_token : now);
   if (seq->n_generated > 1) t.generate_ms = ms_between(seq->t_first_token, seq->t_last_token);
   t.total_ms = ms_between(seq->t_submit, now);
+  finished_.push_back({seq, std::move(ev)});
+}
+
+void Engine::flush_finished(bool ran_forward) {
+  // Release the blocks and publish the stats first, so that whoever reads the final event
+  // finds the sequence gone (metrics, tests).
+  std::vector<std::pair<std::unique_ptr<Sequence>, TokenEvent>> done;
+  for (auto& [seq, ev] : finished_) done.emplace_back(scheduler_.remove(seq), std::move(ev));
+  finished_.clear();
   {
     std::lock_guard lock(stats_mu_);
-    ++stats_.requests_finished;
-    stats_.prompt_tokens += static_cast<uint64_t>(seq->n_prompt);
-    stats_.cached_prompt_tokens += static_cast<uint64_t>(seq->n_cached_prompt);
-    stats_.generated_tokens += static_cast<uint64_t>(seq->n_generated);
+    for (const auto& [seq, ev] : done) {
+      ++stats_.requests_finished;
+      stats_.prompt_tokens += static_cast<uint64_t>(seq->n_prompt);
+      stats_.cached_prompt_tokens += static_cast<uint64_t>(seq->n_cached_prompt);
+      stats_.generated_tokens += static_cast<uint64_t>(seq->n_generated);
+    }
   }
-  try {
-    seq->handle->deliver(std::move(ev));
-  } catch (const std::exception& ex) {
-    log::warn("engine: event sink threw", {{"request", seq->id}, {"error", ex.what()}});
+  publish_stats(ran_forward);
+  for (auto& [seq, ev] : done) {
+    try {
+      seq->handle->deliver(std::move(ev));
+    } catch (const std::exception& ex) {
+      log::warn("engine: event sink threw", {{"request", seq->id}, {"error", ex.what()}});
+    }
   }
-  finished_.push_back(seq);
 }
 
 void Engine::fail_all(const std::string& error) {
   for (Sequence* s : scheduler_.all()) finish(s, StopReason::kError, error);
-  for (Sequence* s : finished_) scheduler_.remove(s);
-  finished_.clear();
+  flush_finished(false);
 }
 
 void Engine::publish_stats(bool ran_forward) {

@@ -29,6 +29,7 @@
 
 #include "backend/backend.h"
 #include "kv/kv_cache_manager.h"
+#include "model/model.h"
 #include "runtime/request.h"
 #include "runtime/request_handle.h"
 #include "runtime/scheduler.h"
@@ -103,6 +104,7 @@ class Engine {
   void end_cancelled_and_expired();
   void sample(Sequence& seq, std::span<const float> logits);
   void finish(Sequence* seq, StopReason reason, std::string error = {});
+  void flush_finished(bool ran_forward);
   void fail_all(const std::string& error);
   void publish_stats(bool ran_forward);
   void loop();
@@ -116,7 +118,9 @@ class Engine {
   StepPlan plan_;
   backend::Logits logits_;
   sampling::CandidateList scratch_;
-  std::vector<Sequence*> finished_;  // ended this iteration, removed at its end
+  // Ended this iteration, with their final events: flush_finished() removes them (freeing
+  // their blocks), publishes the stats, then sends the events.
+  std::vector<std::pair<Sequence*, TokenEvent>> finished_;
 
   // Shared with submitting threads.
   struct Inbox {

@@ -1,0 +1,68 @@
+// `quarrel bench` through the real binary on stories260K: the JSON parses and holds positive
+// rates and a bandwidth-bound share; the table names both tests; errors are one line.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "e2e/run/cli.h"
+
+namespace quarrel {
+namespace {
+using test::run_cli;
+
+std::string model() { return test::data_path("models/stories260K.gguf").string(); }
+
+TEST(BenchE2E, JsonHasPositiveRatesAndABoundShare) {
+  const auto r = run_cli("bench " + model() + " -p 32 -n 16 -r 2 -t 1 --json");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["architecture"], "llama");
+  EXPECT_EQ(j["threads"], 1);
+  EXPECT_GT(j["copy_bandwidth_gb_s"].get<double>(), 0.1);
+  EXPECT_GT(j["bytes_per_token_weights"].get<double>(), 0);
+  ASSERT_EQ(j["tests"].size(), 2u);
+  EXPECT_EQ(j["tests"][0]["name"], "pp32");
+  EXPECT_EQ(j["tests"][1]["name"], "tg16");
+  for (const auto& t : j["tests"]) {
+    EXPECT_GT(t["tokens_per_s"].get<double>(), 0) << t;
+    EXPECT_GE(t["tokens_per_s_stddev"].get<double>(), 0) << t;
+    ASSERT_EQ(t["runs_tokens_per_s"].size(), 2u) << t;
+    for (const auto& v : t["runs_tokens_per_s"]) EXPECT_GT(v.get<double>(), 0);
+    EXPECT_GT(t["bytes_per_token"].get<double>(), 0) << t;
+    EXPECT_GT(t["bound_tokens_per_s"].get<double>(), 0) << t;
+    const double share = t["fraction_of_bound"].get<double>();
+    EXPECT_GT(share, 0) << t;
+    EXPECT_NEAR(share, t["tokens_per_s"].get<double>() / t["bound_tokens_per_s"].get<double>(), 1e-9);
+  }
+  // A decode step reads every weight but the embedding table: more bytes than a prompt token,
+  // whose weights are shared by the pass.
+  EXPECT_GT(j["tests"][1]["bytes_per_token"].get<double>(), j["tests"][0]["bytes_per_token"].get<double>());
+}
+
+TEST(BenchE2E, TableAndSkippedTests) {
+  const auto r = run_cli("bench " + model() + " -p 0 -n 8 -r 1 -t 1");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("| tg8 "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("| pp"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("copy bandwidth:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("of bound"), std::string::npos) << r.out;
+}
+
+TEST(BenchE2E, ErrorsAreOneLine) {
+  for (const std::string args : {std::string("bench /nonexistent.gguf"), "bench " + model() + " -r 0",
+                                 "bench " + model() + " -p 0 -n 0", "bench " + model() + " --kv-type q2_k"}) {
+    const auto r = run_cli(args);
+    EXPECT_NE(r.status, 0) << args;
+    EXPECT_EQ(test::count_lines(r.err), 1u) << args << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << args << ": " << r.err;
+  }
+}
+
+TEST(BenchE2E, Help) {
+  const auto r = run_cli("bench --help");
+  EXPECT_EQ(r.status, 0);
+  for (const char* want : {"-p", "-n", "-r", "--threads", "--json"}) EXPECT_NE(r.out.find(want), std::string::npos) << want;
+}
+
+}  // namespace
+}  // namespace quarrel
