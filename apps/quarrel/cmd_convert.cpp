@@ -51,10 +51,12 @@ class ConvertProgressBar {
   bool finished_ = false;
 };
 
-int run(const std::string& dir, const std::string& out, const std::string& type, int threads, bool quiet) {
+int run(const std::string& dir, const std::string& out, const std::string& type, const std::string& name, int threads,
+        bool quiet) {
   if (threads < 0) fail(ErrorCode::kInvalidArgument, "--threads must be at least 1, got {}", threads);
   convert::ConvertOptions opt;
   opt.type = type;
+  opt.name = name;
   opt.n_threads = threads;
   ConvertProgressBar bar;
   if (!quiet) opt.progress = [&](const convert::ConvertProgress& p) { bar.update(p); };
@@ -71,7 +73,7 @@ int run(const std::string& dir, const std::string& out, const std::string& type,
 const RegisterCommand kConvert{Command{
     "convert", "Convert a Hugging Face checkpoint (safetensors) to GGUF", [](CLI::App& sub) {
       struct Args {
-        std::string dir, out, type = "auto";
+        std::string dir, out, type = "auto", name;
         int threads = 0;
         bool quiet = false;
       };
@@ -81,13 +83,15 @@ const RegisterCommand kConvert{Command{
           ->required();
       sub.add_option("OUT", a->out, "Output GGUF file (written atomically)")->required();
       sub.add_option("--type", a->type, "Output type: auto (bf16 for BF16 weights, else f16), f32, or a mix below");
+      sub.add_option("--name", a->name,
+                     "general.name (default: config.json's _name_or_path, else the directory's name)");
       sub.add_option("-t,--threads", a->threads, "Worker threads (default: the physical cores)");
       sub.add_flag("-q,--quiet", a->quiet, "No progress bar");
       sub.footer("Types: " + convert::convert_type_names() +
                  "\nArchitectures: " + convert::supported_hf_architectures() +
                  "\nQuantized types follow `quarrel quantize` (e.g. output.weight in Q6_K for q4_k_m); norms and "
                  "other 1-D tensors stay F32.");
-      return [a] { return run(a->dir, a->out, a->type, a->threads, a->quiet); };
+      return [a] { return run(a->dir, a->out, a->type, a->name, a->threads, a->quiet); };
     }}};
 
 }  // namespace

@@ -113,7 +113,7 @@ ConvertResult convert_hf(const std::string& hf_dir, const std::string& out_path,
   gguf::GgufWriter w;
   w.set(std::string(k::kGeneralArchitecture), gguf::Value::string(plan.arch));
   w.set("general.type", gguf::Value::string("model"));
-  w.set(std::string(k::kGeneralName), gguf::Value::string(model_name(ckpt)));
+  w.set(std::string(k::kGeneralName), gguf::Value::string(options.name.empty() ? model_name(ckpt) : options.name));
   for (const auto& [key, v] : plan.metadata) w.set(key, v);
   w.set(std::string(k::kGeneralFileType), gguf::Value::u32(ft.file_type));
   w.set(std::string(k::kGeneralQuantizationVersion), gguf::Value::u32(quant::kQuantizationVersion));

@@ -31,6 +31,7 @@ struct ConvertOptions {
   // Output file type: "f32", "f16", "bf16", a quantization mix ("q8_0", "q4_k_m", ...; see
   // quant::quant_mixes()), or "auto" (bf16 for a BF16 checkpoint, else f16), as llama.cpp.
   std::string type = "auto";
+  std::string name;   // general.name; "": config.json's _name_or_path, else the directory's name
   int n_threads = 0;  // 0: the physical cores
   std::function<void(const ConvertProgress&)> progress;  // called on the calling thread
 };

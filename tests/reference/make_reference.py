@@ -133,7 +133,7 @@ def arch_specs():
                   num_key_value_heads=2, max_position_embeddings=4096)
     specs = {}
     specs["llama"] = ("tokenizer-llama3", C.LlamaConfig, dict(
-        common, rms_norm_eps=1e-5, tie_word_embeddings=False, bos_token_id=128000, eos_token_id=128001,
+        common, max_position_embeddings=131072, rms_norm_eps=1e-5, tie_word_embeddings=False, bos_token_id=128000, eos_token_id=128001,
         **rope_kwargs(C.LlamaConfig, 500000.0, {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                                                  "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})))
     specs["mistral"] = ("tokenizer-llama2", C.MistralConfig, dict(

@@ -67,7 +67,7 @@ TEST_F(ConvertCli, DefaultTypeWritesALoadableModel) {
   const auto f = gguf::GgufFile::open(out("m.gguf"));
   EXPECT_EQ(f.get_uint("general.file_type"), 1u);  // F32 checkpoint -> F16, as llama.cpp's default
   EXPECT_EQ(f.tensor("blk.0.attn_q.weight").type, GgmlType::F16);
-  EXPECT_EQ(f.get_string("general.name"), "tiny-llama");
+  EXPECT_EQ(f.get_string("general.name"), "tiny-llama");  // the directory's name
   const auto m = model::Model::load(out("m.gguf"));
   EXPECT_EQ(m->hparams().n_layer, 2);
   EXPECT_EQ(m->hparams().n_vocab, 300);
@@ -90,8 +90,8 @@ TEST_F(ConvertCli, QuantizedTypes) {
 
 TEST_F(ConvertCli, OverwritesAnExistingOutputAtomically) {
   { std::ofstream(out("m.gguf")) << "old"; }
-  ASSERT_EQ(quarrel_cli("convert " + hf_.string() + " " + out("m.gguf") + " -q").status, 0);
-  EXPECT_NO_THROW(gguf::GgufFile::open(out("m.gguf")));
+  ASSERT_EQ(quarrel_cli("convert " + hf_.string() + " " + out("m.gguf") + " -q --name 'My Model'").status, 0);
+  EXPECT_EQ(gguf::GgufFile::open(out("m.gguf")).get_string("general.name"), "My Model");
   for (const auto& e : fs::directory_iterator(dir_))
     EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << "temp file left: " << e.path();
 }
