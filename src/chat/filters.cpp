@@ -37,6 +37,7 @@ Value to_json_filter(const Value& operand, const CallArgs& a) {
 
 std::string indent_lines(const std::string& s, const std::string& pad, bool first, bool blank) {
   std::string out;
+  Interpreter::check_string_size(s.size() + pad.size() * static_cast<size_t>(std::count(s.begin(), s.end(), '\n') + 1));
   size_t start = 0;
   size_t line = 0;
   while (true) {
@@ -167,6 +168,7 @@ Value truncate_filter(const std::string& s, const CallArgs& a) {
 Value center_filter(const std::string& s, const CallArgs& a) {
   const Value* w = a.get(0, "width");
   const int64_t width = w ? expect_int(*w, "center: width") : 80;
+  if (width > (1 << 20)) runtime_error("center: width too large");
   const auto n = static_cast<int64_t>(text::count_code_points(s));
   if (width <= n) return Value::string(s);
   const int64_t total = width - n;
@@ -246,7 +248,9 @@ std::string printf_format(const std::string& fmt, const CallArgs& a) {
 Value Interpreter::apply_filter(const Value& operand, const FilterNode& f, const EnvPtr& env) {
   CallArgs args;
   if (f.called) args = eval_args(f.args, env);
-  return apply_filter_by_name(operand, f.name, f.called, args);
+  Value r = apply_filter_by_name(operand, f.name, f.called, args);
+  charge(r.is_string() ? r.as_string().size() : r.is_array() ? r.as_array().size() : 1);
+  return r;
 }
 
 Value Interpreter::apply_filter_by_name(const Value& v, const std::string& name, bool called, CallArgs& a) {
@@ -381,7 +385,7 @@ Value Interpreter::apply_filter_by_name(const Value& v, const std::string& name,
       const Value* n = a.get(0, "linecount");
       const Value* fill = a.get(1, "fill_with");
       const int64_t size = n ? expect_int(*n, "batch: linecount") : 0;
-      if (size <= 0) runtime_error("batch: linecount must be positive");
+      if (size <= 0 || static_cast<size_t>(size) > kMaxListItems) runtime_error("batch: linecount must be between 1 and 2^20");
       Array out, cur;
       for (const Value& x : items) {
         cur.push_back(x);
@@ -449,8 +453,8 @@ Value Interpreter::apply_filter_by_name(const Value& v, const std::string& name,
         const Value* blank = a.get(2, "blank");
         std::string pad = "    ";
         if (w) {
-          if (w->is_int()) pad = std::string(static_cast<size_t>(std::clamp<int64_t>(w->as_int(), 0, 1 << 16)), ' ');
-          else if (w->is_string()) pad = w->as_string();
+          if (w->is_int()) pad = std::string(static_cast<size_t>(std::clamp<int64_t>(w->as_int(), 0, 1024)), ' ');
+          else if (w->is_string()) pad = w->as_string().substr(0, 1024);
           else runtime_error("indent: width must be an integer or a string");
         }
         return Value::string(indent_lines(s, pad, first && first->truthy(), blank && blank->truthy()));
@@ -474,6 +478,7 @@ Value Interpreter::apply_filter_by_name(const Value& v, const std::string& name,
     }
     if (name == "list") {
       Array out;
+      if (s.size() > kMaxListItems) runtime_error("list: the string is too long to split into characters");
       for (auto& cp : code_points(s)) out.push_back(Value::string(std::move(cp)));
       return Value::array(std::move(out));
     }

@@ -10,7 +10,7 @@ namespace quarrel::chat::jinja {
 
 namespace {
 
-constexpr size_t kMaxRange = 10'000'000;
+constexpr size_t kMaxRange = Interpreter::kMaxListItems;
 
 const char* const kMonths[] = {"January", "February", "March",     "April",   "May",      "June",
                                "July",    "August",   "September", "October", "November", "December"};
@@ -92,7 +92,7 @@ EnvPtr make_global_env() {
     throw EvalError(msg, TemplateErrorKind::kRaised);
   }));
 
-  env->set("range", Value::function("range", [](Interpreter&, CallArgs& a, const EnvPtr&) {
+  env->set("range", Value::function("range", [](Interpreter& in, CallArgs& a, const EnvPtr&) {
     if (a.positional.empty() || a.positional.size() > 3) runtime_error("range() takes 1 to 3 arguments");
     for (const Value& v : a.positional)
       if (!v.is_int()) runtime_error(std::string("range() arguments must be integers, got ") + v.type_name());
@@ -110,6 +110,7 @@ EnvPtr make_global_env() {
       if (out.size() >= kMaxRange) runtime_error("range() is too long");
       out.push_back(Value::integer(i));
     }
+    in.charge(out.size());
     return Value::array(std::move(out));
   }));
 

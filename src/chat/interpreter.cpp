@@ -35,6 +35,15 @@ void Environment::set(std::string_view name, Value v) {
 
 // ---- rendering ---------------------------------------------------------------------------
 
+void Interpreter::charge(size_t units) {
+  work_ += units;
+  if (work_ > kWorkBudget) runtime_error("the template does too much work (runaway loop?)");
+}
+
+void Interpreter::check_string_size(size_t bytes) {
+  if (bytes > kMaxStringBytes) runtime_error("the template builds a string over " + std::to_string(kMaxStringBytes >> 20) + " MiB");
+}
+
 std::string Interpreter::render(const Program& program, const EnvPtr& globals) {
   std::string out;
   if (exec_block(program.body, globals, out) != Flow::Normal)
@@ -57,6 +66,7 @@ Interpreter::Flow Interpreter::exec(const Node& n, const EnvPtr& env, std::strin
       case NodeKind::Output: {
         const Value v = eval(*static_cast<const OutputNode&>(n).expr, env);
         if (!v.is_null() && !v.is_undefined()) out += v.display();
+        check_string_size(out.size());
         return Flow::Normal;
       }
       case NodeKind::If: {
@@ -146,18 +156,20 @@ Interpreter::Flow Interpreter::exec_for(const ForNode& n, const EnvPtr& env, std
   const auto len = static_cast<int64_t>(items.size());
   for (int64_t i = 0; i < len; ++i) {
     ObjectMap loop;
-    loop.set("index", Value::integer(i + 1));
-    loop.set("index0", Value::integer(i));
-    loop.set("revindex", Value::integer(len - i));
-    loop.set("revindex0", Value::integer(len - i - 1));
-    loop.set("first", Value::boolean(i == 0));
-    loop.set("last", Value::boolean(i == len - 1));
-    loop.set("length", Value::integer(len));
-    loop.set("previtem", i > 0 ? items[static_cast<size_t>(i - 1)] : Value());
-    loop.set("nextitem", i < len - 1 ? items[static_cast<size_t>(i + 1)] : Value());
-    loop.set("cycle", cycle);
+    loop.append_new("index", Value::integer(i + 1));
+    loop.append_new("index0", Value::integer(i));
+    loop.append_new("revindex", Value::integer(len - i));
+    loop.append_new("revindex0", Value::integer(len - i - 1));
+    loop.append_new("first", Value::boolean(i == 0));
+    loop.append_new("last", Value::boolean(i == len - 1));
+    loop.append_new("length", Value::integer(len));
+    loop.append_new("previtem", i > 0 ? items[static_cast<size_t>(i - 1)] : Value());
+    loop.append_new("nextitem", i < len - 1 ? items[static_cast<size_t>(i + 1)] : Value());
+    loop.append_new("cycle", cycle);
     scope->set("loop", Value::object(std::move(loop)));
     bind(scope, items[static_cast<size_t>(i)]);
+    charge(kStepCost);
+    check_string_size(out.size());
     const Flow f = exec_block(n.body, scope, out);
     if (f == Flow::Break) break;
   }
@@ -248,6 +260,7 @@ Value Interpreter::make_macro(const std::string& name, const std::vector<Param>*
       ~Depth() { --d_; }
       int& d_;
     } depth(in.call_depth_);
+    in.charge(kStepCost);
     auto scope = std::make_shared<Environment>(lexical ? lexical : caller);
     in.bind_params("'" + name + "'", *params, varargs, kwargs, args, scope);
     std::string out;
@@ -392,6 +405,12 @@ Value int_or_float(double d) {
 
 }  // namespace
 
+Value Interpreter::concat_strings(const std::string& a, const std::string& b) {
+  check_string_size(a.size() + b.size());
+  charge(a.size() + b.size());
+  return Value::string(a + b);
+}
+
 Value Interpreter::eval_binary(const BinaryNode& n, const EnvPtr& env) {
   const std::string& op = n.op;
   Value left = eval(*n.left, env);
@@ -408,7 +427,7 @@ Value Interpreter::eval_binary(const BinaryNode& n, const EnvPtr& env) {
   }
   if (left.is_null() || right.is_null())
     runtime_error("cannot apply '" + op + "' to none (" + left.type_name() + " " + op + " " + right.type_name() + ")");
-  if (op == "~") return Value::string(left.js_string() + right.js_string());
+  if (op == "~") return concat_strings(left.js_string(), right.js_string());
 
   const auto numeric_like = [](const Value& v) { return v.is_number() || v.is_bool(); };
   if (op == "**" && numeric_like(left) && numeric_like(right)) {
@@ -459,8 +478,10 @@ Value Interpreter::eval_binary(const BinaryNode& n, const EnvPtr& env) {
     if (op == ">=") return Value::boolean(a >= b);
   } else if (left.is_array() && right.is_array()) {
     if (op == "+") {
-      Array r = left.as_array();
       const Array& b = right.as_array();
+      if (left.as_array().size() + b.size() > kMaxListItems) runtime_error("the template builds a list that is too long");
+      charge(left.as_array().size() + b.size());
+      Array r = left.as_array();
       r.insert(r.end(), b.begin(), b.end());
       return Value::array(std::move(r));
     }
@@ -475,7 +496,7 @@ Value Interpreter::eval_binary(const BinaryNode& n, const EnvPtr& env) {
       return Value::boolean(op == "in" ? found : !found);
     }
   }
-  if ((left.is_string() || right.is_string()) && op == "+") return Value::string(left.js_string() + right.js_string());
+  if ((left.is_string() || right.is_string()) && op == "+") return concat_strings(left.js_string(), right.js_string());
   if (left.is_string() && right.is_string()) {
     const std::string& a = left.as_string();
     const std::string& b = right.as_string();

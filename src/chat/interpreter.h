@@ -44,6 +44,17 @@ class Interpreter {
   Value call(const Value& fn, CallArgs& args, const EnvPtr& env);
   std::chrono::system_clock::time_point now() const { return now_; }
 
+  // Work accounting, so that no template can hang a server or exhaust its memory: every loop
+  // iteration and macro call costs kStepCost, every string or list built costs its size (bytes,
+  // items). Over the budget (about a second of work), or over the size limits, rendering stops
+  // with an error.
+  void charge(size_t units);
+  static constexpr size_t kWorkBudget = size_t{1} << 30;
+  static constexpr size_t kStepCost = 256;
+  static constexpr size_t kMaxStringBytes = size_t{256} << 20;
+  static constexpr size_t kMaxListItems = size_t{1} << 20;
+  static void check_string_size(size_t bytes);
+
   // filters.cpp
   Value apply_filter(const Value& operand, const FilterNode& f, const EnvPtr& env);
   // Applies a filter by name to already evaluated arguments (map('upper'), {% filter %}).
@@ -64,6 +75,7 @@ class Interpreter {
   void exec_set(const SetNode& n, const EnvPtr& env);
   Value exec_call_block(const CallBlockNode& n, const EnvPtr& env);
   Value eval_binary(const BinaryNode& n, const EnvPtr& env);
+  Value concat_strings(const std::string& a, const std::string& b);
   Value eval_unary(const UnaryNode& n, const EnvPtr& env);
   Value eval_member(const MemberNode& n, const EnvPtr& env);
   Value eval_call(const CallNode& n, const EnvPtr& env);
@@ -75,6 +87,7 @@ class Interpreter {
 
   std::chrono::system_clock::time_point now_;
   int call_depth_ = 0;
+  size_t work_ = 0;
 };
 
 // Python-style slice of n items; returns the indices taken.

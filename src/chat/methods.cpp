@@ -22,6 +22,7 @@ std::string replace_all(std::string_view s, std::string_view from, std::string_v
       if (remaining > 0) {
         out.append(to);
         --remaining;
+        Interpreter::check_string_size(out.size());
       }
       if (i == s.size()) break;
       const size_t b = i;
@@ -38,6 +39,7 @@ std::string replace_all(std::string_view s, std::string_view from, std::string_v
     out.append(to);
     pos = hit + from.size();
     --remaining;
+    Interpreter::check_string_size(out.size());
   }
   out.append(s.substr(pos));
   return out;

@@ -194,6 +194,10 @@ void ObjectMap::set(std::string key, Value v) {
     *existing = std::move(v);
     return;
   }
+  append_new(std::move(key), std::move(v));
+}
+
+void ObjectMap::append_new(std::string key, Value v) {
   entries_.emplace_back(std::move(key), std::move(v));
   if (!index_.empty()) {
     index_.emplace(entries_.back().first, entries_.size() - 1);
@@ -251,10 +255,11 @@ Value from_json(const nlohmann::ordered_json& j) {
         if (is_array_index(it.key(), n)) indices.emplace_back(n, &it.key());
       }
       std::sort(indices.begin(), indices.end());
-      for (const auto& [n, k] : indices) map.set(*k, from_json(j.at(*k)));
+      // ordered_json keys are unique.
+      for (const auto& [n, k] : indices) map.append_new(*k, from_json(j.at(*k)));
       for (auto it = j.begin(); it != j.end(); ++it) {
         uint64_t n;
-        if (!is_array_index(it.key(), n)) map.set(it.key(), from_json(it.value()));
+        if (!is_array_index(it.key(), n)) map.append_new(it.key(), from_json(it.value()));
       }
       return Value::object(std::move(map));
     }

@@ -115,6 +115,8 @@ class ObjectMap {
   Value* find(std::string_view key);
   bool contains(std::string_view key) const { return find(key) != nullptr; }
   void set(std::string key, Value v);  // overwrites in place or appends
+  // Appends a key the map does not have yet (building a fresh map: no lookup).
+  void append_new(std::string key, Value v);
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
   const std::vector<Entry>& entries() const { return entries_; }

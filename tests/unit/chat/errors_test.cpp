@@ -121,6 +121,23 @@ TEST(ChatErrors, RunawayRecursionIsAnErrorNotACrash) {
   EXPECT_THROW(ChatTemplate("{{ " + deep + "1" + std::string(5000, ')') + " }}"), TemplateError);
 }
 
+TEST(ChatErrors, RunawayWorkIsStopped) {
+  // A loop that would copy terabytes stops at the work budget (about a gigabyte of copying).
+  const std::string big = nlohmann::ordered_json{{"big", std::string(1 << 20, 'x')}}.dump();
+  auto e = render_error("{% for i in range(1000000) %}{% set y = big ~ i %}{% endfor %}", big);
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(contains(e->what(), "too much work")) << e->what();
+  // Sizes are limited before anything is allocated.
+  e = render_error("{{ range(100000000) }}");
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(contains(e->what(), "range() is too long")) << e->what();
+  e = render_error("{{ 'x'|center(1000000000000) }}");
+  ASSERT_TRUE(e);
+  e = render_error("{% set ns = namespace(l=[1]) %}{% for i in range(30) %}{% set ns.l = ns.l + ns.l %}{% endfor %}");
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(contains(e->what(), "list that is too long")) << e->what();
+}
+
 TEST(ChatErrors, BadArguments) {
   ChatTemplate t("{{ messages|length }}");
   EXPECT_THROW(t.render(nlohmann::ordered_json::object()), Error);
