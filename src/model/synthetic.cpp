@@ -5,6 +5,7 @@
 #include <functional>
 #include <numbers>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "core/error.h"
@@ -12,6 +13,7 @@
 #include "gguf/keys.h"
 #include "model/arch.h"
 #include "model/tensor_names.h"
+#include "quant/mix.h"
 #include "quant/quant.h"
 
 namespace quarrel::model {
@@ -82,6 +84,29 @@ void fill_tensor(uint8_t* dst, GgmlType type, int64_t ne0, int64_t n_rows, uint6
   for (auto& th : threads) th.join();
 }
 
+// The type llama.cpp's quantize tool gives each tensor under the spec's mix.
+std::unordered_map<std::string, GgmlType> types_of_mix(const SyntheticSpec& spec, const std::vector<WeightSpec>& weights) {
+  const quant::QuantMix* mix = quant::find_mix(spec.mix);
+  if (mix == nullptr) {
+    fail(ErrorCode::kInvalidArgument, "synthetic model: unknown quantization mix '{}' (known: {})", spec.mix,
+         quant::mix_names());
+  }
+  std::vector<quant::TensorDesc> all;
+  for (const WeightSpec& ws : weights) {
+    all.push_back({tensor_name(ws.kind, ws.layer), std::vector<uint64_t>(ws.shape.begin(), ws.shape.end()), GgmlType::F32});
+  }
+  std::vector<quant::TensorDesc> ordered;
+  for (size_t i : quant::quantization_order(all)) ordered.push_back(all[i]);
+  const quant::ModelShape shape{.arch = spec.arch,
+                                .n_layer = static_cast<int>(spec.n_layer),
+                                .n_head = static_cast<int>(spec.n_head),
+                                .n_head_kv = static_cast<int>(spec.n_head_kv)};
+  const auto choices = quant::choose_types(*mix, shape, ordered);
+  std::unordered_map<std::string, GgmlType> types;
+  for (size_t i = 0; i < ordered.size(); ++i) types[ordered[i].name] = choices[i].type;
+  return types;
+}
+
 }  // namespace
 
 gguf::GgufWriter synthetic_model_writer(const SyntheticSpec& spec) {
@@ -133,8 +158,12 @@ gguf::GgufWriter synthetic_model_writer(const SyntheticSpec& spec) {
   hp.has_rope_freqs = spec.rope_freqs;
   const float base = spec.rope_freq_base;
   const int64_t n_rot = hp.n_rot;
-  for (const WeightSpec& ws : arch->weights(hp, arch->block)) {
-    if (ws.kind == TensorKind::kOutput && spec.tied_embeddings) continue;
+  std::vector<WeightSpec> weights = arch->weights(hp, arch->block);
+  if (spec.tied_embeddings) {
+    std::erase_if(weights, [](const WeightSpec& ws) { return ws.kind == TensorKind::kOutput; });
+  }
+  const std::unordered_map<std::string, GgmlType> mix_types = spec.mix.empty() ? decltype(mix_types){} : types_of_mix(spec, weights);
+  for (const WeightSpec& ws : weights) {
     const std::string name = tensor_name(ws.kind, ws.layer);
     const int64_t ne0 = ws.shape[0];
     const int64_t n_rows = ws.shape.size() > 1 ? ws.shape[1] : 1;
@@ -157,6 +186,7 @@ gguf::GgufWriter synthetic_model_writer(const SyntheticSpec& spec) {
         rule.scale = static_cast<float>(std::sqrt(3.0 / static_cast<double>(ne0)));
         break;
     }
+    if (const auto it = mix_types.find(name); it != mix_types.end()) type = it->second;
     std::vector<uint64_t> shape(ws.shape.begin(), ws.shape.end());
     const uint64_t seed = name_seed(name, spec.seed);
     w.add_tensor_lazy(name, type, shape, [=](uint8_t* dst, uint64_t) { fill_tensor(dst, type, ne0, n_rows, seed, rule); });

@@ -30,6 +30,9 @@ struct SyntheticSpec {
   std::optional<GgmlType> token_embd_type;  // default: type
   std::optional<GgmlType> output_type;      // default: type
   bool tied_embeddings = false;             // no output.weight
+  // When set, a quantization mix ("Q4_K_M", see quant/mix.h): each tensor gets the type
+  // llama.cpp's quantize tool would give it; type / token_embd_type / output_type are ignored.
+  std::string mix;
 
   float rope_freq_base = 10000.0f;
   bool rope_freqs = false;          // llama3 frequency factors (rope_freqs.weight)

@@ -1,0 +1,83 @@
+#pragma once
+// The interface every backend implements (CPU now, CUDA later): take a model's weights, hold a
+// paged KV cache of fixed-size blocks, run a Batch, copy blocks for copy-on-write.
+//
+//   auto model = model::Model::load(path);
+//   auto be = std::make_unique<CpuBackend>();
+//   be->load(model, {.n_blocks = 256, .block_size = 16});
+//   Logits logits; be->forward(batch, logits);   // rows for the batch's want_logits tokens
+//
+// The KV bookkeeping (which blocks a sequence owns) is kv::KvCacheManager's; the backend only
+// stores [n_blocks * block_size] slots per layer and reads/writes them as the batch says.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "backend/batch.h"
+#include "core/ggml_type.h"
+#include "kv/block_table.h"
+
+namespace quarrel::model {
+class Model;
+}
+
+namespace quarrel::backend {
+
+struct KvCacheConfig {
+  int32_t n_blocks = 0;             // blocks in the pool
+  int32_t block_size = 16;          // token slots per block
+  GgmlType type = GgmlType::F16;    // element type of the cached K and V: F16, F32 or Q8_0
+
+  int64_t n_slots() const { return static_cast<int64_t>(n_blocks) * block_size; }
+  // Blocks for n_tokens tokens of context (rounded up).
+  static int32_t blocks_for(int64_t n_tokens, int32_t block_size) {
+    return static_cast<int32_t>((n_tokens + block_size - 1) / block_size);
+  }
+};
+
+struct Capabilities {
+  std::vector<GgmlType> kv_types;  // cache element types it can hold
+  int32_t max_batch_tokens = 0;    // 0: no limit beyond memory
+  bool device_memory = false;      // weights / KV live off the host (GPU)
+};
+
+// Logits of the tokens of a batch that asked for them, in batch order.
+struct Logits {
+  int64_t n_vocab = 0;
+  std::vector<int32_t> batch_index;  // row r belongs to batch token batch_index[r]
+  std::vector<float> values;         // [n_vocab, rows]
+
+  size_t rows() const { return batch_index.size(); }
+  std::span<const float> row(size_t r) const {
+    return {values.data() + r * static_cast<size_t>(n_vocab), static_cast<size_t>(n_vocab)};
+  }
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string_view name() const = 0;
+  virtual Capabilities capabilities() const = 0;
+
+  // Takes the model's weights (the CPU uses them in place from the mmap; a GPU uploads them)
+  // and allocates a zeroed KV pool. Error(kInvalidArgument) for a cache type the backend
+  // cannot hold or a bad size; Error(kOutOfMemory) when the pool does not fit.
+  virtual void load(std::shared_ptr<const model::Model> model, const KvCacheConfig& kv) = 0;
+  virtual const model::Model& model() const = 0;
+  virtual const KvCacheConfig& kv_config() const = 0;
+  // Bytes the KV pool takes (all layers, K and V).
+  virtual uint64_t kv_bytes() const = 0;
+
+  // Runs the batch: writes each token's K/V to its slot, attends through the block tables,
+  // and fills `out` with the logits of the tokens that want them. The batch is validated
+  // (Batch::validate) and token ids are checked against the vocabulary.
+  virtual void forward(const Batch& batch, Logits& out) = 0;
+
+  // Copies every slot of block src to block dst, in every layer (copy-on-write).
+  virtual void copy_blocks(std::span<const kv::BlockCopy> copies) = 0;
+};
+
+}  // namespace quarrel::backend
