@@ -2,8 +2,9 @@
 // processing) on 2048x2048, 2048x8192, 8192x2048 and 2048x128256 weights ([k, n], GGUF order)
 // for Q4_0, Q4_K, Q6_K, Q8_0 and F16, with the default pool (the physical cores).
 //
-// GEMV counters: GB/s = weight bytes read per second, bw% = that over the measured copy
-// bandwidth (read + write, bench/membw_bench). Each iteration reads a different copy of the
+// GEMV counters: GB/s = weight bytes read per second, bw% = that over the copy bandwidth
+// (read + write, as bench/membw_bench measures it) measured just before the benchmark (the
+// machine's bandwidth drifts with other tenants of the host), copyGB/s = that bandwidth. Each iteration reads a different copy of the
 // matrix (copies totalling >= 256 MiB), so the weights come from memory as they do in decode.
 // GEMM counters: GFLOP/s (2 k n m per product).
 // Llama1B/...: every matmul of one Llama-3.2-1B forward (16 layers: q, k, v, o, gate, up, down;
@@ -17,6 +18,7 @@
 // process CPU time (divided by the thread count) instead of the wall clock.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -81,8 +83,16 @@ Weights make_weights(GgmlType type, int64_t k, int64_t n, size_t min_total) {
   return w;
 }
 
+// The machine's memory bandwidth drifts (other tenants of the host): each GEMV's bw% is taken
+// against a copy measured just before it (the better of that and the one at start-up).
+double copy_gbs_now() {
+  const CopyBandwidth bw = measure_copy_bandwidth(pool(), size_t{128} << 20, 3);
+  return std::max(g_cpu_time ? bw.cpu_gb_per_s : bw.gb_per_s, 0.0);
+}
+
 void run(benchmark::State& state, GgmlType type, int64_t k, int64_t n, int64_t m) {
   const Weights w = make_weights(type, k, n, m == 1 ? size_t{256} << 20 : 0);
+  const double copy_gbs = m == 1 ? copy_gbs_now() : g_copy_gbs;
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0, 1);
   std::vector<float> x(static_cast<size_t>(k * m));
@@ -100,7 +110,8 @@ void run(benchmark::State& state, GgmlType type, int64_t k, int64_t n, int64_t m
     state.counters["GB/s"] =
         benchmark::Counter(static_cast<double>(w.matrix_bytes) * it / 1e9 * rate_scale(), benchmark::Counter::kIsRate);
     state.counters["bw%"] = benchmark::Counter(
-        static_cast<double>(w.matrix_bytes) * it / 1e9 / g_copy_gbs * 100 * rate_scale(), benchmark::Counter::kIsRate);
+        static_cast<double>(w.matrix_bytes) * it / 1e9 / copy_gbs * 100 * rate_scale(), benchmark::Counter::kIsRate);
+    state.counters["copyGB/s"] = copy_gbs;
   } else {
     state.counters["GFLOP/s"] = benchmark::Counter(2.0 * k * n * m * it / 1e9 * rate_scale(), benchmark::Counter::kIsRate);
   }

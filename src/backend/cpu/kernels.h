@@ -6,7 +6,8 @@
 //
 // Conventions: k is a row length in elements; a quantized row is whole blocks. Activation rows
 // for the quantized dot products are in the weight type's activation format (ActFormat), made by
-// the table's quantize_* functions.
+// the table's quantize_* functions, then passed through the type's prepare function when it has
+// one (vec_dot then takes the prepared row).
 #include <cstddef>
 #include <cstdint>
 
@@ -30,6 +31,11 @@ using VecDotFn = void (*)(int64_t k, const void* w, size_t row_bytes, int64_t n_
 using DequantFn = void (*)(const void* w, float* out, int64_t k);
 // One row of k floats to an activation format.
 using QuantizeFn = void (*)(const float* x, void* out, int64_t k);
+// Optional per-type step on a quantized activation row, done once per matmul column before the
+// dot products (a kernel-specific layout of the quants, scales converted ahead): out receives
+// prepared_size(k) bytes, 64-byte aligned.
+using PrepareFn = void (*)(const void* act, void* out, int64_t k);
+using PreparedSizeFn = size_t (*)(int64_t k);
 
 // GEMM micro-kernel on float32: a panel of gemm_mr weight rows (w, row r at w + r * ldw, k
 // floats each) times a block of gemm_nr activation columns packed as xt[kk * gemm_nr + j]
@@ -51,6 +57,8 @@ struct TypeKernels {
   ActFormat act = ActFormat::kNone;
   VecDotFn vec_dot = nullptr;
   DequantFn dequant = nullptr;
+  PrepareFn prepare = nullptr;  // null: vec_dot takes the activation row as it is
+  PreparedSizeFn prepared_size = nullptr;
 };
 
 struct KvKernels {

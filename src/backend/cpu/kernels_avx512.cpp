@@ -90,45 +90,86 @@ static inline __m512 load_f16x16(const uint16_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-float dot_f16_512(const uint16_t* a, const float* b, int64_t n) {
-  __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-  int64_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    s0 = _mm512_fmadd_ps(load_f16x16(a + i), _mm512_loadu_ps(b + i), s0);
-    s1 = _mm512_fmadd_ps(load_f16x16(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
-    s2 = _mm512_fmadd_ps(load_f16x16(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
-    s3 = _mm512_fmadd_ps(load_f16x16(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
-  }
-  for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(load_f16x16(a + i), _mm512_loadu_ps(b + i), s0);
-  if (i < n) {
-    const __mmask16 m = tail_mask(n - i);
-    const __m512 av = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, a + i));
-    s1 = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, b + i), s1);
-  }
-  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-}
-
 static inline __m512 load_bf16x16(const uint16_t* p) {
   const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
 }
 
-float dot_bf16_512(const uint16_t* a, const float* b, int64_t n) {
-  __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-  int64_t i = 0;
-  for (; i + 64 <= n; i += 64) {
-    s0 = _mm512_fmadd_ps(load_bf16x16(a + i), _mm512_loadu_ps(b + i), s0);
-    s1 = _mm512_fmadd_ps(load_bf16x16(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
-    s2 = _mm512_fmadd_ps(load_bf16x16(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
-    s3 = _mm512_fmadd_ps(load_bf16x16(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
+// ---- float weights: 4 rows at a time (each activation vector loaded once for 4 rows) -------
+
+struct LoadF32 {
+  using T = float;
+  static __m512 full(const float* p) { return _mm512_loadu_ps(p); }
+  static __m512 part(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+};
+struct LoadF16 {
+  using T = uint16_t;
+  static __m512 full(const uint16_t* p) { return load_f16x16(p); }
+  static __m512 part(const uint16_t* p, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+};
+struct LoadBF16 {
+  using T = uint16_t;
+  static __m512 full(const uint16_t* p) { return load_bf16x16(p); }
+  static __m512 part(const uint16_t* p, __mmask16 m) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
   }
-  for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(load_bf16x16(a + i), _mm512_loadu_ps(b + i), s0);
-  if (i < n) {
-    const __mmask16 m = tail_mask(n - i);
-    const __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, a + i));
-    s1 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(w, 16)), _mm512_maskz_loadu_ps(m, b + i), s1);
+};
+
+template <typename L>
+void rows_float_512(int64_t k, const void* w, size_t rb, int64_t n_rows, const void* xv, float* out) {
+  using T = typename L::T;
+  const auto* x = static_cast<const float*>(xv);
+  const auto* base = static_cast<const uint8_t*>(w);
+  auto row = [&](int64_t r) { return reinterpret_cast<const T*>(base + rb * static_cast<size_t>(r)); };
+  const __mmask16 tail = tail_mask(k % 16);
+  const int64_t kf = k - k % 16;
+  int64_t r = 0;
+  for (; r + 4 <= n_rows; r += 4) {
+    const T *w0 = row(r), *w1 = row(r + 1), *w2 = row(r + 2), *w3 = row(r + 3);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= kf; i += 32) {
+      const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
+      a0 = _mm512_fmadd_ps(L::full(w0 + i), x0, a0);
+      a1 = _mm512_fmadd_ps(L::full(w1 + i), x0, a1);
+      a2 = _mm512_fmadd_ps(L::full(w2 + i), x0, a2);
+      a3 = _mm512_fmadd_ps(L::full(w3 + i), x0, a3);
+      b0 = _mm512_fmadd_ps(L::full(w0 + i + 16), x1, b0);
+      b1 = _mm512_fmadd_ps(L::full(w1 + i + 16), x1, b1);
+      b2 = _mm512_fmadd_ps(L::full(w2 + i + 16), x1, b2);
+      b3 = _mm512_fmadd_ps(L::full(w3 + i + 16), x1, b3);
+    }
+    for (; i < kf; i += 16) {
+      const __m512 x0 = _mm512_loadu_ps(x + i);
+      a0 = _mm512_fmadd_ps(L::full(w0 + i), x0, a0);
+      a1 = _mm512_fmadd_ps(L::full(w1 + i), x0, a1);
+      a2 = _mm512_fmadd_ps(L::full(w2 + i), x0, a2);
+      a3 = _mm512_fmadd_ps(L::full(w3 + i), x0, a3);
+    }
+    if (tail) {
+      const __m512 x0 = _mm512_maskz_loadu_ps(tail, x + kf);
+      b0 = _mm512_fmadd_ps(L::part(w0 + kf, tail), x0, b0);
+      b1 = _mm512_fmadd_ps(L::part(w1 + kf, tail), x0, b1);
+      b2 = _mm512_fmadd_ps(L::part(w2 + kf, tail), x0, b2);
+      b3 = _mm512_fmadd_ps(L::part(w3 + kf, tail), x0, b3);
+    }
+    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, b0));
+    out[r + 1] = _mm512_reduce_add_ps(_mm512_add_ps(a1, b1));
+    out[r + 2] = _mm512_reduce_add_ps(_mm512_add_ps(a2, b2));
+    out[r + 3] = _mm512_reduce_add_ps(_mm512_add_ps(a3, b3));
   }
-  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+  for (; r < n_rows; ++r) {
+    const T* w0 = row(r);
+    __m512 a0 = _mm512_setzero_ps(), b0 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= kf; i += 32) {
+      a0 = _mm512_fmadd_ps(L::full(w0 + i), _mm512_loadu_ps(x + i), a0);
+      b0 = _mm512_fmadd_ps(L::full(w0 + i + 16), _mm512_loadu_ps(x + i + 16), b0);
+    }
+    for (; i < kf; i += 16) a0 = _mm512_fmadd_ps(L::full(w0 + i), _mm512_loadu_ps(x + i), a0);
+    if (tail) b0 = _mm512_fmadd_ps(L::part(w0 + kf, tail), _mm512_maskz_loadu_ps(tail, x + kf), b0);
+    out[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, b0));
+  }
 }
 
 // ---- F16 KV rows (attention inner loops), 16 lanes -------------------------------------------
@@ -176,9 +217,9 @@ CpuKernels make_table() {
   t.level = CpuLevel::kAvx512;
   fill_common(t);
   auto set_dot = [&](GgmlType type, VecDotFn fn) { t.types[static_cast<int>(type)].vec_dot = fn; };
-  set_dot(GgmlType::F32, rows_f<float, dot_f32_512>);
-  set_dot(GgmlType::F16, rows_f<uint16_t, dot_f16_512>);
-  set_dot(GgmlType::BF16, rows_f<uint16_t, dot_bf16_512>);
+  set_dot(GgmlType::F32, rows_float_512<LoadF32>);
+  set_dot(GgmlType::F16, rows_float_512<LoadF16>);
+  set_dot(GgmlType::BF16, rows_float_512<LoadBF16>);
   fill_quant_dots(t);
   t.dot_f32 = dot_f32_512;
   t.kv_f16.dot = kv_dot_f16_512;

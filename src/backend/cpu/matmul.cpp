@@ -27,6 +27,10 @@ Scratch& caller_scratch() {
   thread_local Scratch s;
   return s;
 }
+Scratch& prep_scratch() {
+  thread_local Scratch s;
+  return s;
+}
 Scratch& panel_scratch() {
   thread_local Scratch s;
   return s;
@@ -72,6 +76,43 @@ void run_vec_dot(const CpuKernels& K, std::span<const MatmulOut> outs, const flo
     if (need_q8_K) K.quantize_q8_K(x + j * ldx, act_q8_K + q8_K_bytes * j, k);
   }
 
+  // Prepared activation rows, once per column and prepare function (shared by the outputs
+  // whose types use the same one).
+  std::vector<PrepareFn> preps;
+  std::vector<size_t> prep_offset;  // per distinct prepare fn: byte offset of its m rows
+  std::vector<size_t> prep_stride;
+  size_t prep_total = 0;
+  for (const auto& o : outs) {
+    const TypeKernels& tk = K.types[static_cast<int>(o.w.type)];
+    if (!tk.prepare || std::find(preps.begin(), preps.end(), tk.prepare) != preps.end()) continue;
+    preps.push_back(tk.prepare);
+    const size_t stride = (tk.prepared_size(k) + 63) / 64 * 64;
+    prep_offset.push_back(prep_total);
+    prep_stride.push_back(stride);
+    prep_total += stride * static_cast<size_t>(m);
+  }
+  uint8_t* prepared = preps.empty() ? nullptr : reinterpret_cast<uint8_t*>(prep_scratch().get((prep_total + 3) / 4));
+  for (size_t p = 0; p < preps.size(); ++p) {
+    // The activation format of the types that use this prepare function.
+    ActFormat f = ActFormat::kNone;
+    for (const auto& o : outs)
+      if (K.types[static_cast<int>(o.w.type)].prepare == preps[p]) f = K.types[static_cast<int>(o.w.type)].act;
+    for (int64_t j = 0; j < m; ++j) {
+      const void* a = f == ActFormat::kQ8_0 ? static_cast<const void*>(act_q8_0 + q8_0_bytes * j)
+                                            : static_cast<const void*>(act_q8_K + q8_K_bytes * j);
+      preps[p](a, prepared + prep_offset[p] + prep_stride[p] * static_cast<size_t>(j), k);
+    }
+  }
+  auto act_for = [&](const TypeKernels& tk, int64_t j) -> const void* {
+    if (tk.prepare) {
+      const size_t p = static_cast<size_t>(std::find(preps.begin(), preps.end(), tk.prepare) - preps.begin());
+      return prepared + prep_offset[p] + prep_stride[p] * static_cast<size_t>(j);
+    }
+    if (tk.act == ActFormat::kF32) return x + j * ldx;
+    if (tk.act == ActFormat::kQ8_0) return act_q8_0 + q8_0_bytes * j;
+    return act_q8_K + q8_K_bytes * j;
+  };
+
   // Row chunks over all outputs, taken dynamically.
   int64_t total_rows = 0;
   for (const auto& o : outs) total_rows += o.w.n;
@@ -91,23 +132,31 @@ void run_vec_dot(const CpuKernels& K, std::span<const MatmulOut> outs, const flo
     const size_t stride = stride_of(o.w);
     const auto* wrow = static_cast<const uint8_t*>(o.w.data) + stride * static_cast<size_t>(r0);
     const int64_t ldy = o.ldy ? o.ldy : o.w.n;
-    for (int64_t j = 0; j < m; ++j) {
-      const void* xa = tk.act == ActFormat::kF32   ? static_cast<const void*>(x + j * ldx)
-                       : tk.act == ActFormat::kQ8_0 ? static_cast<const void*>(act_q8_0 + q8_0_bytes * j)
-                                                    : static_cast<const void*>(act_q8_K + q8_K_bytes * j);
-      tk.vec_dot(k, wrow, stride, nr, xa, o.y + j * ldy + r0);
-    }
+    for (int64_t j = 0; j < m; ++j) tk.vec_dot(k, wrow, stride, nr, act_for(tk, j), o.y + j * ldy + r0);
   };
 
   if (threads == 1 || n_units == 1) {
     for (int64_t u = 0; u < n_units; ++u) do_unit(u);
     return;
   }
-  std::atomic<int64_t> next{0};
-  pool.run_on_all([&](int, int) {
-    for (int64_t u = next.fetch_add(1, std::memory_order_relaxed); u < n_units;
-         u = next.fetch_add(1, std::memory_order_relaxed))
-      do_unit(u);
+  // Each thread streams through its own contiguous share of the units (long sequential reads
+  // for the hardware prefetcher), then helps with what is left of the others'.
+  struct alignas(64) Range {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
+  std::vector<Range> ranges(static_cast<size_t>(threads));
+  for (int t = 0; t < threads; ++t) {
+    ranges[t].next.store(n_units * t / threads, std::memory_order_relaxed);
+    ranges[t].end = n_units * (t + 1) / threads;
+  }
+  pool.run_on_all([&](int t, int nt) {
+    for (int i = 0; i < nt; ++i) {
+      Range& r = ranges[static_cast<size_t>((t + i) % nt)];
+      for (int64_t u = r.next.fetch_add(1, std::memory_order_relaxed); u < r.end;
+           u = r.next.fetch_add(1, std::memory_order_relaxed))
+        do_unit(u);
+    }
   });
 }
 

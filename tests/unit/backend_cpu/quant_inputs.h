@@ -64,6 +64,30 @@ inline std::vector<float> activation_values(ActFormat f, const void* act, const 
   return v;
 }
 
+// An activation row as a level's vec_dot takes it: quantized by the level's quantizer, then
+// prepared when the type has a prepare step (64-byte aligned).
+struct ActRow {
+  std::vector<uint8_t> quantized;
+  std::vector<uint8_t> prepared_storage;
+  const void* ptr = nullptr;  // what vec_dot gets
+};
+
+inline ActRow make_act_row(const CpuKernels& K, const TypeKernels& tk, const float* x, int64_t k) {
+  ActRow a;
+  a.quantized.resize(act_row_bytes(tk.act, k));
+  if (tk.act == ActFormat::kQ8_0) K.quantize_q8_0(x, a.quantized.data(), k);
+  if (tk.act == ActFormat::kQ8_K) K.quantize_q8_K(x, a.quantized.data(), k);
+  a.ptr = tk.act == ActFormat::kF32 ? static_cast<const void*>(x) : a.quantized.data();
+  if (tk.prepare) {
+    a.prepared_storage.resize(tk.prepared_size(k) + 64);
+    auto p = reinterpret_cast<uintptr_t>(a.prepared_storage.data());
+    void* aligned = reinterpret_cast<void*>((p + 63) & ~uintptr_t{63});
+    tk.prepare(a.quantized.data(), aligned, k);
+    a.ptr = aligned;
+  }
+  return a;
+}
+
 struct DotRef {
   double value = 0;
   double magnitude = 0;  // sum |a_i b_i|: the scale errors are measured against

@@ -65,13 +65,10 @@ TEST_P(VecDot, DotProductsMatchFloat64OnTheSameQuantizedValues) {
         const auto w = quantize_rows(t, wf, k, n_rows);
         const auto wd = dequantize_rows(t, w.data(), k, n_rows);
         const auto x = random_weights(rng_, static_cast<size_t>(k));
-        std::vector<uint8_t> act(act_row_bytes(tk.act, k));
-        if (tk.act == ActFormat::kQ8_0) K().quantize_q8_0(x.data(), act.data(), k);
-        if (tk.act == ActFormat::kQ8_K) K().quantize_q8_K(x.data(), act.data(), k);
-        const void* xa = tk.act == ActFormat::kF32 ? static_cast<const void*>(x.data()) : act.data();
-        const auto xv = activation_values(tk.act, act.data(), x.data(), k);
+        const ActRow act = make_act_row(K(), tk, x.data(), k);
+        const auto xv = activation_values(tk.act, act.quantized.data(), x.data(), k);
         std::vector<float> got(static_cast<size_t>(n_rows), 0.0f);
-        tk.vec_dot(k, w.data(), row_bytes(t, static_cast<uint64_t>(k)), n_rows, xa, got.data());
+        tk.vec_dot(k, w.data(), row_bytes(t, static_cast<uint64_t>(k)), n_rows, act.ptr, got.data());
         for (int64_t r = 0; r < n_rows; ++r) {
           const DotRef ref = dot_ref(wd.data() + r * k, xv.data(), k);
           EXPECT_NEAR(got[r], ref.value, tol * ref.magnitude + 1e-30)
