@@ -1,10 +1,10 @@
 // quarrel quantize IN OUT TYPE [--threads N]: writes a quantized copy of a GGUF model.
-#include <unistd.h>
-
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
 
+#include "apps/quarrel/cli_progress.h"
 #include "apps/quarrel/command.h"
 #include "core/error.h"
 #include "quant/mix.h"
@@ -12,44 +12,6 @@
 
 namespace quarrel::cli {
 namespace {
-
-// A one-line progress bar on stderr: redrawn in place on a terminal (at most ~10 times a
-// second), one line per 10% otherwise (logs, pipes).
-class ProgressBar {
- public:
-  ProgressBar() : tty_(::isatty(STDERR_FILENO) == 1) {}
-
-  void update(const quant::QuantizeProgress& p) {
-    const double frac = p.elements_total ? static_cast<double>(p.elements_done) / static_cast<double>(p.elements_total) : 1;
-    const int pct = static_cast<int>(frac * 100);
-    const auto now = std::chrono::steady_clock::now();
-    const bool finished = p.elements_done == p.elements_total && p.tensor_index + 1 == p.n_tensors;
-    if (finished && finished_) return;
-    finished_ = finished;
-    if (tty_) {
-      if (!finished && now - last_ < std::chrono::milliseconds(100)) return;
-      last_ = now;
-      constexpr int kWidth = 30;
-      const int filled = static_cast<int>(frac * kWidth);
-      std::string bar(static_cast<size_t>(filled), '#');
-      bar.resize(kWidth, '.');
-      std::fprintf(stderr, "\r[%s] %3d%% %zu/%zu %-36.36s %5s -> %-6s", bar.c_str(), pct, p.tensor_index + 1,
-                   p.n_tensors, p.tensor->name.c_str(), std::string(type_name(p.tensor->from)).c_str(),
-                   std::string(type_name(p.tensor->to)).c_str());
-      if (finished) std::fputc('\n', stderr);
-      std::fflush(stderr);
-    } else if (pct / 10 > last_decile_ || finished) {
-      last_decile_ = pct / 10;
-      std::fprintf(stderr, "quantize: %3d%% (%zu/%zu tensors)\n", pct, p.tensor_index + 1, p.n_tensors);
-    }
-  }
-
- private:
-  bool tty_;
-  std::chrono::steady_clock::time_point last_{};
-  int last_decile_ = -1;
-  bool finished_ = false;
-};
 
 int run(const std::string& in, const std::string& out, const std::string& type, int threads, bool allow_requantize,
         bool quiet) {
@@ -59,8 +21,22 @@ int run(const std::string& in, const std::string& out, const std::string& type, 
   quant::QuantizeOptions opt;
   opt.n_threads = threads;
   opt.allow_requantize = allow_requantize;
-  ProgressBar bar;
-  if (!quiet) opt.progress = [&](const quant::QuantizeProgress& p) { bar.update(p); };
+  // Counted in weights (thousands, millions, ... for big models); the detail names the tensor
+  // being converted.
+  ProgressBar bar("quantize", !quiet);
+  opt.progress = [&](const quant::QuantizeProgress& p) {
+    uint64_t unit = 1;
+    const char* suffix = "";
+    for (const char* s : {"k", "M", "G"}) {
+      if (p.elements_total / unit <= 100000) break;
+      unit *= 1000;
+      suffix = s;
+    }
+    const uint64_t total = std::max<uint64_t>(1, (p.elements_total + unit - 1) / unit);
+    const uint64_t done =
+        p.elements_done == p.elements_total ? total : std::min(total - 1, p.elements_done / unit);
+    bar.update(done, total, fmt::format("{} {} -> {}", suffix, p.tensor->name, type_name(p.tensor->to)));
+  };
   const auto t0 = std::chrono::steady_clock::now();
   const auto r = quant::quantize_model(in, out, *mix, opt);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -2,6 +2,7 @@
 // quantize_row_*_ref, and quantize_iq4_nl / quantize_iq4_xs without an importance matrix)
 // step for step, with the float32 operations in the same order, so that the same input gives
 // the same bytes. Everything here is deterministic and single-threaded.
+#include <algorithm>
 #include <atomic>
 #include <cfloat>
 #include <cmath>
@@ -226,74 +227,68 @@ inline int best_index_int8(int n, const int8_t* val, float x) {
   return idx;
 }
 
-// IQ4_NL / IQ4_XS: for each block of 32, fit a scale for the non-linear table by trying the
-// max-magnitude scale and 2*ntry+1 nearby ones (weights x^2). With more than one block per
-// super-block (IQ4_XS), the block scales are then quantized to 6 bits relative to the
-// super-block scale and every element is re-assigned with its final scale.
-void quantize_iq4_nl_impl(int super_block_size, const float* x, uint16_t* dh, uint8_t* q4, uint16_t* scales_h,
-                          uint8_t* scales_l, float* scales, float* weight, uint8_t* L, int ntry) {
+// IQ4_NL / IQ4_XS (quantize_iq4_nl_impl with ntry = 7, no importance matrix), in two steps.
+// First each block of 32 gets a scale for the non-linear table: the max-magnitude scale and 15
+// nearby ones are tried, keeping the best fit weighted by x^2 (iq4_block_scale). Then
+// (iq4_finish) with more than one block per super-block (IQ4_XS) the block scales are
+// quantized to 6 bits relative to the super-block scale, and every element is assigned its
+// level with its final scale.
+constexpr int kIq4Tries = 7;
+
+float iq4_block_scale(const float* xb) {
   constexpr int block_size = 32;
-  constexpr int nvalues = 16;
   const int8_t* values = kIq4nlValues;
-
-  std::memset(q4, 0, static_cast<size_t>(super_block_size / 2));
-  *dh = f32_to_fp16(0.f);
-
-  float max_scale = 0, amax_scale = 0;
-  for (int ib = 0; ib < super_block_size / block_size; ++ib) {
-    const float* xb = x + ib * block_size;
-    uint8_t* Lb = L + ib * block_size;
-    for (int j = 0; j < block_size; ++j) weight[j] = xb[j] * xb[j];
-    float amax = 0, max = 0;
+  float weight[block_size];
+  for (int j = 0; j < block_size; ++j) weight[j] = xb[j] * xb[j];
+  float amax = 0, max = 0;
+  for (int j = 0; j < block_size; ++j) {
+    const float ax = std::fabs(xb[j]);
+    if (ax > amax) { amax = ax; max = xb[j]; }
+  }
+  if (amax < kGroupMaxEps) return 0;
+  float d = -max / static_cast<float>(values[0]);
+  float id = 1 / d;
+  float sumqx = 0, sumq2 = 0;
+  for (int j = 0; j < block_size; ++j) {
+    const float q = values[best_index_int8(16, values, id * xb[j])];
+    const float w = weight[j];
+    sumqx += w * q * xb[j];
+    sumq2 += w * q * q;
+  }
+  d = sumq2 > 0 ? sumqx / sumq2 : 0.f;
+  float best = d * sumqx;
+  for (int itry = -kIq4Tries; itry <= kIq4Tries; ++itry) {
+    id = static_cast<float>(itry + values[0]) / max;
+    sumqx = sumq2 = 0;
     for (int j = 0; j < block_size; ++j) {
-      const float ax = std::fabs(xb[j]);
-      if (ax > amax) { amax = ax; max = xb[j]; }
-    }
-    if (amax < kGroupMaxEps) {
-      scales[ib] = 0;
-      std::memset(Lb, 0, block_size);
-      continue;
-    }
-    float d = ntry > 0 ? -max / static_cast<float>(values[0]) : max / static_cast<float>(values[0]);
-    float id = 1 / d;
-    float sumqx = 0, sumq2 = 0;
-    for (int j = 0; j < block_size; ++j) {
-      const float al = id * xb[j];
-      const int l = best_index_int8(nvalues, values, al);
-      Lb[j] = static_cast<uint8_t>(l);
-      const float q = values[l];
+      const float q = values[best_index_int8(16, values, id * xb[j])];
       const float w = weight[j];
       sumqx += w * q * xb[j];
       sumq2 += w * q * q;
     }
-    d = sumq2 > 0 ? sumqx / sumq2 : 0.f;
-    float best = d * sumqx;
-    for (int itry = -ntry; itry <= ntry; ++itry) {
-      id = static_cast<float>(itry + values[0]) / max;
-      sumqx = sumq2 = 0;
-      for (int j = 0; j < block_size; ++j) {
-        const float al = id * xb[j];
-        const int l = best_index_int8(nvalues, values, al);
-        const float q = values[l];
-        const float w = weight[j];
-        sumqx += w * q * xb[j];
-        sumq2 += w * q * q;
-      }
-      if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
-        d = sumqx / sumq2;
-        best = d * sumqx;
-      }
-    }
-    scales[ib] = d;
-    const float abs_d = std::fabs(d);
-    if (abs_d > amax_scale) {
-      amax_scale = abs_d;
-      max_scale = d;
+    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+      d = sumqx / sumq2;
+      best = d * sumqx;
     }
   }
+  return d;
+}
 
+void iq4_finish(int super_block_size, const float* x, const float* scales, uint16_t* dh, uint8_t* q4,
+                uint16_t* scales_h, uint8_t* scales_l) {
+  constexpr int block_size = 32;
+  const int8_t* values = kIq4nlValues;
+  uint8_t L[QK_K];
   if (super_block_size / block_size > 1) {
     const int nb = super_block_size / block_size;
+    float max_scale = 0, amax_scale = 0;
+    for (int ib = 0; ib < nb; ++ib) {
+      const float abs_d = std::fabs(scales[ib]);
+      if (abs_d > amax_scale) {
+        amax_scale = abs_d;
+        max_scale = scales[ib];
+      }
+    }
     std::memset(scales_h, 0, static_cast<size_t>((nb + 7) / 8) * sizeof(uint16_t));
     const float d = -max_scale / 32;
     *dh = f32_to_fp16(d);
@@ -305,7 +300,7 @@ void quantize_iq4_nl_impl(int super_block_size, const float* x, uint16_t* dh, ui
       const float idl = dl ? 1 / dl : 0.f;
       uint8_t* Lb = L + ib * block_size;
       const float* xb = x + ib * block_size;
-      for (int j = 0; j < block_size; ++j) Lb[j] = static_cast<uint8_t>(best_index_int8(nvalues, values, idl * xb[j]));
+      for (int j = 0; j < block_size; ++j) Lb[j] = static_cast<uint8_t>(best_index_int8(16, values, idl * xb[j]));
       l += 32;
       const uint8_t l_l = static_cast<uint8_t>(l & 0xF);
       const uint8_t l_h = static_cast<uint8_t>(l >> 4);
@@ -315,12 +310,9 @@ void quantize_iq4_nl_impl(int super_block_size, const float* x, uint16_t* dh, ui
     }
   } else {
     *dh = f32_to_fp16(scales[0]);
-    if (ntry > 0) {
-      const float id = scales[0] ? 1 / scales[0] : 0;
-      for (int j = 0; j < super_block_size; ++j) L[j] = static_cast<uint8_t>(best_index_int8(nvalues, values, id * x[j]));
-    }
+    const float id = scales[0] ? 1 / scales[0] : 0;
+    for (int j = 0; j < super_block_size; ++j) L[j] = static_cast<uint8_t>(best_index_int8(16, values, id * x[j]));
   }
-
   for (int i = 0; i < super_block_size / 32; ++i)
     for (int j = 0; j < 16; ++j) q4[16 * i + j] = static_cast<uint8_t>(L[32 * i + j] | (L[32 * i + 16 + j] << 4));
 }
@@ -359,6 +351,8 @@ typedef int32_t I4 __attribute__((vector_size(16)));
 typedef float F8 __attribute__((vector_size(32)));
 typedef int32_t I8 __attribute__((vector_size(32)));
 
+// Every helper that takes or returns a vector is always inlined (also at -O0): an AVX2 caller
+// and a baseline callee would pass 32-byte vectors differently.
 #define QUARREL_LANE_INLINE inline __attribute__((always_inline))
 
 template <typename V, typename T>
@@ -533,6 +527,71 @@ QUARREL_LANE_INLINE void make_qx_quants_lanes(int n, int nmax, const float* x, i
   }
 }
 
+// kIq4nlValues[best_index_int8(16, kIq4nlValues, al)], lane by lane: v0 plus the steps of the
+// midpoints mid[k] that 2*al is at or above. (A function, not a lambda: helpers that take
+// vectors must be always inlined, or an AVX2 caller and a baseline callee disagree on how
+// vectors are passed.)
+template <typename F, typename I>
+QUARREL_LANE_INLINE F iq4_table_value(F al, F v0, const F* mid, const F* step) {
+  const F a2 = al + al;
+  F q = v0;
+  for (int k = 0; k < 15; ++k) q += select(a2 >= mid[k], step[k], splat<F>(0.0f));
+  return q;
+}
+
+// iq4_block_scale on G (the lane count) blocks of 32 at once. The nearest table value is found
+// by counting the midpoints 2x is at or above (what best_index_int8's binary search finds,
+// without a gather), its value by adding the table's steps: both exact.
+template <typename F, typename I>
+QUARREL_LANE_INLINE void iq4_block_scales_lanes(const float* x, float* scales) {
+  constexpr int G = static_cast<int>(sizeof(F) / sizeof(float));
+  constexpr int block_size = 32;
+  const int8_t* values = kIq4nlValues;
+  F xv[block_size], wv[block_size];
+  for (int j = 0; j < block_size; ++j)
+    for (int g = 0; g < G; ++g) xv[j][g] = x[g * block_size + j];
+  F mid[15], step[15];
+  for (int k = 1; k < 16; ++k) {
+    mid[k - 1] = splat<F>(static_cast<float>(values[k - 1] + values[k]));
+    step[k - 1] = splat<F>(static_cast<float>(values[k] - values[k - 1]));
+  }
+  const F v0 = splat<F>(static_cast<float>(values[0]));
+  const F zero = splat<F>(0.0f);
+  F amax = zero, max = zero;
+  for (int j = 0; j < block_size; ++j) {
+    wv[j] = xv[j] * xv[j];
+    const F ax = abs_lanes<F, I>(xv[j]);
+    const I larger = ax > amax;
+    amax = select(larger, ax, amax);
+    max = select(larger, xv[j], max);
+  }
+  const I all_zero = amax < splat<F>(kGroupMaxEps);
+  F d = -max / v0;
+  F id = splat<F>(1.0f) / d;
+  F sumqx = zero, sumq2 = zero;
+  for (int j = 0; j < block_size; ++j) {
+    const F q = iq4_table_value<F, I>(id * xv[j], v0, mid, step);
+    sumqx += wv[j] * q * xv[j];
+    sumq2 += wv[j] * q * q;
+  }
+  d = select(sumq2 > zero, sumqx / sumq2, zero);
+  F best = d * sumqx;
+  for (int itry = -kIq4Tries; itry <= kIq4Tries; ++itry) {
+    id = splat<F>(static_cast<float>(itry + values[0])) / max;
+    sumqx = sumq2 = zero;
+    for (int j = 0; j < block_size; ++j) {
+      const F q = iq4_table_value<F, I>(id * xv[j], v0, mid, step);
+      sumqx += wv[j] * q * xv[j];
+      sumq2 += wv[j] * q * q;
+    }
+    const I update = (sumq2 > zero) & (sumqx * sumqx > best * sumq2);
+    d = select(update, sumqx / sumq2, d);
+    best = select(update, d * sumqx, best);
+  }
+  d = select(all_zero, zero, d);
+  for (int g = 0; g < G; ++g) scales[g] = d[g];
+}
+
 void make_qkx2_quants_x4(int n, int nmax, const float* x, const float* w, uint8_t* L, float* scales, float* mins,
                          float rmin, float rdelta, int nstep, bool use_mad) {
   make_qkx2_quants_lanes<F4, I4>(n, nmax, x, w, L, scales, mins, rmin, rdelta, nstep, use_mad);
@@ -540,6 +599,7 @@ void make_qkx2_quants_x4(int n, int nmax, const float* x, const float* w, uint8_
 void make_qx_quants_x4(int n, int nmax, const float* x, int8_t* L, float* scales) {
   make_qx_quants_lanes<F4, I4>(n, nmax, x, L, scales);
 }
+void iq4_block_scales_x4(const float* x, float* scales) { iq4_block_scales_lanes<F4, I4>(x, scales); }
 
 #if defined(__x86_64__) || defined(__i386__)
 #define QUARREL_QUANT_AVX2 1
@@ -550,6 +610,9 @@ __attribute__((target("avx2"))) void make_qkx2_quants_x8(int n, int nmax, const 
 }
 __attribute__((target("avx2"))) void make_qx_quants_x8(int n, int nmax, const float* x, int8_t* L, float* scales) {
   make_qx_quants_lanes<F8, I8>(n, nmax, x, L, scales);
+}
+__attribute__((target("avx2"))) void iq4_block_scales_x8(const float* x, float* scales) {
+  iq4_block_scales_lanes<F8, I8>(x, scales);
 }
 #endif
 
@@ -608,6 +671,20 @@ void make_qx_quants_groups(Search search, int n, int nmax, const float* x, int8_
     return;
   }
   for (int g = 0; g < G; ++g) scales[g] = make_qx_quants(n, nmax, x + g * n, L + g * n);
+}
+
+// iq4_block_scale for n_blocks consecutive blocks of 32: in lanes (the last few one by one)
+// or all one by one.
+void iq4_block_scales(Search search, int n_blocks, const float* x, float* scales) {
+  int b = 0;
+  if (search == Search::kLanes) {
+#ifdef QUARREL_QUANT_AVX2
+    if (lane_width() == 8)
+      for (; b + 8 <= n_blocks; b += 8) iq4_block_scales_x8(x + 32 * b, scales + b);
+#endif
+    for (; b + 4 <= n_blocks; b += 4) iq4_block_scales_x4(x + 32 * b, scales + b);
+  }
+  for (const float* xb = x + 32 * b; b < n_blocks; ++b, xb += 32) scales[b] = iq4_block_scale(xb);
 }
 
 // Packs 256 2-bit levels as Q2_K / Q3_K store them: byte l of each 32-byte group holds
@@ -1075,24 +1152,38 @@ void quantize_row_q8_K(const float* x, BlockQ8_K* y, int64_t n) {
 
 // ---- non-linear 4-bit and MXFP4 ----------------------------------------------------------------
 
-void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, int64_t n) {
+template <Search kSearch>
+void quantize_iq4_nl_impl(const float* x, BlockIQ4_NL* y, int64_t n) {
   const int64_t nb = n / QK4_NL;
-  uint8_t L[QK4_NL];
-  float weight[QK4_NL];
-  float scale;
+  constexpr int64_t kChunk = 64;  // blocks whose scales are searched together
+  float scales[kChunk];
   uint16_t unused_h;
-  for (int64_t ib = 0; ib < nb; ++ib)
-    quantize_iq4_nl_impl(QK4_NL, x + QK4_NL * ib, &y[ib].d, y[ib].qs, &unused_h, nullptr, &scale, weight, L, 7);
+  for (int64_t b0 = 0; b0 < nb; b0 += kChunk) {
+    const int m = static_cast<int>(std::min(kChunk, nb - b0));
+    iq4_block_scales(kSearch, m, x + QK4_NL * b0, scales);
+    for (int i = 0; i < m; ++i) {
+      BlockIQ4_NL& blk = y[b0 + i];
+      iq4_finish(QK4_NL, x + QK4_NL * (b0 + i), &scales[i], &blk.d, blk.qs, &unused_h, nullptr);
+    }
+  }
 }
 
-void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, int64_t n) {
+template <Search kSearch>
+void quantize_iq4_xs_impl(const float* x, BlockIQ4_XS* y, int64_t n) {
   const int64_t nb = n / QK_K;
-  uint8_t L[QK_K];
-  float weight[32];
   float scales[QK_K / 32];
-  for (int64_t ib = 0; ib < nb; ++ib)
-    quantize_iq4_nl_impl(QK_K, x + QK_K * ib, &y[ib].d, y[ib].qs, &y[ib].scales_h, y[ib].scales_l, scales, weight, L, 7);
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    iq4_block_scales(kSearch, QK_K / 32, x + QK_K * ib, scales);
+    iq4_finish(QK_K, x + QK_K * ib, scales, &y[ib].d, y[ib].qs, &y[ib].scales_h, y[ib].scales_l);
+  }
 }
+
+void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, int64_t n) { quantize_iq4_nl_impl<Search::kLanes>(x, y, n); }
+void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, int64_t n) { quantize_iq4_xs_impl<Search::kLanes>(x, y, n); }
+namespace scalar_search {
+void quantize_row_iq4_nl(const float* x, BlockIQ4_NL* y, int64_t n) { quantize_iq4_nl_impl<Search::kScalar>(x, y, n); }
+void quantize_row_iq4_xs(const float* x, BlockIQ4_XS* y, int64_t n) { quantize_iq4_xs_impl<Search::kScalar>(x, y, n); }
+}  // namespace scalar_search
 
 void quantize_row_mxfp4(const float* x, BlockMXFP4* y, int64_t n) {
   constexpr int qk = QK_MXFP4;

@@ -40,18 +40,18 @@ std::vector<float> awkward_blocks(std::mt19937_64& rng) {
   return v;
 }
 
-template <typename Block>
+template <typename Block, int64_t kBlock = QK_K>
 void expect_same(const char* name, void (*lanes)(const float*, Block*, int64_t),
                  void (*scalar)(const float*, Block*, int64_t), const std::vector<float>& x) {
-  const int64_t nb = static_cast<int64_t>(x.size()) / QK_K;
+  const int64_t nb = static_cast<int64_t>(x.size()) / kBlock;
   std::vector<Block> a(static_cast<size_t>(nb)), b(static_cast<size_t>(nb));
   std::memset(a.data(), 0x11, a.size() * sizeof(Block));
   std::memset(b.data(), 0x22, b.size() * sizeof(Block));
-  lanes(x.data(), a.data(), nb * QK_K);
-  scalar(x.data(), b.data(), nb * QK_K);
+  lanes(x.data(), a.data(), nb * kBlock);
+  scalar(x.data(), b.data(), nb * kBlock);
   for (int64_t i = 0; i < nb; ++i)
     ASSERT_EQ(std::memcmp(&a[static_cast<size_t>(i)], &b[static_cast<size_t>(i)], sizeof(Block)), 0)
-        << name << " differs in super-block " << i << " with " << scalar_search::lane_width() << " lanes";
+        << name << " differs in block " << i << " with " << scalar_search::lane_width() << " lanes";
 }
 
 void check_all(const std::vector<float>& x) {
@@ -59,6 +59,8 @@ void check_all(const std::vector<float>& x) {
   expect_same<BlockQ4_K>("Q4_K", quantize_row_q4_K, scalar_search::quantize_row_q4_K, x);
   expect_same<BlockQ5_K>("Q5_K", quantize_row_q5_K, scalar_search::quantize_row_q5_K, x);
   expect_same<BlockQ6_K>("Q6_K", quantize_row_q6_K, scalar_search::quantize_row_q6_K, x);
+  expect_same<BlockIQ4_XS>("IQ4_XS", quantize_row_iq4_xs, scalar_search::quantize_row_iq4_xs, x);
+  expect_same<BlockIQ4_NL, QK4_NL>("IQ4_NL", quantize_row_iq4_nl, scalar_search::quantize_row_iq4_nl, x);
 }
 
 class LaneWidth : public ::testing::TestWithParam<int> {
