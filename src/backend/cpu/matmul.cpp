@@ -5,6 +5,8 @@
 #include <cstring>
 #include <vector>
 
+#include <xmmintrin.h>
+
 #include "backend/cpu/kernels.h"
 #include "core/error.h"
 #include "quant/blocks.h"
@@ -235,6 +237,14 @@ void run_gemm(const CpuKernels& K, std::span<const MatmulOut> outs, ActFormat ac
       wp = buf;
       ldw = k;
     }
+    // Start fetching the next panel's weights (most likely this thread's next unit) while this
+    // one computes: a panel is read once, in a burst, and the burst would otherwise stall.
+    if (r0 + 2 * mr <= o.w.n) {
+      const auto* next = wbase + stride * static_cast<size_t>(mr);
+      const size_t bytes = row_bytes(o.w.type, static_cast<uint64_t>(k));
+      for (int r = 0; r < mr; ++r)
+        for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(next + stride * r + off), _MM_HINT_T0);
+    }
     const int64_t ldy = o.ldy ? o.ldy : o.w.n;
     const int64_t cb_end = std::min(n_cb, (group + 1) * group_blocks);
     for (int64_t cb = group * group_blocks; cb < cb_end; ++cb) {
@@ -251,9 +261,11 @@ void run_gemm(const CpuKernels& K, std::span<const MatmulOut> outs, ActFormat ac
     for (int64_t u = 0; u < n_units; ++u) do_unit(u);
     return;
   }
-  // Pack (columns shared out), then the panels. Two dispatches: the pack must be complete first.
+  // Pack (whole column blocks shared out: a block's cache lines are written by one thread), then
+  // the panels. Two dispatches: the pack must be complete first.
   pool.run_on_all([&](int t, int nt) {
-    for (int64_t j = t; j < padded; j += nt) pack_column(j);
+    for (int64_t cb = t; cb < n_cb; cb += nt)
+      for (int64_t j = cb * nr; j < (cb + 1) * nr; ++j) pack_column(j);
   });
   std::atomic<int64_t> next{0};
   pool.run_on_all([&](int, int) {
