@@ -55,6 +55,35 @@ void validate(const CpuKernels& K, std::span<const MatmulOut> outs, int64_t m) {
   }
 }
 
+// Runs do_unit(u) for u < n_units on the pool. Each thread works through its own contiguous
+// share of the units (long sequential reads for the hardware prefetcher; neighbouring outputs
+// written by one thread, not two), then helps with what is left of the others'.
+template <typename Fn>
+void run_units(ThreadPool& pool, int64_t n_units, const Fn& do_unit) {
+  const int threads = pool.size();
+  if (threads == 1 || n_units <= 1) {
+    for (int64_t u = 0; u < n_units; ++u) do_unit(u);
+    return;
+  }
+  struct alignas(64) Range {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
+  std::vector<Range> ranges(static_cast<size_t>(threads));
+  for (int t = 0; t < threads; ++t) {
+    ranges[static_cast<size_t>(t)].next.store(n_units * t / threads, std::memory_order_relaxed);
+    ranges[static_cast<size_t>(t)].end = n_units * (t + 1) / threads;
+  }
+  pool.run_on_all([&](int t, int nt) {
+    for (int i = 0; i < nt; ++i) {
+      Range& r = ranges[static_cast<size_t>((t + i) % nt)];
+      for (int64_t u = r.next.fetch_add(1, std::memory_order_relaxed); u < r.end;
+           u = r.next.fetch_add(1, std::memory_order_relaxed))
+        do_unit(u);
+    }
+  });
+}
+
 // ---- vec_dot path ---------------------------------------------------------------------------
 
 void run_vec_dot(const CpuKernels& K, std::span<const MatmulOut> outs, const float* x, int64_t ldx, int64_t m,
@@ -137,29 +166,7 @@ void run_vec_dot(const CpuKernels& K, std::span<const MatmulOut> outs, const flo
     for (int64_t j = 0; j < m; ++j) tk.vec_dot(k, wrow, stride, nr, act_for(tk, j), o.y + j * ldy + r0);
   };
 
-  if (threads == 1 || n_units == 1) {
-    for (int64_t u = 0; u < n_units; ++u) do_unit(u);
-    return;
-  }
-  // Each thread streams through its own contiguous share of the units (long sequential reads
-  // for the hardware prefetcher), then helps with what is left of the others'.
-  struct alignas(64) Range {
-    std::atomic<int64_t> next{0};
-    int64_t end = 0;
-  };
-  std::vector<Range> ranges(static_cast<size_t>(threads));
-  for (int t = 0; t < threads; ++t) {
-    ranges[t].next.store(n_units * t / threads, std::memory_order_relaxed);
-    ranges[t].end = n_units * (t + 1) / threads;
-  }
-  pool.run_on_all([&](int t, int nt) {
-    for (int i = 0; i < nt; ++i) {
-      Range& r = ranges[static_cast<size_t>((t + i) % nt)];
-      for (int64_t u = r.next.fetch_add(1, std::memory_order_relaxed); u < r.end;
-           u = r.next.fetch_add(1, std::memory_order_relaxed))
-        do_unit(u);
-    }
-  });
+  run_units(pool, n_units, do_unit);
 }
 
 // ---- GEMM path --------------------------------------------------------------------------------
@@ -258,7 +265,7 @@ void run_gemm(const CpuKernels& K, std::span<const MatmulOut> outs, ActFormat ac
   const int64_t padded = n_cb * nr;
   if (threads == 1) {
     for (int64_t j = 0; j < padded; ++j) pack_column(j);
-    for (int64_t u = 0; u < n_units; ++u) do_unit(u);
+    run_units(pool, n_units, do_unit);
     return;
   }
   // Pack (whole column blocks shared out: a block's cache lines are written by one thread), then
@@ -267,12 +274,7 @@ void run_gemm(const CpuKernels& K, std::span<const MatmulOut> outs, ActFormat ac
     for (int64_t cb = t; cb < n_cb; cb += nt)
       for (int64_t j = cb * nr; j < (cb + 1) * nr; ++j) pack_column(j);
   });
-  std::atomic<int64_t> next{0};
-  pool.run_on_all([&](int, int) {
-    for (int64_t u = next.fetch_add(1, std::memory_order_relaxed); u < n_units;
-         u = next.fetch_add(1, std::memory_order_relaxed))
-      do_unit(u);
-  });
+  run_units(pool, n_units, do_unit);
 }
 
 }  // namespace
