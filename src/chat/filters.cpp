@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <unordered_set>
 
 #include "chat/builtins.h"
 #include "chat/interpreter.h"
@@ -99,17 +100,24 @@ Value sort_filter(const Value& operand, const CallArgs& a) {
   return Value::array(std::move(items));
 }
 
+// Keeps the first of values that are === equal (numbers by value, strings by content, lists and
+// dicts by identity), in linear time.
 Value unique_values(const Array& in) {
+  auto key = [](const Value& v) -> std::string {
+    switch (v.kind()) {
+      case Value::Kind::Undefined: return "u";
+      case Value::Kind::Null: return "n";
+      case Value::Kind::Bool: return v.as_bool() ? "t" : "f";
+      case Value::Kind::Int:
+      case Value::Kind::Float: return "#" + text::js_number(v.as_double());
+      case Value::Kind::String: return "s" + v.as_string();
+      default: return "@" + std::to_string(reinterpret_cast<uintptr_t>(v.identity()));
+    }
+  };
+  std::unordered_set<std::string> seen;
   Array out;
-  for (const Value& x : in) {
-    bool seen = false;
-    for (const Value& y : out)
-      if (strict_equals(x, y)) {
-        seen = true;
-        break;
-      }
-    if (!seen) out.push_back(x);
-  }
+  for (const Value& x : in)
+    if (seen.insert(key(x)).second) out.push_back(x);
   return Value::array(std::move(out));
 }
 

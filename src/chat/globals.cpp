@@ -114,13 +114,15 @@ EnvPtr make_global_env() {
     return Value::array(std::move(out));
   }));
 
-  env->set("namespace", Value::function("namespace", [](Interpreter&, CallArgs& a, const EnvPtr&) {
+  env->set("namespace", Value::function("namespace", [](Interpreter& in, CallArgs& a, const EnvPtr&) {
     if (a.positional.size() > 1)
       runtime_error("namespace() takes at most 1 positional argument, got " + std::to_string(a.positional.size()));
     ObjectMap m;
     if (!a.positional.empty()) add_pairs(m, a.positional[0], "namespace");
     for (const auto& [k, v] : a.keyword) m.set(k, v);
-    return Value::namespace_(std::move(m));
+    Value ns = Value::namespace_(std::move(m));
+    in.track_namespace(ns);
+    return ns;
   }));
 
   env->set("dict", Value::function("dict", [](Interpreter&, CallArgs& a, const EnvPtr&) {

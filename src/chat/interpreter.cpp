@@ -45,6 +45,13 @@ void Interpreter::check_string_size(size_t bytes) {
 }
 
 std::string Interpreter::render(const Program& program, const EnvPtr& globals) {
+  struct ClearNamespaces {
+    ~ClearNamespaces() {
+      for (Value& ns : list) ns.as_object().clear();
+      list.clear();
+    }
+    std::vector<Value>& list;
+  } clear_namespaces{namespaces_};
   std::string out;
   if (exec_block(program.body, globals, out) != Flow::Normal)
     throw TemplateError(TemplateErrorKind::kSyntax, 0, "{% break %} or {% continue %} outside a for loop");

@@ -54,6 +54,9 @@ class Interpreter {
   static constexpr size_t kMaxStringBytes = size_t{256} << 20;
   static constexpr size_t kMaxListItems = size_t{1} << 20;
   static void check_string_size(size_t bytes);
+  // Namespaces are the only values a template can change, so the only way to build a cycle
+  // (`{% set ns.me = ns %}`); every one is emptied when rendering ends, freeing any cycle.
+  void track_namespace(const Value& ns) { namespaces_.push_back(ns); }
 
   // filters.cpp
   Value apply_filter(const Value& operand, const FilterNode& f, const EnvPtr& env);
@@ -88,6 +91,7 @@ class Interpreter {
   std::chrono::system_clock::time_point now_;
   int call_depth_ = 0;
   size_t work_ = 0;
+  std::vector<Value> namespaces_;
 };
 
 // Python-style slice of n items; returns the indices taken.

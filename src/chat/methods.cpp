@@ -168,6 +168,7 @@ Value split_method(const std::string& s, CallArgs& a) {
       while (i < t.size() && text::js_space_at(t, i) == 0) {
         text::decode(t, i);
       }
+      if (parts.size() >= Interpreter::kMaxListItems) runtime_error("split(): too many parts");
       if (maxsplit != -1 && static_cast<int64_t>(parts.size()) >= maxsplit) {
         parts.push_back(str(std::string(t.substr(start))));
         break;
@@ -185,6 +186,7 @@ Value split_method(const std::string& s, CallArgs& a) {
     if (hit == std::string::npos) break;
     pieces.push_back(s.substr(pos, hit - pos));
     pos = hit + sep.size();
+    if (pieces.size() >= Interpreter::kMaxListItems) runtime_error("split(): too many parts");
   }
   pieces.push_back(s.substr(pos));
   if (maxsplit != -1 && static_cast<int64_t>(pieces.size()) > maxsplit) {

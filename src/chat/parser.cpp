@@ -12,6 +12,9 @@ namespace quarrel::chat::jinja {
 namespace {
 
 constexpr int kMaxDepth = 200;
+// Tokens inside one {{ }} or {% %}: bounds the height of an expression tree built by loops
+// (a + b + c ..., x|f|g ..., a.b.c ...), whose evaluation and destruction recurse.
+constexpr size_t kMaxTagTokens = 2000;
 
 // Statements of full Jinja that this interpreter (like the reference renderer) does not have.
 const std::set<std::string, std::less<>> kUnsupportedStatements = {
@@ -101,9 +104,19 @@ class Parser {
   };
 
   // ---- statements ----
+  void check_tag_length() const {
+    size_t n = 0;
+    for (size_t k = pos_ + 1; k < tokens_.size(); ++k) {
+      const Tok type = tokens_[k].type;
+      if (type == Tok::CloseStatement || type == Tok::CloseExpression) return;
+      if (++n > kMaxTagTokens) fail("a tag with more than " + std::to_string(kMaxTagTokens) + " tokens");
+    }
+  }
+
   NodePtr parse_any() {
     DepthGuard guard(*this);
     const Token& t = tokens_[pos_];
+    if (t.type == Tok::OpenStatement || t.type == Tok::OpenExpression) check_tag_length();
     switch (t.type) {
       case Tok::Comment: ++pos_; return nullptr;
       case Tok::Text: ++pos_; return std::make_unique<TextNode>(t.line, t.value);

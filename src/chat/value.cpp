@@ -21,6 +21,41 @@ const Value* CallArgs::get(size_t i, std::string_view name) const {
   return kwarg(name);
 }
 
+// ---- freeing deep structures without recursion --------------------------------------------
+//
+// A list of lists of lists... (from hostile JSON, or built by a template) would be destroyed by
+// recursion as deep as the nesting. Lists, dicts and namespaces are deleted through drain():
+// their items are moved to a per-thread queue, which the outermost drain() empties in a loop.
+
+namespace {
+
+struct Drain {
+  std::vector<Value> pending;
+  bool draining = false;
+};
+thread_local Drain t_drain;
+
+void collect(Array* a, std::vector<Value>& out) {
+  for (Value& v : *a) out.push_back(std::move(v));
+}
+void collect(ObjectMap* m, std::vector<Value>& out) { m->take_values(out); }
+
+template <typename T>
+void drain_delete(T* p) {
+  Drain& d = t_drain;
+  collect(p, d.pending);
+  delete p;
+  if (d.draining) return;
+  d.draining = true;
+  while (!d.pending.empty()) {
+    Value v = std::move(d.pending.back());
+    d.pending.pop_back();
+  }  // v is released here; its own children land in `pending`
+  d.draining = false;
+}
+
+}  // namespace
+
 // ---- Value -------------------------------------------------------------------------------
 
 Value Value::null() {
@@ -60,7 +95,7 @@ Value Value::string(std::string s) {
 Value Value::array(Array items) {
   Value v;
   v.kind_ = Kind::Array;
-  v.ptr_ = std::make_shared<Array>(std::move(items));
+  v.ptr_ = std::shared_ptr<Array>(new Array(std::move(items)), drain_delete<Array>);
   return v;
 }
 
@@ -69,14 +104,14 @@ Value Value::object() { return object(ObjectMap{}); }
 Value Value::object(ObjectMap map) {
   Value v;
   v.kind_ = Kind::Object;
-  v.ptr_ = std::make_shared<ObjectMap>(std::move(map));
+  v.ptr_ = std::shared_ptr<ObjectMap>(new ObjectMap(std::move(map)), drain_delete<ObjectMap>);
   return v;
 }
 
 Value Value::namespace_(ObjectMap map) {
   Value v;
   v.kind_ = Kind::Namespace;
-  v.ptr_ = std::make_shared<ObjectMap>(std::move(map));
+  v.ptr_ = std::shared_ptr<ObjectMap>(new ObjectMap(std::move(map)), drain_delete<ObjectMap>);
   return v;
 }
 
@@ -197,6 +232,17 @@ void ObjectMap::set(std::string key, Value v) {
   append_new(std::move(key), std::move(v));
 }
 
+void ObjectMap::clear() {
+  std::vector<Value> values;
+  take_values(values);  // released below, through drain when they hold containers
+}
+
+void ObjectMap::take_values(std::vector<Value>& out) {
+  for (auto& e : entries_) out.push_back(std::move(e.second));
+  entries_.clear();
+  index_.clear();
+}
+
 void ObjectMap::append_new(std::string key, Value v) {
   entries_.emplace_back(std::move(key), std::move(v));
   if (!index_.empty()) {
@@ -228,8 +274,17 @@ Value number_value(double d) {
 
 }  // namespace
 
-Value from_json(const nlohmann::ordered_json& j) {
+namespace {
+Value from_json_at(const nlohmann::ordered_json& j, int depth);
+}
+
+Value from_json(const nlohmann::ordered_json& j) { return from_json_at(j, 0); }
+
+namespace {
+
+Value from_json_at(const nlohmann::ordered_json& j, int depth) {
   using T = nlohmann::ordered_json::value_t;
+  if (depth > kMaxNesting) fail(ErrorCode::kInvalidArgument, "JSON nested more than {} levels deep", kMaxNesting);
   switch (j.type()) {
     case T::null: return Value::null();
     case T::boolean: return Value::boolean(j.get<bool>());
@@ -244,7 +299,7 @@ Value from_json(const nlohmann::ordered_json& j) {
     case T::array: {
       Array items;
       items.reserve(j.size());
-      for (const auto& e : j) items.push_back(from_json(e));
+      for (const auto& e : j) items.push_back(from_json_at(e, depth + 1));
       return Value::array(std::move(items));
     }
     case T::object: {
@@ -256,10 +311,10 @@ Value from_json(const nlohmann::ordered_json& j) {
       }
       std::sort(indices.begin(), indices.end());
       // ordered_json keys are unique.
-      for (const auto& [n, k] : indices) map.append_new(*k, from_json(j.at(*k)));
+      for (const auto& [n, k] : indices) map.append_new(*k, from_json_at(j.at(*k), depth + 1));
       for (auto it = j.begin(); it != j.end(); ++it) {
         uint64_t n;
-        if (!is_array_index(it.key(), n)) map.append_new(it.key(), from_json(it.value()));
+        if (!is_array_index(it.key(), n)) map.append_new(it.key(), from_json_at(it.value(), depth + 1));
       }
       return Value::object(std::move(map));
     }
@@ -267,7 +322,11 @@ Value from_json(const nlohmann::ordered_json& j) {
   }
 }
 
+}  // namespace
+
 namespace {
+
+constexpr size_t kMaxJsonBytes = size_t{256} << 20;
 
 void json_append(std::string& out, const Value& v, const JsonOptions& o, int depth, bool undef_null) {
   std::string_view item_sep, key_sep;
@@ -291,6 +350,8 @@ void json_append(std::string& out, const Value& v, const JsonOptions& o, int dep
     case Value::Kind::Function: runtime_error("cannot convert a function to JSON");
     default: break;
   }
+  if (depth >= kMaxNesting) runtime_error("a list or dict nested too deeply (or containing itself)");
+  if (out.size() > kMaxJsonBytes) runtime_error("a value too large to print");
   const std::string indent_unit(o.indent > 0 ? static_cast<size_t>(o.indent) : 0, ' ');
   std::string base = "\n";
   for (int i = 0; i < depth; ++i) base += indent_unit;
@@ -302,6 +363,7 @@ void json_append(std::string& out, const Value& v, const JsonOptions& o, int dep
       if (i) out += item_sep;
       if (o.indent) out += children;
       json_append(out, items[i], o, depth + 1, undef_null);
+      if (out.size() > kMaxJsonBytes) runtime_error("a value too large to print");
     }
     if (o.indent && !items.empty()) out += base;
     out.push_back(']');
@@ -319,6 +381,7 @@ void json_append(std::string& out, const Value& v, const JsonOptions& o, int dep
     text::append_json_string(out, entries[i]->first, o.ensure_ascii);
     out += key_sep;
     json_append(out, entries[i]->second, o, depth + 1, undef_null);
+    if (out.size() > kMaxJsonBytes) runtime_error("a value too large to print");
   }
   if (o.indent && !entries.empty()) out += base;
   out.push_back('}');

@@ -117,6 +117,9 @@ class ObjectMap {
   void set(std::string key, Value v);  // overwrites in place or appends
   // Appends a key the map does not have yet (building a fresh map: no lookup).
   void append_new(std::string key, Value v);
+  void clear();
+  // Moves the values out (freeing a deep structure without recursion).
+  void take_values(std::vector<Value>& out);
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
   const std::vector<Entry>& entries() const { return entries_; }
@@ -130,9 +133,14 @@ class ObjectMap {
 
 // ---- conversions and comparisons -------------------------------------------------------------
 
+// Lists and dicts nest at most this deep (deeper JSON input, or a template building deeper
+// values, is an error; this also catches a namespace that contains itself).
+inline constexpr int kMaxNesting = 512;
+
 // JSON to Value as the reference renderer receives it from JSON.parse: integral numbers are
 // integers, object keys that are array indices come first in ascending order (JavaScript's
-// property order), the rest in document order.
+// property order), the rest in document order. Throws Error(kInvalidArgument) for JSON nested
+// deeper than kMaxNesting.
 Value from_json(const nlohmann::ordered_json& j);
 
 struct JsonOptions {
@@ -143,7 +151,8 @@ struct JsonOptions {
   std::string item_separator, key_separator;
 };
 // The tojson filter. undefined_as_null=false prints undefined as `undefined` (the way lists and
-// dicts print in output). Throws for functions.
+// dicts print in output). Throws for functions, for values nested deeper than kMaxNesting and
+// for output over the interpreter's string limit.
 std::string to_json(const Value& v, const JsonOptions& opts, bool undefined_as_null = true);
 
 // JavaScript's `==` on the underlying values (the reference renderer's equality).

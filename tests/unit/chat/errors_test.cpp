@@ -116,9 +116,15 @@ TEST(ChatErrors, RunawayRecursionIsAnErrorNotACrash) {
   const auto e = render_error("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}");
   ASSERT_TRUE(e);
   EXPECT_TRUE(contains(e->what(), "nested too deeply")) << e->what();
-  // Deeply nested source is refused by the parser.
+  // Deeply nested source is refused by the parser, and so are endless chains (a + a + ...).
   std::string deep(5000, '(');
   EXPECT_THROW(ChatTemplate("{{ " + deep + "1" + std::string(5000, ')') + " }}"), TemplateError);
+  std::string chain = "{{ a";
+  for (int i = 0; i < 100000; ++i) chain += " + a";
+  EXPECT_THROW(ChatTemplate(chain + " }}"), TemplateError);
+  std::string ifs;
+  for (int i = 0; i < 1000; ++i) ifs += "{% if true %}";
+  EXPECT_THROW(ChatTemplate{ifs}, TemplateError);
 }
 
 TEST(ChatErrors, RunawayWorkIsStopped) {
@@ -136,6 +142,24 @@ TEST(ChatErrors, RunawayWorkIsStopped) {
   e = render_error("{% set ns = namespace(l=[1]) %}{% for i in range(30) %}{% set ns.l = ns.l + ns.l %}{% endfor %}");
   ASSERT_TRUE(e);
   EXPECT_TRUE(contains(e->what(), "list that is too long")) << e->what();
+}
+
+TEST(ChatErrors, DeepOrCircularValuesAreErrorsNotCrashes) {
+  // A namespace that contains itself cannot be printed; the cycle is freed when rendering ends.
+  auto e = render_error("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns|tojson }}");
+  ASSERT_TRUE(e);
+  EXPECT_TRUE(contains(e->what(), "nested too deeply")) << e->what();
+  EXPECT_EQ(render("{% set ns = namespace() %}{% set ns.me = ns %}ok"), "ok");
+  // Values nested a million deep are built and freed without recursion.
+  EXPECT_EQ(render("{% set ns = namespace(l=[]) %}{% for i in range(200000) %}{% set ns.l = [ns.l] %}{% endfor %}"
+                   "{{ ns.l|length }}"),
+            "1");
+  // JSON input nested too deeply is refused.
+  std::string deep;
+  for (int i = 0; i < 2000; ++i) deep += "[";
+  for (int i = 0; i < 2000; ++i) deep += "]";
+  ChatTemplate t("{{ messages|length }}");
+  EXPECT_THROW(t.render(nlohmann::ordered_json::parse(deep)), Error);
 }
 
 TEST(ChatErrors, BadArguments) {
