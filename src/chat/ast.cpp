@@ -39,6 +39,7 @@ void for_each_child(const Node& n, const std::function<void(const Node&)>& fn) {
       visit(x.target);
       visit(x.value);
       visit_list(x.body);
+      visit(x.body_filter);
       return;
     }
     case NodeKind::Macro: {

@@ -58,6 +58,9 @@ struct SetNode : Node {
   NodePtr target;  // Identifier, TupleLit or Member (namespace attribute)
   NodePtr value;   // null for a block set
   NodeList body;
+  // {% set x | f | g %}...{% endset %}: the filters applied to the body, as a FilterNode chain
+  // whose innermost operand is null.
+  NodePtr body_filter;
 };
 
 struct Param {

@@ -191,6 +191,7 @@ void Interpreter::exec_set(const SetNode& n, const EnvPtr& env) {
     std::string body;
     if (exec_block(n.body, env, body) != Flow::Normal) runtime_error("{% break %} or {% continue %} inside {% set %}");
     rhs = Value::string(std::move(body));
+    if (n.body_filter) rhs = apply_filter_chain(static_cast<const FilterNode&>(*n.body_filter), rhs, env);
   }
   const Node& t = *n.target;
   if (t.kind == NodeKind::Identifier) {
@@ -213,6 +214,11 @@ void Interpreter::exec_set(const SetNode& n, const EnvPtr& env) {
     if (m.computed || m.property->kind != NodeKind::Identifier) runtime_error("can only assign a named attribute of a namespace");
     obj.as_object().set(static_cast<const Identifier&>(*m.property).name, std::move(rhs));
   }
+}
+
+Value Interpreter::apply_filter_chain(const FilterNode& f, const Value& input, const EnvPtr& env) {
+  const Value operand = f.operand ? apply_filter_chain(static_cast<const FilterNode&>(*f.operand), input, env) : input;
+  return apply_filter(operand, f, env);
 }
 
 // ---- macros ------------------------------------------------------------------------------

@@ -76,6 +76,8 @@ class Interpreter {
 
   Flow exec_for(const ForNode& n, const EnvPtr& env, std::string& out);
   void exec_set(const SetNode& n, const EnvPtr& env);
+  // f's filters (innermost first) applied to input; f's innermost operand is null.
+  Value apply_filter_chain(const FilterNode& f, const Value& input, const EnvPtr& env);
   Value exec_call_block(const CallBlockNode& n, const EnvPtr& env);
   Value eval_binary(const BinaryNode& n, const EnvPtr& env);
   Value concat_strings(const std::string& a, const std::string& b);

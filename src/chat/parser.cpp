@@ -176,6 +176,17 @@ class Parser {
   NodePtr parse_set(int l) {
     auto n = std::make_unique<SetNode>(l);
     n->target = parse_expression_sequence(false);
+    if (n->target->kind == NodeKind::Filter && !is(Tok::Equals)) {
+      // {% set name | filters %}: split the filters off the name.
+      Node* innermost = n->target.get();
+      while (static_cast<FilterNode*>(innermost)->operand->kind == NodeKind::Filter)
+        innermost = static_cast<FilterNode*>(innermost)->operand.get();
+      auto& slot = static_cast<FilterNode*>(innermost)->operand;
+      if (slot->kind != NodeKind::Identifier) fail_at(l, "expected a name before the filters of a block {% set %}");
+      NodePtr name = std::move(slot);
+      n->body_filter = std::move(n->target);
+      n->target = std::move(name);
+    }
     const NodeKind tk = n->target->kind;
     if (tk != NodeKind::Identifier && tk != NodeKind::TupleLit && tk != NodeKind::Member)
       fail_at(l, "cannot assign to this expression in {% set %}");

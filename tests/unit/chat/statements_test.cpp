@@ -61,6 +61,7 @@ TEST(ChatStatements, SetAndScopes) {
   EXPECT_EQ(render("{% set x = 1 %}{% set y = x + 1 %}{{ x }}{{ y }}"), "12");
   EXPECT_EQ(render("{% set a, b = 1, 2 %}{{ b }}{{ a }}"), "21");
   EXPECT_EQ(render("{% set x %}block {{ 1 + 1 }}{% endset %}[{{ x }}]"), "[block 2]");
+  EXPECT_EQ(render("{% set x | trim | upper %}  block  {% endset %}[{{ x }}]"), "[BLOCK]");
   // A set inside a loop does not leak out of it.
   EXPECT_EQ(render("{% set x = 0 %}{% for i in [1, 2] %}{% set x = i %}{% endfor %}{{ x }}"), "0");
   // ... but a namespace attribute does.
