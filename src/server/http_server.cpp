@@ -21,6 +21,7 @@
 #include "server/log.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
+#include "server/route.h"
 
 namespace quarrel::server {
 
@@ -31,8 +32,6 @@ using tcp = net::ip::tcp;
 using json = nlohmann::json;
 using net::awaitable;
 using net::use_awaitable;
-using StringResponse = http::response<http::string_body>;
-using StringRequest = http::request<http::string_body>;
 
 namespace {
 
@@ -84,7 +83,12 @@ struct HttpServer::Impl {
     try {
       const bool post = req.method() == http::verb::post;
       const bool get = req.method() == http::verb::get;
-      if (post && (path == "/v1/chat/completions" || path == "/v1/completions")) {
+      bool table_knows = false;
+      if (const Route* route = find_route(req.method(), path, &table_knows)) {
+        RouteContext ctx{stream, req, rid, path, model, cfg, draining, track_fn(), decorate_fn(req, rid)};
+        keep = co_await route->handler(ctx) && keep;
+        status = ctx.status;
+      } else if (post && (path == "/v1/chat/completions" || path == "/v1/completions")) {
         keep = co_await generate(stream, req, rid, path == "/v1/chat/completions") && keep;
       } else {
         std::optional<StringResponse> res;
@@ -101,7 +105,7 @@ struct HttpServer::Impl {
           if (!model.matches(path.substr(11)))
             throw ApiError(404, "MODEL_NOT_FOUND", fmt::format("model '{}' is not served here", path.substr(11)));
           res = json_response(200, model_json(), req, rid);
-        } else if (path == "/v1/chat/completions" || path == "/v1/completions" || path == "/healthz" ||
+        } else if (table_knows || path == "/v1/chat/completions" || path == "/v1/completions" || path == "/healthz" ||
                    path == "/readyz" || path == "/version" || path == "/v1/models") {
           throw ApiError(405, "INVALID_REQUEST", fmt::format("{}: method {} not allowed", path,
                                                              std::string(req.method_string())));
@@ -134,6 +138,26 @@ struct HttpServer::Impl {
     log_line("INFO", rid, "request",
              {{"method", std::string(req.method_string())}, {"path", path}, {"status", status}, {"ms", ms}});
     co_return keep && !draining;
+  }
+
+  // For route handlers (route.h): in-flight tracking and the common headers.
+  std::function<std::shared_ptr<void>(std::shared_ptr<runtime::RequestHandle>)> track_fn() {
+    return [this](std::shared_ptr<runtime::RequestHandle> h) {
+      live.insert(h);
+      ++active;
+      return std::shared_ptr<void>(nullptr, [this, h](void*) {
+        h->cancel();
+        live.erase(h);
+        --active;
+      });
+    };
+  }
+  std::function<void(http::response_header<>&)> decorate_fn(const StringRequest& req, const std::string& rid) {
+    (void)req;
+    return [rid](http::response_header<>& h) {
+      h.set(http::field::server, std::string("quarrel/") + kVersion);
+      h.set("X-Request-Id", rid);
+    };
   }
 
   json model_json() const {
