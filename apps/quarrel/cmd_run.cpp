@@ -1,6 +1,7 @@
-// quarrel run MODEL [PROMPT]: generate text from a prompt (streamed to stdout as it comes), or
+// quarrel run [MODEL] [PROMPT]: generate text from a prompt (streamed to stdout as it comes), or
 // with --chat hold a conversation in the model's chat template. A timing line (prompt and
-// generation tokens per second) goes to stderr.
+// generation tokens per second) goes to stderr. Without MODEL (a lone argument that is not a
+// .gguf or an existing file is the prompt) it runs the bundled demo model (default_model.h).
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,6 +16,7 @@
 
 #include "apps/quarrel/cli_generate.h"
 #include "apps/quarrel/command.h"
+#include "apps/quarrel/default_model.h"
 #include "core/error.h"
 #include "runtime/engine.h"
 
@@ -22,6 +24,11 @@ namespace quarrel::cli {
 namespace {
 
 int run(RunArgs& a) {
+  if (!a.model.empty() && a.prompt.empty() && !looks_like_model_path(a.model)) {
+    a.prompt = std::move(a.model);  // `quarrel run "PROMPT"`: the demo model
+    a.model.clear();
+  }
+  if (a.model.empty()) a.model = default_model();
   if (!a.chat && a.prompt.empty() && a.file.empty()) {
     if (::isatty(STDIN_FILENO) == 1) fail(ErrorCode::kInvalidArgument, "give a PROMPT (or --file, or --chat)");
     a.prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
@@ -62,7 +69,8 @@ int run(RunArgs& a) {
 const RegisterCommand kRun{Command{
     "run", "Generate text from a prompt, or chat (--chat), streaming to stdout", [](CLI::App& sub) {
       auto a = std::make_shared<RunArgs>();
-      sub.add_option("MODEL", a->model, "Model file (GGUF)")->required();
+      sub.add_option("MODEL", a->model,
+                     std::string("Model file (GGUF); default: $QUARREL_MODEL, else the bundled demo model ") + kDemoModel);
       sub.add_option("PROMPT", a->prompt, "Prompt text (default: --file, or stdin when it is not a terminal)");
       sub.add_option("-f,--file", a->file, "Read the prompt from this file");
       sub.add_flag("--chat", a->chat, "Interactive conversation in the model's chat template (/reset, /exit)");

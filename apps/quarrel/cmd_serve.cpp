@@ -14,6 +14,7 @@
 #include <string>
 
 #include "apps/quarrel/command.h"
+#include "apps/quarrel/default_model.h"
 #include "core/error.h"
 #include "runtime/engine.h"
 #include "server/http_server.h"
@@ -25,8 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kDemoModel = "models/quarrel-demo-kjv-q8_0.gguf";
-
 struct ServeArgs {
   std::string model, host = "127.0.0.1", log_format = "text", alias, kv_type = "f16";
   int port = 8080;
@@ -34,19 +33,13 @@ struct ServeArgs {
   int32_t parallel = 4, queue = 64, batch = 512, max_tokens = 0;
   int threads = 0;
   int64_t timeout_s = 300, grace_s = 10, body_limit = 8 << 20;
+  // Operations (server/ops_config.h).
+  std::string api_keys, cors;
+  double rpm = 0, tpm = 0;
+  int max_connections = 0;
+  int64_t idle_timeout_s = 60;
+  bool log_debug = false;
 };
-
-std::string default_model() {
-  if (fs::exists(kDemoModel)) return kDemoModel;
-  std::error_code ec;
-  fs::path dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  for (; !ec && !dir.empty(); dir = dir.parent_path()) {
-    if (fs::exists(dir / kDemoModel)) return (dir / kDemoModel).string();
-    if (dir == dir.parent_path()) break;
-  }
-  fail(ErrorCode::kNotFound, "no MODEL given and the demo model {} was not found (in the current directory or above "
-       "the quarrel binary)", kDemoModel);
-}
 
 int serve(ServeArgs& a) {
   if (a.log_format != "text" && a.log_format != "json")
@@ -71,6 +64,15 @@ int serve(ServeArgs& a) {
   cfg.max_body_bytes = static_cast<size_t>(a.body_limit);
   cfg.max_tokens_limit = a.max_tokens;
   cfg.shutdown_grace = std::chrono::seconds(a.grace_s);
+  if (a.rpm < 0 || a.tpm < 0) fail(ErrorCode::kInvalidArgument, "--rate-limit-rpm/--rate-limit-tpm must not be negative");
+  if (a.max_connections < 0) fail(ErrorCode::kInvalidArgument, "--max-connections must not be negative");
+  if (a.idle_timeout_s < 1) fail(ErrorCode::kInvalidArgument, "--idle-timeout must be at least 1 second");
+  cfg.idle_timeout = std::chrono::seconds(a.idle_timeout_s);
+  cfg.ops.api_keys_file = a.api_keys;
+  cfg.ops.cors = a.cors;
+  cfg.ops.rate_limits = {a.rpm, a.tpm};
+  cfg.ops.max_connections = a.max_connections;
+  cfg.ops.log_debug = a.log_debug;
 
   runtime::CpuEngineOptions o;
   o.model_path = a.model;
@@ -112,7 +114,8 @@ const RegisterCommand kServe{Command{
       sub.add_option("-c,--ctx", a->ctx, "Context per sequence in tokens (0: the model's; default 4096)")
           ->envname("QUARREL_CTX");
       sub.add_option("--parallel", a->parallel, "Sequences decoded at once (default 4)")->envname("QUARREL_PARALLEL");
-      sub.add_option("--queue", a->queue, "Waiting requests before 503 (default 64)")->envname("QUARREL_QUEUE");
+      sub.add_option("--queue,--queue-size", a->queue, "Waiting requests before 503 (default 64)")
+          ->envname("QUARREL_QUEUE");
       sub.add_option("-t,--threads", a->threads, "Threads (default: the physical cores)")->envname("QUARREL_THREADS");
       sub.add_option("-b,--batch", a->batch, "Tokens per forward pass (default 512)")->envname("QUARREL_BATCH");
       sub.add_option("--kv-type", a->kv_type, "KV cache type: f16, f32 or q8_0 (default f16)")
@@ -121,13 +124,28 @@ const RegisterCommand kServe{Command{
           ->envname("QUARREL_ALIAS");
       sub.add_option("--log-format", a->log_format, "Log lines on stderr: text or json (default text)")
           ->envname("QUARREL_LOG_FORMAT");
-      sub.add_option("--timeout", a->timeout_s, "Request timeout in seconds (default 300)")->envname("QUARREL_TIMEOUT");
+      sub.add_option("--timeout,--request-timeout", a->timeout_s, "Request timeout in seconds (default 300)")
+          ->envname("QUARREL_TIMEOUT");
       sub.add_option("--grace", a->grace_s, "Seconds running requests get to finish on SIGTERM (default 10)")
           ->envname("QUARREL_GRACE");
       sub.add_option("--max-body", a->body_limit, "Largest request body in bytes (default 8 MiB)")
           ->envname("QUARREL_MAX_BODY");
       sub.add_option("--max-tokens", a->max_tokens, "Largest max_tokens a request may ask for (0: the context)")
           ->envname("QUARREL_MAX_TOKENS");
+      sub.add_option("--api-keys", a->api_keys, "Key file (quarrel keys create): every route but /healthz needs "
+                     "Authorization: Bearer KEY; re-read when it changes")->envname("QUARREL_API_KEYS");
+      sub.add_option("--cors", a->cors, "Allowed browser origins, comma-separated, or * (default: same-origin only)")
+          ->envname("QUARREL_CORS");
+      sub.add_option("--rate-limit-rpm", a->rpm, "Requests per minute per key (or client address); 0: no limit")
+          ->envname("QUARREL_RATE_LIMIT_RPM");
+      sub.add_option("--rate-limit-tpm", a->tpm, "Tokens (prompt + generated) per minute per key; 0: no limit")
+          ->envname("QUARREL_RATE_LIMIT_TPM");
+      sub.add_option("--max-connections", a->max_connections, "Open connections before 503 (0: no limit)")
+          ->envname("QUARREL_MAX_CONNECTIONS");
+      sub.add_option("--idle-timeout", a->idle_timeout_s, "Seconds a connection may idle or send slowly (default 60)")
+          ->envname("QUARREL_IDLE_TIMEOUT");
+      sub.add_flag("--log-debug", a->log_debug, "Log request bodies, prompts included (keys never)")
+          ->envname("QUARREL_LOG_DEBUG");
       return [a] { return serve(*a); };
     }}};
 

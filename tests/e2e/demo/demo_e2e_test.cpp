@@ -76,6 +76,35 @@ TEST(DemoModel, GreedyContinuationOnEveryKernelLevel) {
   for (const char* level : {"scalar", "avx2"}) check(greedy(std::string("QUARREL_CPU=") + level + " "), level);
 }
 
+// `quarrel run PROMPT` with no MODEL runs the demo model, found above the binary from any
+// directory; QUARREL_MODEL overrides it; a missing model is one clear line.
+TEST(DemoModel, IsTheDefaultModelOfRun) {
+  const fs::path dir = test::temp_dir("quarrel-demo-default");
+  const std::string bin = test::quarrel_binary().string();
+  std::string out;
+  int rc = test::run_command("cd " + dir.string() + " && " + bin + " run '" + kPrompt + "' -n 40 --temp 0 2>/dev/null",
+                             &out);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(kPrompt + out, greedy());
+
+  const std::string stories = test::data_path("models/stories260K.gguf").string();
+  std::string explicit_out;
+  rc = test::run_command(bin + " run " + stories + " 'Once upon a time' -n 12 --temp 0 2>/dev/null", &explicit_out);
+  EXPECT_EQ(rc, 0);
+  std::string env_out;
+  rc = test::run_command("QUARREL_MODEL=" + stories + " " + bin + " run 'Once upon a time' -n 12 --temp 0 2>/dev/null",
+                         &env_out);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(env_out, explicit_out);
+
+  std::string err;
+  rc = test::run_command("QUARREL_MODEL=" + (dir / "nope.gguf").string() + " " + bin + " run 'hi' -n 2 2>&1", &err);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(err.find("nope.gguf"), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  fs::remove_all(dir);
+}
+
 TEST(DemoModel, FitsTheRepositoryLimit) {
   EXPECT_LE(fs::file_size(demo_model()), 25u << 20);
 }
