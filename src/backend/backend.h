@@ -76,6 +76,22 @@ class Backend {
   // (Batch::validate) and token ids are checked against the vocabulary.
   virtual void forward(const Batch& batch, Logits& out) = 0;
 
+  // forward() for a caller that only needs greedy tokens: ids[r] is the argmax (first index on
+  // ties, NaNs skipped) of the logits of the r-th token that wants logits, in batch order. A
+  // device backend overrides it so that only the ids leave the device.
+  virtual void forward_greedy(const Batch& batch, std::vector<TokenId>& ids) {
+    Logits logits;
+    forward(batch, logits);
+    ids.assign(logits.rows(), -1);
+    for (size_t r = 0; r < logits.rows(); ++r) {
+      const auto row = logits.row(r);
+      for (size_t i = 0; i < row.size(); ++i) {
+        if (row[i] != row[i]) continue;  // NaN
+        if (ids[r] < 0 || row[i] > row[static_cast<size_t>(ids[r])]) ids[r] = static_cast<TokenId>(i);
+      }
+    }
+  }
+
   // Copies every slot of block src to block dst, in every layer (copy-on-write).
   virtual void copy_blocks(std::span<const kv::BlockCopy> copies) = 0;
 };

@@ -20,5 +20,8 @@ struct DeviceInfo {
 int device_count();
 // Properties of device `index`; throws Error when it does not exist.
 DeviceInfo device_info(int index = 0);
+// Device memory copy bandwidth in GB/s (bytes read + written per second) of a device-to-device
+// copy of `bytes`, timed with events, best of `reps` after a warm-up.
+double measure_copy_bandwidth_gb_s(size_t bytes = size_t{1} << 30, int reps = 10);
 
 }  // namespace quarrel::cuda

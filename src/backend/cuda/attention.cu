@@ -1,0 +1,94 @@
+// Paged attention for decode and prefill alike: one block per (query head, token), keys taken
+// 128 at a time through the token's block table with an online softmax in f32; each thread
+// scores one key of a chunk, then accumulates its head dimensions (d = tid, tid + 128, ...)
+// over the chunk's weights. Causal, optional sliding window.
+#include <cuda_fp16.h>
+
+#include <cfloat>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/kernels.h"
+#include "backend/cuda/reduce.cuh"
+
+namespace quarrel::cuda {
+namespace {
+
+constexpr int kThreads = 128;
+constexpr int kMaxDimsPerThread = kAttentionMaxHeadDim / kThreads;
+
+__global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, float scale) {
+  const int h = blockIdx.x, t = blockIdx.y, tid = threadIdx.x;
+  const int hd = a.head_dim;
+  const int g = h / (a.n_head / a.n_kv_head);
+  __shared__ float q[kAttentionMaxHeadDim];
+  __shared__ float w[kThreads];
+  const float* qt = a.q + (static_cast<int64_t>(t) * a.n_head + h) * hd;
+  for (int d = tid; d < hd; d += kThreads) q[d] = qt[d];
+  __syncthreads();
+
+  const int pos = a.positions[t];
+  const int lo = a.sliding_window > 0 && pos - a.sliding_window + 1 > 0 ? pos - a.sliding_window + 1 : 0;
+  const int32_t* bt = a.block_tables + a.bt_offset[t];
+  const __half* kc = static_cast<const __half*>(a.k_cache);
+  const __half* vc = static_cast<const __half*>(a.v_cache);
+  auto row = [&](int j) {
+    const int64_t blk = bt[j / a.block_size];
+    return ((blk * a.n_kv_head + g) * a.block_size + j % a.block_size) * hd;
+  };
+
+  float m = -FLT_MAX, l = 0.0f;
+  float acc[kMaxDimsPerThread];
+#pragma unroll
+  for (int i = 0; i < kMaxDimsPerThread; ++i) acc[i] = 0.0f;
+
+  for (int c0 = lo; c0 <= pos; c0 += kThreads) {
+    const int j = c0 + tid;
+    float s = -FLT_MAX;
+    if (j <= pos) {
+      const __half* kr = kc + row(j);
+      float dot = 0.0f;
+      for (int d = 0; d < hd; ++d) dot += q[d] * __half2float(kr[d]);
+      s = dot * scale;
+    }
+    const float m_new = fmaxf(m, block_max(s));
+    const float p = j <= pos ? __expf(s - m_new) : 0.0f;
+    const float corr = __expf(m - m_new);
+    l = l * corr + block_sum(p);
+    w[tid] = p;
+    __syncthreads();
+    const int n_keys = pos - c0 + 1 < kThreads ? pos - c0 + 1 : kThreads;
+#pragma unroll
+    for (int i = 0; i < kMaxDimsPerThread; ++i) {
+      const int d = tid + i * kThreads;
+      if (d < hd) {
+        float sum = acc[i] * corr;
+        for (int jj = 0; jj < n_keys; ++jj) sum += w[jj] * __half2float(vc[row(c0 + jj) + d]);
+        acc[i] = sum;
+      }
+    }
+    m = m_new;
+    __syncthreads();
+  }
+  float* ot = a.out + (static_cast<int64_t>(t) * a.n_head + h) * hd;
+  const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+#pragma unroll
+  for (int i = 0; i < kMaxDimsPerThread; ++i) {
+    const int d = tid + i * kThreads;
+    if (d < hd) ot[d] = acc[i] * inv;
+  }
+}
+
+}  // namespace
+
+void attention(const AttentionArgs& a, cudaStream_t s) {
+  if (a.n_tokens == 0) return;
+  if (a.head_dim > kAttentionMaxHeadDim || a.head_dim <= 0 || a.n_kv_head <= 0 || a.n_head % a.n_kv_head != 0) {
+    ::quarrel::fail(::quarrel::ErrorCode::kUnsupported, "cuda attention: head size {} with {} heads / {} KV heads",
+                    a.head_dim, a.n_head, a.n_kv_head);
+  }
+  const float scale = a.scale > 0.0f ? a.scale : 1.0f / sqrtf(static_cast<float>(a.head_dim));
+  attention_kernel<<<dim3(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tokens)), kThreads, 0, s>>>(a, scale);
+  QUARREL_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace quarrel::cuda

@@ -1,0 +1,445 @@
+#include "backend/cuda/cuda_backend.h"
+
+#include <cublas_v2.h>
+
+#include <algorithm>
+#include <map>
+
+#include "backend/cpu/ops.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_weights.h"
+#include "backend/cuda/device_buffer.h"
+#include "backend/cuda/device_info.h"
+#include "backend/cuda/kernels.h"
+#include "core/error.h"
+#include "model/model.h"
+
+#define QUARREL_CUBLAS_CHECK(expr)                                                                          \
+  do {                                                                                                      \
+    const cublasStatus_t quarrel_st_ = (expr);                                                              \
+    if (quarrel_st_ != CUBLAS_STATUS_SUCCESS)                                                               \
+      ::quarrel::fail(::quarrel::ErrorCode::kInternal, "cuBLAS error {} in `{}` at {}:{}",                  \
+                      static_cast<int>(quarrel_st_), #expr, __FILE__, __LINE__);                            \
+  } while (0)
+
+namespace quarrel::backend {
+namespace {
+
+constexpr size_t kAlign = 256;
+size_t aligned(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+size_t pow2_at_least(size_t n, size_t lo) {
+  size_t c = lo;
+  while (c < n) c *= 2;
+  return c;
+}
+
+}  // namespace
+
+struct CudaBackend::Impl {
+  CudaBackendOptions opt;
+  std::shared_ptr<const model::Model> model;
+  cpu::RopeParams rope;
+  cpu::RopeCache rope_cache;
+  int n_dims = 0;
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+  cuda::DeviceWeights w;
+  cuda::DeviceBuffer kv;
+  size_t kv_layer_bytes = 0, kv_block_bytes = 0;
+
+  // Per-batch buffers, sized for cap tokens and bt_cap block-table entries.
+  size_t cap = 0, bt_cap = 0;
+  cuda::DeviceBuffer act, wh;
+  float *x = nullptr, *xn = nullptr, *tmp = nullptr, *q = nullptr, *att = nullptr, *k = nullptr, *v = nullptr;
+  float *gate = nullptr, *up = nullptr, *logits = nullptr;
+  void* xh = nullptr;
+  int32_t* ids = nullptr;
+  // Batch metadata: one pinned block copied to one device block each forward.
+  size_t off_slots = 0, off_tokens = 0, off_pos = 0, off_bt_off = 0, off_rows = 0, off_cs = 0, off_bt = 0, meta_bytes = 0;
+  cuda::PinnedBuffer meta_h, out_h;
+  cuda::DeviceBuffer meta_d;
+  std::map<uint32_t, cudaGraphExec_t> graphs;
+
+  ~Impl() {
+    clear_graphs();
+    if (cublas) cublasDestroy(cublas);
+    if (stream) cudaStreamDestroy(stream);
+  }
+  void clear_graphs() {
+    for (auto& [key, g] : graphs) cudaGraphExecDestroy(g);
+    graphs.clear();
+  }
+  template <typename T>
+  T* meta_d_at(size_t off) const {
+    return reinterpret_cast<T*>(meta_d.get<uint8_t>() + off);
+  }
+  template <typename T>
+  T* meta_h_at(size_t off) const {
+    return reinterpret_cast<T*>(meta_h.get<uint8_t>() + off);
+  }
+  uint8_t* k_cache(int64_t l) const { return kv.get<uint8_t>() + static_cast<size_t>(2 * l) * kv_layer_bytes; }
+  uint8_t* v_cache(int64_t l) const { return kv.get<uint8_t>() + static_cast<size_t>(2 * l + 1) * kv_layer_bytes; }
+
+  void ensure_capacity(size_t n, size_t bt_total);
+  void matmul(const cuda::DevMatrix& m, const float* in, float* out, int64_t n);
+  void run_layer(int64_t il, int64_t n);
+  void enqueue(int64_t n, int64_t n_out, bool greedy);
+};
+
+void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {
+  if (n <= cap && bt_total <= bt_cap) return;
+  clear_graphs();
+  const model::HParams& hp = model->hparams();
+  cap = pow2_at_least(std::max(n, cap), 8);
+  bt_cap = pow2_at_least(std::max(bt_total, bt_cap), 1024);
+  const auto c = static_cast<int64_t>(cap);
+  const int64_t n_big = std::max({hp.n_embd, hp.n_embd_q(), hp.n_embd_attn_out(), hp.n_ff});
+  size_t off = 0;
+  auto take = [&](int64_t floats) {
+    const size_t o = off;
+    off += aligned(static_cast<size_t>(floats) * 4);
+    return o;
+  };
+  const size_t o_x = take(hp.n_embd * c), o_xn = take(hp.n_embd * c), o_tmp = take(hp.n_embd * c);
+  const size_t o_q = take(hp.n_embd_q() * c), o_att = take(hp.n_embd_attn_out() * c);
+  const size_t o_k = take(hp.n_embd_k_gqa() * c), o_v = take(hp.n_embd_v_gqa() * c);
+  const size_t o_gate = take(hp.n_ff * c), o_up = take(hp.n_ff * c);
+  const size_t o_logits = take(hp.n_vocab * c), o_xh = take((n_big * c + 1) / 2), o_ids = take(c);
+  act.release();
+  act.reset(off);
+  auto at = [&](size_t o) { return reinterpret_cast<float*>(act.get<uint8_t>() + o); };
+  x = at(o_x), xn = at(o_xn), tmp = at(o_tmp), q = at(o_q), att = at(o_att), k = at(o_k), v = at(o_v);
+  gate = at(o_gate), up = at(o_up), logits = at(o_logits), xh = at(o_xh);
+  ids = reinterpret_cast<int32_t*>(at(o_ids));
+
+  size_t m = 0;
+  auto take_m = [&](size_t bytes) {
+    const size_t o = m;
+    m += aligned(bytes);
+    return o;
+  };
+  off_slots = take_m(cap * 8);
+  off_tokens = take_m(cap * 4);
+  off_pos = take_m(cap * 4);
+  off_bt_off = take_m(cap * 4);
+  off_rows = take_m(cap * 4);
+  off_cs = take_m(cap * static_cast<size_t>(n_dims) * 4);
+  off_bt = take_m(bt_cap * 4);
+  meta_bytes = m;
+  meta_h.reset(m);
+  meta_d.reset(m);
+  out_h.reset(static_cast<size_t>(hp.n_vocab) * cap * 4);
+}
+
+void CudaBackend::Impl::matmul(const cuda::DevMatrix& m, const float* in, float* out, int64_t n) {
+  if (n <= cuda::kMatvecMaxCols) {
+    cuda::matvec(m, in, m.k, out, m.n, static_cast<int>(n), stream);
+    return;
+  }
+  const float one = 1.0f, zero = 0.0f;
+  if (m.type == cuda::kDevF32) {
+    QUARREL_CUBLAS_CHECK(cublasGemmEx(cublas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m.n), static_cast<int>(n),
+                                      static_cast<int>(m.k), &one, m.data, CUDA_R_32F, static_cast<int>(m.k), in,
+                                      CUDA_R_32F, static_cast<int>(m.k), &zero, out, CUDA_R_32F, static_cast<int>(m.n),
+                                      CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    return;
+  }
+  cuda::DevMatrix h = w.f16_of(m);
+  if (!h.data) {
+    const size_t need = static_cast<size_t>(m.k * m.n) * 2;
+    if (wh.size() < need) wh.reset(static_cast<size_t>(w.max_matrix_elems()) * 2);
+    cuda::dequantize_rows_f16(m, nullptr, m.n, wh.get(), stream);
+    h.data = wh.get();
+  }
+  cuda::convert_f32_to_f16(in, xh, m.k * n, stream);
+  QUARREL_CUBLAS_CHECK(cublasGemmEx(cublas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m.n), static_cast<int>(n),
+                                    static_cast<int>(m.k), &one, h.data, CUDA_R_16F, static_cast<int>(m.k), xh,
+                                    CUDA_R_16F, static_cast<int>(m.k), &zero, out, CUDA_R_32F, static_cast<int>(m.n),
+                                    CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
+  const model::HParams& hp = model->hparams();
+  const cuda::DevLayer& L = w.layers[static_cast<size_t>(il)];
+  const int64_t n_embd = hp.n_embd, hd = hp.head_dim_k;
+  const auto n_head = static_cast<int>(hp.n_head), n_kv = static_cast<int>(hp.n_head_kv);
+
+  cuda::rms_norm(x, L.attn_norm, xn, n_embd, n, hp.rms_eps, stream);
+  matmul(L.wq, xn, q, n);
+  matmul(L.wk, xn, k, n);
+  matmul(L.wv, xn, v, n);
+  if (L.bq) {
+    cuda::add_bias(q, L.bq, hp.n_embd_q(), n, stream);
+    cuda::add_bias(k, L.bk, hp.n_embd_k_gqa(), n, stream);
+    cuda::add_bias(v, L.bv, hp.n_embd_v_gqa(), n, stream);
+  }
+  if (L.q_norm) {
+    cuda::rms_norm(q, L.q_norm, q, hd, n * n_head, hp.rms_eps, stream);
+    cuda::rms_norm(k, L.k_norm, k, hd, n * n_kv, hp.rms_eps, stream);
+  }
+  cuda::RopeKvArgs r;
+  r.q = q;
+  r.k = k;
+  r.v = v;
+  r.cos_sin = meta_d_at<float>(off_cs);
+  r.slots = meta_d_at<int64_t>(off_slots);
+  r.k_cache = k_cache(il);
+  r.v_cache = v_cache(il);
+  r.n_tokens = static_cast<int>(n);
+  r.n_head = n_head;
+  r.n_kv_head = n_kv;
+  r.head_dim = static_cast<int>(hd);
+  r.n_dims = n_dims;
+  r.block_size = 0;
+  r.neox = rope.neox;
+  r.block_size = static_cast<int>(kv_block_bytes / (static_cast<size_t>(hd) * 2 * n_kv));
+  cuda::rope_kv_store(r, stream);
+
+  cuda::AttentionArgs a;
+  a.q = q;
+  a.out = att;
+  a.k_cache = k_cache(il);
+  a.v_cache = v_cache(il);
+  a.positions = meta_d_at<int32_t>(off_pos);
+  a.bt_offset = meta_d_at<int32_t>(off_bt_off);
+  a.block_tables = meta_d_at<int32_t>(off_bt);
+  a.n_tokens = static_cast<int>(n);
+  a.n_head = n_head;
+  a.n_kv_head = n_kv;
+  a.head_dim = static_cast<int>(hd);
+  a.block_size = r.block_size;
+  a.sliding_window = static_cast<int>(hp.sliding_window);
+  cuda::attention(a, stream);
+  matmul(L.wo, att, tmp, n);
+  cuda::add(x, tmp, x, n_embd * n, stream);
+
+  cuda::rms_norm(x, L.ffn_norm, xn, n_embd, n, hp.rms_eps, stream);
+  matmul(L.gate, xn, gate, n);
+  matmul(L.up, xn, up, n);
+  cuda::swiglu(gate, up, gate, hp.n_ff * n, stream);
+  matmul(L.down, gate, tmp, n);
+  cuda::add(x, tmp, x, n_embd * n, stream);
+}
+
+void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, bool greedy) {
+  const model::HParams& hp = model->hparams();
+  QUARREL_CUDA_CHECK(cudaMemcpyAsync(meta_d.get(), meta_h.get(), meta_bytes, cudaMemcpyHostToDevice, stream));
+  cuda::dequantize_rows_f32(w.token_embd, meta_d_at<int32_t>(off_tokens), n, x, stream);
+  for (int64_t il = 0; il < hp.n_layer; ++il) run_layer(il, n);
+  if (n_out == 0) return;
+  cuda::gather_rows(x, meta_d_at<int32_t>(off_rows), xn, hp.n_embd, n_out, stream);
+  cuda::rms_norm(xn, w.output_norm, xn, hp.n_embd, n_out, hp.rms_eps, stream);
+  matmul(w.output, xn, logits, n_out);
+  if (greedy) {
+    cuda::argmax_rows(logits, hp.n_vocab, n_out, ids, stream);
+    QUARREL_CUDA_CHECK(cudaMemcpyAsync(out_h.get(), ids, static_cast<size_t>(n_out) * 4, cudaMemcpyDeviceToHost, stream));
+  } else {
+    QUARREL_CUDA_CHECK(cudaMemcpyAsync(out_h.get(), logits, static_cast<size_t>(n_out * hp.n_vocab) * 4,
+                                       cudaMemcpyDeviceToHost, stream));
+  }
+}
+
+CudaBackend::CudaBackend(const CudaBackendOptions& options) : d_(std::make_unique<Impl>()) { d_->opt = options; }
+CudaBackend::~CudaBackend() = default;
+
+Capabilities CudaBackend::capabilities() const {
+  return {.kv_types = {GgmlType::F16}, .max_batch_tokens = 0, .device_memory = true};
+}
+
+const model::Model& CudaBackend::model() const {
+  if (!d_->model) fail(ErrorCode::kInternal, "cuda backend: no model loaded");
+  return *d_->model;
+}
+
+uint64_t CudaBackend::kv_bytes() const { return d_->kv.size(); }
+uint64_t CudaBackend::device_weight_bytes() const { return d_->w.bytes; }
+size_t CudaBackend::graph_count() const { return d_->graphs.size(); }
+
+void CudaBackend::load(std::shared_ptr<const model::Model> model, const KvCacheConfig& kv) {
+  QUARREL_ASSERT(model != nullptr);
+  Impl& d = *d_;
+  const model::HParams& hp = model->hparams();
+  if (cuda::device_count() <= d.opt.device) {
+    fail(ErrorCode::kUnsupported, "cuda backend: no CUDA device {} ({} found)", d.opt.device, cuda::device_count());
+  }
+  if (hp.arch != "llama" && hp.arch != "mistral" && hp.arch != "qwen2" && hp.arch != "qwen3") {
+    fail(ErrorCode::kUnsupported, "{}: architecture '{}' is not supported by the cuda backend (llama, mistral, qwen2, qwen3)",
+         model->path(), hp.arch);
+  }
+  if (kv.type != GgmlType::F16) {
+    fail(ErrorCode::kInvalidArgument, "cuda backend: KV cache type {} (only F16)", type_name(kv.type));
+  }
+  if (kv.n_blocks < 0 || kv.block_size <= 0) {
+    fail(ErrorCode::kInvalidArgument, "KV cache: {} blocks of {} tokens", kv.n_blocks, kv.block_size);
+  }
+  if (hp.head_dim_k != hp.head_dim_v || hp.head_dim_k > cuda::kAttentionMaxHeadDim || hp.n_head % hp.n_head_kv != 0) {
+    fail(ErrorCode::kUnsupported, "{}: heads of {}/{} dimensions, {} heads over {} KV heads (cuda backend)",
+         model->path(), hp.head_dim_k, hp.head_dim_v, hp.n_head, hp.n_head_kv);
+  }
+  QUARREL_CUDA_CHECK(cudaSetDevice(d.opt.device));
+  if (!d.stream) QUARREL_CUDA_CHECK(cudaStreamCreateWithFlags(&d.stream, cudaStreamNonBlocking));
+  if (!d.cublas) {
+    QUARREL_CUBLAS_CHECK(cublasCreate(&d.cublas));
+    QUARREL_CUBLAS_CHECK(cublasSetStream(d.cublas, d.stream));
+  }
+  d.clear_graphs();
+  d.cap = d.bt_cap = 0;
+  d.kv.release();
+  d.w = cuda::DeviceWeights{};
+  cuda::upload_weights(*model, d.w);
+
+  // KV pool: as asked, or a share of what is free.
+  d.kv_block_bytes = static_cast<size_t>(hp.n_head_kv * hp.head_dim_k) * static_cast<size_t>(kv.block_size) * 2;
+  size_t free_b = 0, total_b = 0;
+  KvCacheConfig cfg = kv;
+  const size_t reserve = size_t{1} << 30;
+  if (cfg.n_blocks == 0 && d.opt.f16_weight_cache) {
+    QUARREL_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    d.w.build_f16_cache(free_b / 2, d.stream);
+  }
+  QUARREL_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  const size_t per_block_all = d.kv_block_bytes * 2 * static_cast<size_t>(hp.n_layer);
+  if (cfg.n_blocks == 0) {
+    const double usable = free_b > reserve ? static_cast<double>(free_b - reserve) * d.opt.kv_memory_fraction : 0.0;
+    cfg.n_blocks = static_cast<int32_t>(std::min<double>(usable / static_cast<double>(per_block_all), INT32_MAX));
+    if (cfg.n_blocks < 1) {
+      fail(ErrorCode::kOutOfMemory, "{}: no room for a KV cache on the GPU ({} MiB free after {} MiB of weights)",
+           model->path(), free_b >> 20, d.w.bytes >> 20);
+    }
+  }
+  const size_t kv_total = per_block_all * static_cast<size_t>(cfg.n_blocks);
+  if (kv_total + (size_t{256} << 20) > free_b) {
+    fail(ErrorCode::kOutOfMemory, "KV cache of {} MiB ({} blocks of {} tokens) does not fit: {} MiB free on the GPU",
+         kv_total >> 20, cfg.n_blocks, cfg.block_size, free_b >> 20);
+  }
+  d.kv.reset(kv_total);
+  QUARREL_CUDA_CHECK(cudaMemset(d.kv.get(), 0, kv_total));
+  d.kv_layer_bytes = d.kv_block_bytes * static_cast<size_t>(cfg.n_blocks);
+  if (kv.n_blocks != 0 && d.opt.f16_weight_cache) {
+    QUARREL_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    if (free_b > 2 * reserve) d.w.build_f16_cache(free_b - 2 * reserve, d.stream);
+  }
+  d.rope = cpu::RopeParams{.n_dims = static_cast<int>(hp.n_rot),
+                           .neox = model->block().rope_style == model::RopeStyle::kNeox,
+                           .freq_base = hp.rope_freq_base,
+                           .freq_scale = hp.rope_freq_scale(),
+                           .freq_factors = model->rope_freqs() ? reinterpret_cast<const float*>(model->rope_freqs().data) : nullptr,
+                           .n_ctx_orig = static_cast<int>(hp.rope_orig_ctx),
+                           .ext_factor = hp.yarn_ext_factor(),
+                           .attn_factor = hp.yarn_attn_factor,
+                           .beta_fast = hp.yarn_beta_fast,
+                           .beta_slow = hp.yarn_beta_slow};
+  d.n_dims = hp.n_rot > 0 ? static_cast<int>(hp.n_rot) : static_cast<int>(hp.head_dim_k);
+  kv_ = cfg;
+  d.model = std::move(model);
+}
+
+void CudaBackend::forward(const Batch& batch, Logits& out) {
+  run(batch, false);
+  const model::HParams& hp = d_->model->hparams();
+  out.n_vocab = hp.n_vocab;
+  out.batch_index.clear();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch.want_logits[i]) out.batch_index.push_back(static_cast<int32_t>(i));
+  }
+  const size_t n = out.batch_index.size() * static_cast<size_t>(hp.n_vocab);
+  out.values.assign(d_->out_h.get<float>(), d_->out_h.get<float>() + (batch.empty() ? 0 : n));
+}
+
+void CudaBackend::forward_greedy(const Batch& batch, std::vector<TokenId>& ids) {
+  run(batch, true);
+  const size_t n_out = batch.empty() ? 0 : batch.n_logits();
+  ids.assign(d_->out_h.get<int32_t>(), d_->out_h.get<int32_t>() + n_out);
+}
+
+void CudaBackend::run(const Batch& batch, bool greedy) {
+  Impl& d = *d_;
+  const model::HParams& hp = model().hparams();
+  batch.validate(kv_.n_blocks, kv_.block_size);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch.tokens[i] < 0 || batch.tokens[i] >= hp.n_vocab) {
+      fail(ErrorCode::kInvalidArgument, "batch: token {} has id {}, outside the vocabulary of {}", i, batch.tokens[i],
+           hp.n_vocab);
+    }
+  }
+  const auto n = static_cast<int64_t>(batch.size());
+  if (n == 0) return;
+  size_t bt_total = 0;
+  for (const BatchSequence& s : batch.seqs) bt_total += s.block_table.size();
+  d.ensure_capacity(static_cast<size_t>(n), bt_total);
+
+  // Metadata into the pinned block.
+  std::vector<int32_t> seq_off(batch.seqs.size());
+  auto* bt = d.meta_h_at<int32_t>(d.off_bt);
+  size_t o = 0;
+  for (size_t s = 0; s < batch.seqs.size(); ++s) {
+    seq_off[s] = static_cast<int32_t>(o);
+    std::copy(batch.seqs[s].block_table.begin(), batch.seqs[s].block_table.end(), bt + o);
+    o += batch.seqs[s].block_table.size();
+  }
+  auto* slots = d.meta_h_at<int64_t>(d.off_slots);
+  auto* tokens = d.meta_h_at<int32_t>(d.off_tokens);
+  auto* pos = d.meta_h_at<int32_t>(d.off_pos);
+  auto* bt_off = d.meta_h_at<int32_t>(d.off_bt_off);
+  auto* rows = d.meta_h_at<int32_t>(d.off_rows);
+  int64_t n_out = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    slots[i] = batch.slots[i];
+    tokens[i] = batch.tokens[i];
+    pos[i] = batch.positions[i];
+    bt_off[i] = seq_off[static_cast<size_t>(batch.find_sequence(batch.seq_ids[i]) - batch.seqs.data())];
+    if (batch.want_logits[i]) rows[n_out++] = static_cast<int32_t>(i);
+  }
+  d.rope_cache.build(d.rope, static_cast<int>(hp.head_dim_k), batch.positions);
+  std::copy_n(d.rope_cache.token(0), static_cast<size_t>(n) * static_cast<size_t>(d.n_dims),
+              d.meta_h_at<float>(d.off_cs));
+
+  if (d.opt.cuda_graphs && n <= cuda::kMatvecMaxCols) {
+    const uint32_t key = static_cast<uint32_t>(n) | static_cast<uint32_t>(n_out) << 8 | (greedy ? 1u << 16 : 0u);
+    auto it = d.graphs.find(key);
+    if (it == d.graphs.end()) {
+      QUARREL_CUDA_CHECK(cudaStreamBeginCapture(d.stream, cudaStreamCaptureModeThreadLocal));
+      try {
+        d.enqueue(n, n_out, greedy);
+      } catch (...) {
+        cudaGraph_t g = nullptr;
+        cudaStreamEndCapture(d.stream, &g);
+        if (g) cudaGraphDestroy(g);
+        cudaGetLastError();
+        throw;
+      }
+      cudaGraph_t g = nullptr;
+      QUARREL_CUDA_CHECK(cudaStreamEndCapture(d.stream, &g));
+      cudaGraphExec_t exec = nullptr;
+      const cudaError_t e = cudaGraphInstantiate(&exec, g, 0);
+      cudaGraphDestroy(g);
+      QUARREL_CUDA_CHECK(e);
+      it = d.graphs.emplace(key, exec).first;
+    }
+    QUARREL_CUDA_CHECK(cudaGraphLaunch(it->second, d.stream));
+  } else {
+    d.enqueue(n, n_out, greedy);
+  }
+  QUARREL_CUDA_CHECK(cudaStreamSynchronize(d.stream));
+}
+
+void CudaBackend::copy_blocks(std::span<const kv::BlockCopy> copies) {
+  Impl& d = *d_;
+  for (const kv::BlockCopy& c : copies) {
+    if (c.src < 0 || c.src >= kv_.n_blocks || c.dst < 0 || c.dst >= kv_.n_blocks) {
+      fail(ErrorCode::kInvalidArgument, "copy_blocks: block {} -> {} outside the pool of {} blocks", c.src, c.dst,
+           kv_.n_blocks);
+    }
+    if (c.src == c.dst) continue;
+    for (int64_t l = 0; l < model().hparams().n_layer; ++l) {
+      for (uint8_t* cache : {d.k_cache(l), d.v_cache(l)}) {
+        QUARREL_CUDA_CHECK(cudaMemcpyAsync(cache + static_cast<size_t>(c.dst) * d.kv_block_bytes,
+                                           cache + static_cast<size_t>(c.src) * d.kv_block_bytes, d.kv_block_bytes,
+                                           cudaMemcpyDeviceToDevice, d.stream));
+      }
+    }
+  }
+  QUARREL_CUDA_CHECK(cudaStreamSynchronize(d.stream));
+}
+
+}  // namespace quarrel::backend

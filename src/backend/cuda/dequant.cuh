@@ -1,0 +1,160 @@
+#pragma once
+// Device-side decoding of weight blocks, 32 elements at a time ("chunks"): chunk c of a row
+// holds elements [32c, 32c + 32). Quantized types have k % 32 == 0 (their block sizes are
+// multiples of 32); float types may end in a partial chunk (elements past k read as 0).
+// Block layouts are ggml's (src/quant/blocks.h).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cstdint>
+
+#include "backend/cuda/kernels.h"
+
+namespace quarrel::cuda {
+
+__device__ __forceinline__ float f16_bits_to_float(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+__device__ __forceinline__ uint16_t load_u16(const uint8_t* p) { return *reinterpret_cast<const uint16_t*>(p); }
+
+// Q4_K / Q5_K 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes.
+__device__ __forceinline__ void k_scale_min(int j, const uint8_t* q, int& sc, int& m) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
+template <uint32_t T>
+struct Chunk;
+
+template <>
+struct Chunk<kDevF32> {
+  __device__ static void get(const uint8_t* row, int64_t c, int64_t k, float* y) {
+    const float* r = reinterpret_cast<const float*>(row);
+#pragma unroll
+    for (int l = 0; l < 32; ++l) y[l] = 32 * c + l < k ? r[32 * c + l] : 0.0f;
+  }
+};
+template <>
+struct Chunk<kDevF16> {
+  __device__ static void get(const uint8_t* row, int64_t c, int64_t k, float* y) {
+    const __half* r = reinterpret_cast<const __half*>(row);
+    if (32 * c + 32 <= k && (reinterpret_cast<uintptr_t>(r + 32 * c) & 15) == 0) {
+      const uint4* v = reinterpret_cast<const uint4*>(r + 32 * c);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const uint4 u = v[i];
+        const __half2* h = reinterpret_cast<const __half2*>(&u);
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+          const float2 f = __half22float2(h[j]);
+          y[8 * i + 2 * j] = f.x;
+          y[8 * i + 2 * j + 1] = f.y;
+        }
+      }
+      return;
+    }
+#pragma unroll
+    for (int l = 0; l < 32; ++l) y[l] = 32 * c + l < k ? __half2float(r[32 * c + l]) : 0.0f;
+  }
+};
+template <>
+struct Chunk<kDevBF16> {
+  __device__ static void get(const uint8_t* row, int64_t c, int64_t k, float* y) {
+    const uint16_t* r = reinterpret_cast<const uint16_t*>(row);
+#pragma unroll
+    for (int l = 0; l < 32; ++l) y[l] = 32 * c + l < k ? __uint_as_float(static_cast<uint32_t>(r[32 * c + l]) << 16) : 0.0f;
+  }
+};
+template <>
+struct Chunk<kDevQ8_0> {  // 34 bytes: d, 32 x int8
+  __device__ static void get(const uint8_t* row, int64_t c, int64_t, float* y) {
+    const uint8_t* b = row + 34 * c;
+    const float d = f16_bits_to_float(load_u16(b));
+    const int8_t* q = reinterpret_cast<const int8_t*>(b + 2);
+#pragma unroll
+    for (int l = 0; l < 32; ++l) y[l] = d * q[l];
+  }
+};
+template <>
+struct Chunk<kDevQ4_0> {  // 18 bytes: d, 16 bytes of nibbles (low: 0..15, high: 16..31)
+  __device__ static void get(const uint8_t* row, int64_t c, int64_t, float* y) {
+    const uint8_t* b = row + 18 * c;
+    const float d = f16_bits_to_float(load_u16(b));
+    const uint8_t* q = b + 2;
+#pragma unroll
+    for (int l = 0; l < 16; ++l) {
+      y[l] = d * static_cast<float>((q[l] & 0xF) - 8);
+      y[l + 16] = d * static_cast<float>((q[l] >> 4) - 8);
+    }
+  }
+};
+template <>
+struct Chunk<kDevQ4_K> {  // 144 bytes: d, dmin, scales[12], qs[128]; 8 sub-blocks of 32
+  __device__ static void get(const uint8_t* row, int64_t c, int64_t, float* y) {
+    const uint8_t* b = row + 144 * (c >> 3);
+    const int s = static_cast<int>(c & 7);
+    const float d = f16_bits_to_float(load_u16(b)), dmin = f16_bits_to_float(load_u16(b + 2));
+    int sc, m;
+    k_scale_min(s, b + 4, sc, m);
+    const float d1 = d * sc, m1 = dmin * m;
+    const uint8_t* q = b + 16 + 32 * (s >> 1);
+    const int shift = (s & 1) * 4;
+#pragma unroll
+    for (int l = 0; l < 32; ++l) y[l] = d1 * static_cast<float>((q[l] >> shift) & 0xF) - m1;
+  }
+};
+template <>
+struct Chunk<kDevQ5_K> {  // 176 bytes: d, dmin, scales[12], qh[32], qs[128]
+  __device__ static void get(const uint8_t* row, int64_t c, int64_t, float* y) {
+    const uint8_t* b = row + 176 * (c >> 3);
+    const int s = static_cast<int>(c & 7);
+    const float d = f16_bits_to_float(load_u16(b)), dmin = f16_bits_to_float(load_u16(b + 2));
+    int sc, m;
+    k_scale_min(s, b + 4, sc, m);
+    const float d1 = d * sc, m1 = dmin * m;
+    const uint8_t* qh = b + 16;
+    const uint8_t* q = b + 48 + 32 * (s >> 1);
+    const int shift = (s & 1) * 4;
+#pragma unroll
+    for (int l = 0; l < 32; ++l) {
+      const int v = ((q[l] >> shift) & 0xF) | (((qh[l] >> s) & 1) << 4);
+      y[l] = d1 * static_cast<float>(v) - m1;
+    }
+  }
+};
+template <>
+struct Chunk<kDevQ6_K> {  // 210 bytes: ql[128], qh[64], scales[16] (int8), d
+  __device__ static void get(const uint8_t* row, int64_t c, int64_t, float* y) {
+    const uint8_t* b = row + 210 * (c >> 3);
+    const int s = static_cast<int>(c & 7);
+    const int h = s >> 2, qi = s & 3;
+    const uint8_t* ql = b + 64 * h + ((qi & 1) ? 32 : 0);
+    const uint8_t* qh = b + 128 + 32 * h;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192) + 8 * h + 2 * qi;
+    const float d = f16_bits_to_float(load_u16(b + 208));
+    const int lshift = (qi >> 1) * 4, hshift = 2 * qi;
+#pragma unroll
+    for (int l = 0; l < 32; ++l) {
+      const int v = (((ql[l] >> lshift) & 0xF) | (((qh[l] >> hshift) & 3) << 4)) - 32;
+      y[l] = d * static_cast<float>(sc[l >> 4]) * static_cast<float>(v);
+    }
+  }
+};
+
+// Runs BODY with the compile-time constant T set to the DevType t; other types do nothing.
+#define QUARREL_CUDA_CASE_(V, BODY) \
+  case V: {                         \
+    constexpr uint32_t T = V;       \
+    BODY;                           \
+  } break;
+#define QUARREL_CUDA_DISPATCH_TYPE(t, BODY)                                                  \
+  switch (t) {                                                                              \
+    QUARREL_CUDA_CASE_(kDevF32, BODY) QUARREL_CUDA_CASE_(kDevF16, BODY)                     \
+    QUARREL_CUDA_CASE_(kDevBF16, BODY) QUARREL_CUDA_CASE_(kDevQ8_0, BODY)                   \
+    QUARREL_CUDA_CASE_(kDevQ4_0, BODY) QUARREL_CUDA_CASE_(kDevQ4_K, BODY)                   \
+    QUARREL_CUDA_CASE_(kDevQ5_K, BODY) QUARREL_CUDA_CASE_(kDevQ6_K, BODY) default: break;   \
+  }
+
+}  // namespace quarrel::cuda

@@ -1,0 +1,54 @@
+// Element-wise ops: residual add, bias add, SwiGLU, row gather.
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/kernels.h"
+
+namespace quarrel::cuda {
+namespace {
+
+unsigned grid(int64_t n) { return static_cast<unsigned>((n + 255) / 256); }
+__device__ __forceinline__ int64_t gid() { return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; }
+
+__global__ void add_kernel(const float* a, const float* b, float* y, int64_t n) {
+  const int64_t i = gid();
+  if (i < n) y[i] = a[i] + b[i];
+}
+__global__ void add_bias_kernel(float* x, const float* bias, int64_t n, int64_t total) {
+  const int64_t i = gid();
+  if (i < total) x[i] += bias[i % n];
+}
+__global__ void swiglu_kernel(const float* g, const float* u, float* y, int64_t n) {
+  const int64_t i = gid();
+  if (i < n) {
+    const float v = g[i];
+    y[i] = v / (1.0f + expf(-v)) * u[i];
+  }
+}
+__global__ void gather_kernel(const float* src, const int32_t* rows, float* dst, int64_t n, int64_t total) {
+  const int64_t i = gid();
+  if (i < total) dst[i] = src[static_cast<int64_t>(rows[i / n]) * n + i % n];
+}
+
+}  // namespace
+
+void add(const float* a, const float* b, float* y, int64_t n, cudaStream_t s) {
+  if (n == 0) return;
+  add_kernel<<<grid(n), 256, 0, s>>>(a, b, y, n);
+  QUARREL_CUDA_CHECK_LAUNCH();
+}
+void add_bias(float* x, const float* bias, int64_t n, int64_t rows, cudaStream_t s) {
+  if (n * rows == 0) return;
+  add_bias_kernel<<<grid(n * rows), 256, 0, s>>>(x, bias, n, n * rows);
+  QUARREL_CUDA_CHECK_LAUNCH();
+}
+void swiglu(const float* gate, const float* up, float* y, int64_t n, cudaStream_t s) {
+  if (n == 0) return;
+  swiglu_kernel<<<grid(n), 256, 0, s>>>(gate, up, y, n);
+  QUARREL_CUDA_CHECK_LAUNCH();
+}
+void gather_rows(const float* src, const int32_t* rows, float* dst, int64_t n, int64_t n_rows, cudaStream_t s) {
+  if (n * n_rows == 0) return;
+  gather_kernel<<<grid(n * n_rows), 256, 0, s>>>(src, rows, dst, n, n * n_rows);
+  QUARREL_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace quarrel::cuda

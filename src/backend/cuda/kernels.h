@@ -1,0 +1,96 @@
+#pragma once
+// Launchers of the CUDA backend's kernels, one op per .cu file. Plain C++17 (this header is
+// included by .cu files and by C++20 host code alike): raw device pointers, sizes, a stream.
+// Shapes in GGUF order (ne0 innermost first). Every launcher checks its launch.
+#include <cstddef>
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+namespace quarrel::cuda {
+
+// ggml type numbers the device kernels read directly (core/ggml_type.h's values).
+enum DevType : uint32_t {
+  kDevF32 = 0, kDevF16 = 1, kDevQ4_0 = 2, kDevQ8_0 = 8, kDevQ4_K = 12, kDevQ5_K = 13, kDevQ6_K = 14, kDevBF16 = 30,
+};
+// Whether the device kernels read this type directly (others are dequantized to F16 at load).
+bool device_type_supported(uint32_t type);
+// Elements per block and bytes per block of a device type.
+int64_t dev_block_elems(uint32_t type);
+int64_t dev_block_bytes(uint32_t type);
+
+// A weight matrix on the device: n rows of k elements, each row row_bytes long. [k, n]
+struct DevMatrix {
+  uint32_t type = kDevF16;
+  const void* data = nullptr;
+  int64_t k = 0, n = 0;
+  size_t row_bytes = 0;
+};
+
+// --- dequant.cu ---
+// out[r * k + j] = element j of row rows[r] (rows == nullptr: row r), as f16, r < n_rows.
+void dequantize_rows_f16(const DevMatrix& w, const int32_t* rows, int64_t n_rows, void* out_f16, cudaStream_t s);
+// The same as f32 (embedding lookup: rows are token ids). [k, n_rows]
+void dequantize_rows_f32(const DevMatrix& w, const int32_t* rows, int64_t n_rows, float* out, cudaStream_t s);
+// f32 -> f16, n elements.
+void convert_f32_to_f16(const float* x, void* y_f16, int64_t n, cudaStream_t s);
+
+// --- matvec.cu ---
+// y[c * ldy + r] = sum_j W[r, j] * x[c * ldx + j] for r < w.n, c < n_cols (n_cols <= 8),
+// straight on the weight's blocks. x: [k, n_cols] f32, y: [n, n_cols] f32.
+constexpr int kMatvecMaxCols = 8;
+void matvec(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, int n_cols, cudaStream_t s);
+
+// --- rms_norm.cu ---
+// y = x / sqrt(mean(x^2) + eps) * w per row of n; rows packed (x, y may alias); w may be null.
+void rms_norm(const float* x, const float* w, float* y, int64_t n, int64_t rows, float eps, cudaStream_t s);
+
+// --- elementwise.cu ---
+void add(const float* a, const float* b, float* y, int64_t n, cudaStream_t s);               // y = a + b
+void add_bias(float* x, const float* bias, int64_t n, int64_t rows, cudaStream_t s);       // x[r, :] += bias
+void swiglu(const float* gate, const float* up, float* y, int64_t n, cudaStream_t s);       // silu(g) * u
+// dst[:, r] = src[:, rows[r]], rows of n floats.
+void gather_rows(const float* src, const int32_t* rows, float* dst, int64_t n, int64_t n_rows, cudaStream_t s);
+
+// --- rope_kv.cu ---
+// RoPE on q [head_dim, n_head, n] and k [head_dim, n_kv_head, n] in place with the per-token
+// cos/sin pairs cs [n_dims, n] (cos, sin interleaved, pair i at 2i), normal (adjacent pairs) or
+// NeoX (halves) style; then writes k and v [head_dim, n_kv_head, n] as f16 to the paged cache
+// at slots[t] (layout [head_dim, block_size, n_kv_head, n_blocks], as the CPU's).
+struct RopeKvArgs {
+  float* q = nullptr;
+  float* k = nullptr;
+  const float* v = nullptr;
+  const float* cos_sin = nullptr;
+  const int64_t* slots = nullptr;
+  void* k_cache = nullptr;  // f16
+  void* v_cache = nullptr;  // f16
+  int n_tokens = 0, n_head = 0, n_kv_head = 0, head_dim = 0, n_dims = 0, block_size = 0;
+  bool neox = false;
+};
+void rope_kv_store(const RopeKvArgs& a, cudaStream_t s);
+
+// --- attention.cu ---
+// out [head_dim, n_head, n] = softmax(q K^T / sqrt(head_dim)) V per query head over the keys
+// at positions [lo, pos[t]] of token t's sequence, read through its block table
+// (block_tables + bt_offset[t]); lo = pos - window + 1 with a sliding window, else 0.
+struct AttentionArgs {
+  const float* q = nullptr;
+  float* out = nullptr;
+  const void* k_cache = nullptr;
+  const void* v_cache = nullptr;
+  const int32_t* positions = nullptr;   // [n]
+  const int32_t* bt_offset = nullptr;   // [n]
+  const int32_t* block_tables = nullptr;
+  int n_tokens = 0, n_head = 0, n_kv_head = 0, head_dim = 0, block_size = 0;
+  int sliding_window = 0;
+  float scale = 0.0f;  // 0: 1/sqrt(head_dim)
+};
+constexpr int kAttentionMaxHeadDim = 512;
+void attention(const AttentionArgs& a, cudaStream_t s);
+
+// --- argmax.cu ---
+// ids[r] = index of the largest of row r of x [n, rows] (first on ties, NaNs skipped; -1 if none).
+void argmax_rows(const float* x, int64_t n, int64_t rows, int32_t* ids, cudaStream_t s);
+
+}  // namespace quarrel::cuda

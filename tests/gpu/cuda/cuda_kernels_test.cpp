@@ -1,0 +1,270 @@
+// Each CUDA kernel against the CPU backend's ops or a float64 reference, on fresh random inputs
+// at several shapes (odd sizes included), outputs poisoned with NaN before the run. Skipped
+// without a GPU.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "backend/cpu/attention.h"
+#include "backend/cpu/ops.h"
+#include "backend/cuda/kernels.h"
+#include "common/random.h"
+#include "core/fp16.h"
+#include "core/ggml_type.h"
+#include "core/thread_pool.h"
+#include "quant/quant.h"
+#include "tests/gpu/cuda/gpu_test_util.h"
+
+namespace quarrel::cuda {
+namespace {
+
+using test::poisoned;
+using test::rel_error;
+using test::to_device;
+using test::to_host;
+
+const GgmlType kTypes[] = {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0,
+                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+
+bool float_type(GgmlType t) { return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16; }
+
+// A random [k, n] matrix quantized to t, and its dequantized values.
+struct HostMatrix {
+  GgmlType type;
+  int64_t k, n;
+  std::vector<uint8_t> bytes;
+  std::vector<float> values;  // dequantized, [k, n]
+};
+
+HostMatrix random_matrix(std::mt19937_64& rng, GgmlType t, int64_t k, int64_t n) {
+  HostMatrix m{t, k, n, {}, {}};
+  const size_t rb = row_bytes(t, static_cast<uint64_t>(k));
+  m.bytes.resize(rb * static_cast<size_t>(n));
+  m.values.resize(static_cast<size_t>(k * n));
+  for (int64_t r = 0; r < n; ++r) {
+    const auto src = test::random_floats(rng, static_cast<size_t>(k));
+    quant::quantize_row(t, src.data(), m.bytes.data() + rb * static_cast<size_t>(r), k);
+    quant::dequantize_row(t, m.bytes.data() + rb * static_cast<size_t>(r), m.values.data() + r * k, k);
+  }
+  return m;
+}
+
+DevMatrix dev(const HostMatrix& m, const DeviceBuffer& b) {
+  return DevMatrix{.type = static_cast<uint32_t>(m.type), .data = b.get(), .k = m.k, .n = m.n,
+                   .row_bytes = static_cast<size_t>(row_bytes(m.type, static_cast<uint64_t>(m.k)))};
+}
+
+std::vector<int64_t> ks_for(GgmlType t) {
+  if (float_type(t)) return {1, 33, 77, 256, 1000};
+  const int64_t be = (t == GgmlType::Q8_0 || t == GgmlType::Q4_0) ? 32 : 256;
+  return {be, 3 * be, 11 * be};
+}
+
+TEST(CudaKernels, DequantizeRowsMatchesHost) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  for (GgmlType t : kTypes) {
+    for (int64_t k : ks_for(t)) {
+      const int64_t n = 7;
+      const HostMatrix m = random_matrix(rng, t, k, n);
+      const auto wb = to_device(m.bytes);
+      const std::vector<int32_t> rows = {6, 0, 3, 3, 5};
+      const auto rb = to_device(rows);
+      auto out = poisoned(rows.size() * static_cast<size_t>(k) * 4);
+      dequantize_rows_f32(dev(m, wb), rb.get<int32_t>(), static_cast<int64_t>(rows.size()), out.get<float>(), nullptr);
+      auto out16 = poisoned(rows.size() * static_cast<size_t>(k) * 2);
+      dequantize_rows_f16(dev(m, wb), rb.get<int32_t>(), static_cast<int64_t>(rows.size()), out16.get(), nullptr);
+      const auto got = to_host<float>(out, rows.size() * static_cast<size_t>(k));
+      const auto got16 = to_host<uint16_t>(out16, rows.size() * static_cast<size_t>(k));
+      for (size_t r = 0; r < rows.size(); ++r) {
+        for (int64_t j = 0; j < k; ++j) {
+          const float want = m.values[static_cast<size_t>(rows[r] * k + j)];
+          ASSERT_EQ(got[r * static_cast<size_t>(k) + static_cast<size_t>(j)], want)
+              << type_name(t) << " k=" << k << " row " << rows[r] << " col " << j;
+          ASSERT_EQ(got16[r * static_cast<size_t>(k) + static_cast<size_t>(j)], f32_to_fp16(want));
+        }
+      }
+    }
+  }
+}
+
+TEST(CudaKernels, MatvecMatchesFloat64Reference) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  for (GgmlType t : kTypes) {
+    for (int64_t k : ks_for(t)) {
+      for (int64_t n : {1, 5, 130}) {
+        const HostMatrix m = random_matrix(rng, t, k, n);
+        const auto wb = to_device(m.bytes);
+        for (int cols : {1, 2, 3, 8}) {
+          const auto x = test::random_floats(rng, static_cast<size_t>(k * cols));
+          const auto xb = to_device(x);
+          auto yb = poisoned(static_cast<size_t>(n * cols) * 4);
+          matvec(dev(m, wb), xb.get<float>(), k, yb.get<float>(), n, cols, nullptr);
+          const auto y = to_host<float>(yb, static_cast<size_t>(n * cols));
+          std::vector<double> want(static_cast<size_t>(n * cols));
+          for (int c = 0; c < cols; ++c) {
+            for (int64_t r = 0; r < n; ++r) {
+              double s = 0;
+              for (int64_t j = 0; j < k; ++j) s += static_cast<double>(m.values[r * k + j]) * x[c * k + j];
+              want[static_cast<size_t>(c * n + r)] = s;
+            }
+          }
+          EXPECT_LT(rel_error(y, want), 1e-5) << type_name(t) << " k=" << k << " n=" << n << " cols=" << cols;
+        }
+      }
+    }
+  }
+}
+
+TEST(CudaKernels, RmsNormSwigluAddArgmax) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  for (int64_t n : {1, 8, 77, 4096}) {
+    const int64_t rows = 5;
+    const auto x = test::random_floats(rng, static_cast<size_t>(n * rows), -3, 3);
+    const auto w = test::random_floats(rng, static_cast<size_t>(n));
+    const auto xb = to_device(x), wb = to_device(w);
+    auto yb = poisoned(static_cast<size_t>(n * rows) * 4);
+    rms_norm(xb.get<float>(), wb.get<float>(), yb.get<float>(), n, rows, 1e-5f, nullptr);
+    std::vector<float> want(x.size());
+    cpu::rms_norm(x.data(), w.data(), want.data(), n, rows, 1e-5f);
+    EXPECT_LT(rel_error(to_host<float>(yb, x.size()), std::vector<double>(want.begin(), want.end())), 1e-6);
+
+    const auto g = test::random_floats(rng, x.size(), -6, 6);
+    const auto gb = to_device(g);
+    auto sb = poisoned(x.size() * 4);
+    swiglu(gb.get<float>(), xb.get<float>(), sb.get<float>(), static_cast<int64_t>(x.size()), nullptr);
+    cpu::swiglu(g.data(), x.data(), want.data(), static_cast<int64_t>(x.size()));
+    EXPECT_LT(rel_error(to_host<float>(sb, x.size()), std::vector<double>(want.begin(), want.end())), 1e-6);
+
+    auto ab = poisoned(x.size() * 4);
+    add(gb.get<float>(), xb.get<float>(), ab.get<float>(), static_cast<int64_t>(x.size()), nullptr);
+    const auto sum = to_host<float>(ab, x.size());
+    for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(sum[i], g[i] + x[i]);
+
+    // Argmax with a tie (first wins) and NaNs (skipped).
+    std::vector<float> lx = x;
+    lx[1] = NAN;
+    if (n > 3) lx[static_cast<size_t>(n + 2)] = lx[static_cast<size_t>(n + 3)] = 100.0f;
+    const auto lb = to_device(lx);
+    auto ib = poisoned(static_cast<size_t>(rows) * 4);
+    argmax_rows(lb.get<float>(), n, rows, ib.get<int32_t>(), nullptr);
+    const auto ids = to_host<int32_t>(ib, static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(ids[static_cast<size_t>(r)], cpu::argmax(lx.data() + r * n, n)) << n;
+  }
+}
+
+// RoPE + KV store, then attention, against cpu::rope + cpu::kv_store + cpu::attention over the
+// same scattered block tables.
+TEST(CudaKernels, RopeKvAndPagedAttentionMatchCpu) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  ThreadPool pool(2);
+  struct Shape {
+    int n_head, n_kv, hd, block, window;
+    bool neox;
+  };
+  for (const Shape sh : {Shape{4, 2, 8, 16, 0, false}, Shape{8, 2, 64, 16, 0, true}, Shape{4, 4, 128, 8, 5, false},
+                         Shape{6, 3, 80, 16, 0, true}, Shape{2, 1, 256, 32, 0, false}}) {
+    const int n_blocks = 12, n_tok = 19;  // two sequences: 11 tokens and 8 tokens, prompt-like
+    cpu::KvLayout layout{.type = GgmlType::F16, .head_dim = sh.hd, .n_kv_head = sh.n_kv, .block_size = sh.block};
+    std::vector<int32_t> perm(n_blocks);
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    const std::vector<int32_t> bt0(perm.begin(), perm.begin() + 6), bt1(perm.begin() + 6, perm.end());
+    // Sequence 0 at positions 30..40 (earlier positions pre-filled), sequence 1 at 0..7.
+    std::vector<int32_t> pos;
+    std::vector<int64_t> slots;
+    for (int p = 30; p < 41; ++p) pos.push_back(p), slots.push_back(bt0[p / sh.block] * sh.block + p % sh.block);
+    for (int p = 0; p < 8; ++p) pos.push_back(p), slots.push_back(bt1[p / sh.block] * sh.block + p % sh.block);
+    if (41 > 6 * sh.block) continue;
+    const size_t qn = static_cast<size_t>(n_tok * sh.n_head * sh.hd), kn = static_cast<size_t>(n_tok * sh.n_kv * sh.hd);
+    auto q = test::random_floats(rng, qn), k = test::random_floats(rng, kn), v = test::random_floats(rng, kn);
+    // Caches pre-filled with random K/V for sequence 0's earlier positions (and garbage elsewhere).
+    std::vector<uint16_t> kc(layout.layer_bytes(n_blocks) / 2), vc(kc.size());
+    for (auto& e : kc) e = f32_to_fp16(std::uniform_real_distribution<float>(-1, 1)(rng));
+    for (auto& e : vc) e = f32_to_fp16(std::uniform_real_distribution<float>(-1, 1)(rng));
+
+    cpu::RopeParams rp{.n_dims = sh.hd, .neox = sh.neox, .freq_base = 10000.0f};
+    cpu::RopeCache rc(rp, sh.hd, pos);
+    std::vector<float> cs(rc.token(0), rc.token(0) + static_cast<size_t>(n_tok) * rc.n_dims());
+
+    const auto qb = to_device(q), kb = to_device(k), vb = to_device(v), csb = to_device(cs), sb = to_device(slots);
+    const auto kcb = to_device(kc), vcb = to_device(vc);
+    RopeKvArgs ra;
+    ra.q = qb.get<float>();
+    ra.k = kb.get<float>();
+    ra.v = vb.get<float>();
+    ra.cos_sin = csb.get<float>();
+    ra.slots = sb.get<int64_t>();
+    ra.k_cache = kcb.get();
+    ra.v_cache = vcb.get();
+    ra.n_tokens = n_tok;
+    ra.n_head = sh.n_head;
+    ra.n_kv_head = sh.n_kv;
+    ra.head_dim = sh.hd;
+    ra.n_dims = sh.hd;
+    ra.block_size = sh.block;
+    ra.neox = sh.neox;
+    rope_kv_store(ra, nullptr);
+
+    std::vector<int32_t> tables(bt0);
+    tables.insert(tables.end(), bt1.begin(), bt1.end());
+    std::vector<int32_t> bt_off(n_tok, 0);
+    for (int t = 11; t < n_tok; ++t) bt_off[static_cast<size_t>(t)] = 6;
+    const auto pb = to_device(pos), tb = to_device(tables), ob = to_device(bt_off);
+    auto outb = poisoned(qn * 4);
+    AttentionArgs aa;
+    aa.q = qb.get<float>();
+    aa.out = outb.get<float>();
+    aa.k_cache = kcb.get();
+    aa.v_cache = vcb.get();
+    aa.positions = pb.get<int32_t>();
+    aa.bt_offset = ob.get<int32_t>();
+    aa.block_tables = tb.get<int32_t>();
+    aa.n_tokens = n_tok;
+    aa.n_head = sh.n_head;
+    aa.n_kv_head = sh.n_kv;
+    aa.head_dim = sh.hd;
+    aa.block_size = sh.block;
+    aa.sliding_window = sh.window;
+    attention(aa, nullptr);
+
+    // CPU.
+    cpu::rope(q.data(), sh.n_head, 0, rc);
+    cpu::rope(k.data(), sh.n_kv, 0, rc);
+    cpu::kv_store(layout, kc.data(), vc.data(), k.data(), v.data(), 0, slots);
+    std::vector<float> want(qn);
+    const std::vector<cpu::AttentionSeq> seqs = {
+        {.block_table = bt0, .n_kv = 41, .q = q.data(), .q_pos = std::span<const int32_t>(pos).subspan(0, 11),
+         .out = want.data()},
+        {.block_table = bt1, .n_kv = 8, .q = q.data() + 11 * sh.n_head * sh.hd,
+         .q_pos = std::span<const int32_t>(pos).subspan(11, 8), .out = want.data() + 11 * sh.n_head * sh.hd}};
+    const cpu::AttentionParams ap{.n_head = sh.n_head, .n_kv_head = sh.n_kv, .head_dim = sh.hd, .scale = 0.0f,
+                                  .softcap = 0.0f, .sliding_window = sh.window, .causal = true};
+    cpu::attention(ap, layout, kc.data(), vc.data(), seqs, 0, 0, pool);
+
+    EXPECT_LT(rel_error(to_host<float>(qb, qn), std::vector<double>(q.begin(), q.end())), 1e-6) << "rope q";
+    auto as_float = [](const std::vector<uint16_t>& h) {
+      std::vector<double> f(h.size());
+      for (size_t i = 0; i < h.size(); ++i) f[i] = fp16_to_f32(h[i]);
+      return f;
+    };
+    auto as_floatf = [&](const std::vector<uint16_t>& h) {
+      const auto d = as_float(h);
+      return std::vector<float>(d.begin(), d.end());
+    };
+    // Rounding of the rotated K to f16 may differ by one unit where the f32 values differ by one.
+    EXPECT_LT(rel_error(as_floatf(to_host<uint16_t>(kcb, kc.size())), as_float(kc)), 1e-3) << "K cache, hd " << sh.hd;
+    EXPECT_EQ(to_host<uint16_t>(vcb, vc.size()), vc) << "V cache, hd " << sh.hd;
+    EXPECT_LT(rel_error(to_host<float>(outb, qn), std::vector<double>(want.begin(), want.end())), 1e-5)
+        << "attention hd " << sh.hd << " window " << sh.window;
+  }
+}
+
+}  // namespace
+}  // namespace quarrel::cuda

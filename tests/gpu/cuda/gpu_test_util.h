@@ -1,0 +1,52 @@
+#pragma once
+// Helpers of the GPU tests: skip without a GPU, device <-> host copies, NaN poisoning.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/device_buffer.h"
+#include "backend/cuda/device_info.h"
+
+#define QUARREL_SKIP_WITHOUT_GPU()                                                       \
+  do {                                                                                   \
+    if (::quarrel::cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device present"; \
+  } while (0)
+
+namespace quarrel::test {
+
+template <typename T>
+cuda::DeviceBuffer to_device(const std::vector<T>& v) {
+  cuda::DeviceBuffer b(std::max<size_t>(v.size() * sizeof(T), 1));
+  if (!v.empty()) QUARREL_CUDA_CHECK(cudaMemcpy(b.get(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+  return b;
+}
+
+template <typename T>
+std::vector<T> to_host(const cuda::DeviceBuffer& b, size_t n) {
+  QUARREL_CUDA_CHECK(cudaDeviceSynchronize());
+  std::vector<T> v(n);
+  if (n) QUARREL_CUDA_CHECK(cudaMemcpy(v.data(), b.get(), n * sizeof(T), cudaMemcpyDeviceToHost));
+  return v;
+}
+
+// A device buffer of n floats, every byte 0xFF (NaN): an element the kernel does not write stays NaN.
+inline cuda::DeviceBuffer poisoned(size_t bytes) {
+  cuda::DeviceBuffer b(std::max<size_t>(bytes, 1));
+  QUARREL_CUDA_CHECK(cudaMemset(b.get(), 0xFF, bytes));
+  return b;
+}
+
+// ||a - b|| / ||b|| (NaN anywhere gives infinity).
+inline double rel_error(const std::vector<float>& a, const std::vector<double>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i])) return INFINITY;
+    num += (a[i] - b[i]) * (a[i] - b[i]);
+    den += b[i] * b[i];
+  }
+  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+}  // namespace quarrel::test
