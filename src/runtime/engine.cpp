@@ -141,6 +141,7 @@ std::shared_ptr<RequestHandle> Engine::submit(Request request, EventSink sink) {
     ev.final = true;
     ev.reason = StopReason::kLength;
     ev.usage.prompt_tokens = seq->n_prompt;
+    if (observer_) observer_->on_finish(id, ev);
     handle->deliver(std::move(ev));
     std::lock_guard lock(stats_mu_);
     ++stats_.requests_submitted;
@@ -229,6 +230,10 @@ void Engine::sample(Sequence& seq, std::span<const float> logits) {
   seq.tokens.push_back(r.token);
   ++seq.n_generated;
   const auto now = Clock::now();
+  if (observer_) {
+    const bool first = seq.n_generated == 1;
+    observer_->on_token(seq.id, first, std::chrono::duration<double>(now - (first ? seq.t_submit : seq.t_last_token)).count());
+  }
   if (seq.n_generated == 1) seq.t_first_token = now;
   seq.t_last_token = now;
 
@@ -292,6 +297,7 @@ void Engine::flush_finished(bool ran_forward) {
   }
   publish_stats(ran_forward);
   for (auto& [seq, ev] : done) {
+    if (observer_) observer_->on_finish(seq->id, ev);
     try {
       seq->handle->deliver(std::move(ev));
     } catch (const std::exception& ex) {
@@ -316,6 +322,11 @@ void Engine::publish_stats(bool ran_forward) {
   stats_.kv_blocks_cached = ks.blocks_cached;
   stats_.preemptions = static_cast<uint64_t>(scheduler_.n_preemptions());
   if (ran_forward) ++stats_.iterations;
+}
+
+void Engine::set_observer(std::shared_ptr<EngineObserver> observer) {
+  if (thread_.joinable()) fail(ErrorCode::kInternal, "engine: set_observer() after start()");
+  observer_ = std::move(observer);
 }
 
 EngineStats Engine::stats() const {

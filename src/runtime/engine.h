@@ -63,6 +63,19 @@ struct EngineStats {
   uint64_t preemptions = 0;
 };
 
+// Watches every request on the engine thread (the server's metrics and token rate limits). Calls
+// must be quick and must not block. on_finish may also come from submit()'s thread (a request
+// asking for no tokens).
+class EngineObserver {
+ public:
+  virtual ~EngineObserver() = default;
+  // A token was sampled: the first of its request (`seconds` since submit: time to first
+  // token), or a later one (`seconds` since the previous token: inter-token latency).
+  virtual void on_token(RequestId id, bool first, double seconds) = 0;
+  // The request ended: its final event (reason, usage, timings), just before it is delivered.
+  virtual void on_finish(RequestId id, const TokenEvent& final_event) = 0;
+};
+
 class Engine {
  public:
   // Takes a loaded backend. The tokenizer gives text prompts, event text, stop strings and the
@@ -91,6 +104,8 @@ class Engine {
   static void cancel(RequestHandle& handle) { handle.cancel(); }
 
   EngineStats stats() const;
+  // Installs the observer; only before start().
+  void set_observer(std::shared_ptr<EngineObserver> observer);
   const backend::Backend& backend() const { return *backend_; }
   const model::Model& model() const { return backend_->model(); }
   const tokenizer::Tokenizer* tokenizer() const { return tokenizer_ ? &*tokenizer_ : nullptr; }
@@ -138,6 +153,7 @@ class Engine {
 
   mutable std::mutex stats_mu_;
   EngineStats stats_;
+  std::shared_ptr<EngineObserver> observer_;
 };
 
 // Everything `quarrel run` / `quarrel serve` need to run a GGUF model on the CPU.

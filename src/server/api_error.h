@@ -16,10 +16,17 @@ class ApiError : public std::runtime_error {
       : std::runtime_error(std::move(message)), status_(status), code_(std::move(code)) {}
   int status() const { return status_; }
   const std::string& code() const { return code_; }
+  // Seconds for the Retry-After header (RATE_LIMITED, OVERLOADED); 0: none.
+  int retry_after() const { return retry_after_; }
+  ApiError& with_retry_after(int seconds) {
+    retry_after_ = seconds;
+    return *this;
+  }
 
  private:
   int status_;
   std::string code_;
+  int retry_after_ = 0;
 };
 
 inline ApiError invalid_request(std::string message) { return ApiError(400, "INVALID_REQUEST", std::move(message)); }

@@ -21,6 +21,7 @@
 #include "server/log.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
+#include "server/operations.h"
 #include "server/route.h"
 
 namespace quarrel::server {
@@ -59,10 +60,14 @@ std::string target_path(const StringRequest& req) {
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(ModelContext& m, ServerConfig c) : model(m), cfg(std::move(c)) {}
+  Impl(ModelContext& m, ServerConfig c)
+      : model(m), cfg(std::move(c)), ops(std::make_shared<Operations>(cfg.ops, model)) {
+    ops->observe_engine();
+  }
 
   ModelContext& model;
   ServerConfig cfg;
+  std::shared_ptr<Operations> ops;  // keys, rate limits, CORS, metrics (operations.h)
   net::io_context io{1};
   tcp::acceptor acceptor{io};
   net::signal_set signals{io, SIGINT, SIGTERM};
@@ -80,19 +85,25 @@ struct HttpServer::Impl {
     std::optional<ApiError> err;
     bool keep = req.keep_alive();
     unsigned status = 200;
+    const std::string peer = peer_address(stream);
     try {
+      // /metrics and CORS preflights are answered here; throws 401 / 429.
+      std::optional<StringResponse> early = ops->before_route(req, path, peer, rid);
       const bool post = req.method() == http::verb::post;
       const bool get = req.method() == http::verb::get;
       bool table_knows = false;
-      if (const Route* route = find_route(req.method(), path, &table_knows)) {
-        RouteContext ctx{stream, req, rid, path, model, cfg, draining, track_fn(), decorate_fn(req, rid)};
+      const Route* route = early ? nullptr : find_route(req.method(), path, &table_knows);
+      if (route) {
+        RouteContext ctx{stream, req, rid, path, model, cfg, draining, track_fn(ops->client_of(req, peer)),
+                         decorate_fn(req, rid)};
         keep = co_await route->handler(ctx) && keep;
         status = ctx.status;
       } else if (post && (path == "/v1/chat/completions" || path == "/v1/completions")) {
         keep = co_await generate(stream, req, rid, path == "/v1/chat/completions") && keep;
       } else {
-        std::optional<StringResponse> res;
-        if (get && path == "/healthz") {
+        std::optional<StringResponse> res = std::move(early);
+        if (res) {  // answered by ops
+        } else if (get && path == "/healthz") {
           res = json_response(200, {{"status", "ok"}}, req, rid);
         } else if (get && path == "/readyz") {
           const bool ready = model.engine().running() && !draining;
@@ -113,6 +124,7 @@ struct HttpServer::Impl {
           throw ApiError(404, "NOT_FOUND", fmt::format("{}: no such route", path));
         }
         status = res->result_int();
+        ops->decorate(req, *res);
         beast::error_code ec;
         co_await http::async_write(stream, *res, net::redirect_error(use_awaitable, ec));
         if (ec) keep = false;
@@ -127,7 +139,8 @@ struct HttpServer::Impl {
     if (err) {
       status = static_cast<unsigned>(err->status());
       auto res = json_response(status, error_body(*err, rid), req, rid);
-      if (err->code() == "OVERLOADED") res.set(http::field::retry_after, "1");
+      ops->decorate_error(res, *err);
+      ops->decorate(req, res);
       beast::error_code ec;
       co_await http::async_write(stream, res, net::redirect_error(use_awaitable, ec));
       if (ec) keep = false;
@@ -137,12 +150,14 @@ struct HttpServer::Impl {
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     log_line("INFO", rid, "request",
              {{"method", std::string(req.method_string())}, {"path", path}, {"status", status}, {"ms", ms}});
+    ops->record(req, path, status, ms / 1000.0, err ? err->code() : "");
     co_return keep && !draining;
   }
 
   // For route handlers (route.h): in-flight tracking and the common headers.
-  std::function<std::shared_ptr<void>(std::shared_ptr<runtime::RequestHandle>)> track_fn() {
-    return [this](std::shared_ptr<runtime::RequestHandle> h) {
+  std::function<std::shared_ptr<void>(std::shared_ptr<runtime::RequestHandle>)> track_fn(std::string client) {
+    return [this, client](std::shared_ptr<runtime::RequestHandle> h) {
+      ops->attach(h->id(), client);  // its tokens count against the client's rate limit
       live.insert(h);
       ++active;
       return std::shared_ptr<void>(nullptr, [this, h](void*) {
@@ -153,10 +168,10 @@ struct HttpServer::Impl {
     };
   }
   std::function<void(http::response_header<>&)> decorate_fn(const StringRequest& req, const std::string& rid) {
-    (void)req;
-    return [rid](http::response_header<>& h) {
+    return [this, &req, rid](http::response_header<>& h) {
       h.set(http::field::server, std::string("quarrel/") + kVersion);
       h.set("X-Request-Id", rid);
+      ops->decorate(req, h);
     };
   }
 
@@ -180,6 +195,7 @@ struct HttpServer::Impl {
     if (draining) throw ApiError(503, "OVERLOADED", "the server is shutting down");
     const auto body = nlohmann::ordered_json::parse(req.body());
     GenerationRequest g = parse_openai_request(body, chat, model, cfg.max_tokens_limit);
+    g.request.priority = request_priority(req, body);
     auto pipe = std::make_shared<EventPipe>(stream.get_executor());
     std::shared_ptr<runtime::RequestHandle> h;
     try {
@@ -192,6 +208,7 @@ struct HttpServer::Impl {
       throw ApiError(e.code() == ErrorCode::kInvalidArgument ? 400 : 500,
                      e.code() == ErrorCode::kInvalidArgument ? "INVALID_REQUEST" : "INFERENCE_ERROR", e.what());
     }
+    ops->attach(h->id(), ops->client_of(req, peer_address(stream)));
     live.insert(h);
     ++active;
     struct Guard {
@@ -219,6 +236,7 @@ struct HttpServer::Impl {
       if (ev.reason == runtime::StopReason::kCancelled && draining)
         throw ApiError(503, "OVERLOADED", "the server shut down before the answer was complete");
       auto res = json_response(200, out.response(ev), req, rid);
+      ops->decorate(req, res);
       beast::error_code ec;
       co_await http::async_write(stream, res, net::redirect_error(use_awaitable, ec));
       co_return !ec;
@@ -231,6 +249,7 @@ struct HttpServer::Impl {
     res.set("X-Request-Id", rid);
     res.keep_alive(req.keep_alive());
     res.chunked(true);
+    ops->decorate(req, res);
     http::response_serializer<http::empty_body> sr{res};
     beast::error_code ec;
     stream.expires_after(std::chrono::seconds(60));
@@ -270,6 +289,9 @@ struct HttpServer::Impl {
   awaitable<void> session(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
+    const auto counted = ops->metrics().connection(ConnectionKind::kHttp);
+    // Past --max-connections: the first request is read, answered 503 and the connection closed.
+    std::optional<StringResponse> busy = ops->refuse_connection(fmt::format("req-{:06x}", next_request++));
     try {
       for (;;) {
         http::request_parser<http::string_body> parser;
@@ -296,6 +318,10 @@ struct HttpServer::Impl {
         if (ec) break;
         stream.expires_never();
         StringRequest req = parser.release();
+        if (busy) {
+          co_await http::async_write(stream, *busy, net::redirect_error(use_awaitable, ec));
+          break;
+        }
         if (!co_await handle(stream, req)) break;
       }
     } catch (const std::exception& e) {

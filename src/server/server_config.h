@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "server/ops_config.h"
+
 namespace quarrel::server {
 
 struct ServerConfig {
@@ -15,6 +17,7 @@ struct ServerConfig {
   int32_t max_tokens_limit = 0;       // 0: no cap beyond the context
   std::chrono::seconds shutdown_grace{10};
   std::chrono::seconds idle_timeout{60};  // keep-alive / slow client read timeout
+  OpsConfig ops;  // API keys, rate limits, CORS, connection limit, debug logs (operations.h)
 };
 
 }  // namespace quarrel::server
