@@ -3,18 +3,17 @@
 #include <algorithm>
 #include <numeric>
 
+#include "backend/cpu/ffn.h"
 #include "backend/cpu/matmul.h"
+#include "backend/cpu/weight_view.h"
 #include "core/error.h"
 #include "quant/quant.h"
 
 namespace quarrel::backend {
 namespace {
 
-cpu::WeightMatrix matrix(const model::Weight& w) {
-  return {.type = w.type, .data = w.data, .k = w.cols(), .n = w.rows(), .row_stride = 0};
-}
-
-const float* f32(const model::Weight& w) { return reinterpret_cast<const float*>(w.data); }
+cpu::WeightMatrix matrix(const model::Weight& w) { return cpu::weight_matrix(w); }
+const float* f32(const model::Weight& w) { return cpu::weight_f32(w); }
 
 }  // namespace
 
@@ -27,8 +26,9 @@ struct CpuBackend::Scratch {
   std::vector<float> x, xn, tmp;        // [n_embd, n]
   std::vector<float> q, att;            // [n_head * head_dim, n]
   std::vector<float> k, v;              // [n_head_kv * head_dim, n]
-  std::vector<float> gate, up;          // [n_ff, n]
-  cpu::RopeCache rope;
+  std::vector<float> qkv;               // [n_embd_q + 2 n_embd_k_gqa, n] (fused_qkv)
+  cpu::FfnScratch ffn;
+  cpu::RopeCache rope, rope_swa;
 };
 
 CpuBackend::CpuBackend(const CpuBackendOptions& options) : pool_(options.n_threads), s_(std::make_unique<Scratch>()) {}
@@ -59,8 +59,9 @@ void CpuBackend::load(std::shared_ptr<const model::Model> model, const KvCacheCo
                        .block_size = kv.block_size};
   cpu::validate(layout);
   for (const model::LayerWeights& l : model->layers()) {
-    for (const model::Weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) {
-      if (!cpu::matmul_supported(w->type)) {
+    for (const model::Weight* w : {&l.wq, &l.wk, &l.wv, &l.wqkv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down,
+                                   &l.ffn_gate_inp, &l.ffn_gate_exps, &l.ffn_up_exps, &l.ffn_down_exps}) {
+      if (*w && !cpu::matmul_supported(w->type)) {
         fail(ErrorCode::kUnsupported, "{}: tensor '{}' has type {}, which the CPU backend cannot multiply with",
              model->path(), w->name(), type_name(w->type));
       }
@@ -83,6 +84,14 @@ void CpuBackend::load(std::shared_ptr<const model::Model> model, const KvCacheCo
                           .attn_factor = hp.yarn_attn_factor,
                           .beta_fast = hp.yarn_beta_fast,
                           .beta_slow = hp.yarn_beta_slow};
+  rope_swa_differs_ = hp.rope_freq_base_swa > 0.0f;
+  rope_swa_ = rope_;
+  if (rope_swa_differs_) {  // gemma3's local layers: their own base, no scaling
+    rope_swa_.freq_base = hp.rope_freq_base_swa;
+    rope_swa_.freq_scale = 1.0f;
+    rope_swa_.ext_factor = 0.0f;
+    rope_swa_.attn_factor = 1.0f;
+  }
   layout_ = layout;
   kv_ = kv;
   model_ = std::move(model);
@@ -157,9 +166,9 @@ void CpuBackend::forward(const Batch& batch, Logits& out) {
   resize(s.att, hp.n_embd_attn_out());
   resize(s.k, hp.n_embd_k_gqa());
   resize(s.v, hp.n_embd_v_gqa());
-  resize(s.gate, hp.n_ff);
-  resize(s.up, hp.n_ff);
+  if (m.block().fused_qkv) resize(s.qkv, hp.n_embd_q() + hp.n_embd_k_gqa() + hp.n_embd_v_gqa());
   s.rope.build(rope_, static_cast<int>(hp.head_dim_k), s.positions);
+  if (rope_swa_differs_) s.rope_swa.build(rope_swa_, static_cast<int>(hp.head_dim_k), s.positions);
 
   // Embeddings.
   const model::Weight& embd = m.token_embd();
@@ -167,6 +176,7 @@ void CpuBackend::forward(const Batch& batch, Logits& out) {
     quant::dequantize_row(embd.type, embd.row(batch.tokens[s.order[t]]), s.x.data() + t * static_cast<size_t>(n_embd),
                           n_embd);
   }
+  if (hp.embd_scale > 0.0f) cpu::scale(s.x.data(), hp.embd_scale, s.x.data(), n_embd * n);
 
   // Each sequence's run of queries, for attention.
   std::vector<cpu::AttentionSeq> seqs;
@@ -198,9 +208,56 @@ void CpuBackend::forward(const Batch& batch, Logits& out) {
     const size_t t = pos_of[static_cast<size_t>(out.batch_index[r])];
     std::copy_n(s.x.data() + t * static_cast<size_t>(n_embd), n_embd, xo.data() + r * static_cast<size_t>(n_embd));
   }
-  cpu::rms_norm(xo.data(), f32(m.output_norm()), xo.data(), n_embd, static_cast<int64_t>(n_out), hp.rms_eps);
-  out.values.resize(n_out * static_cast<size_t>(hp.n_vocab));
-  cpu::matmul(matrix(m.output()), xo.data(), out.values.data(), static_cast<int64_t>(n_out), pool_);
+  output_logits(xo.data(), static_cast<int64_t>(n_out), out);
+}
+
+// Final norm, output matrix, then the architecture's logit scale and soft-cap. x: [n_embd, n_out], normed in place.
+void CpuBackend::output_logits(float* x, int64_t n_out, Logits& out) {
+  const model::Model& m = *model_;
+  const model::HParams& hp = m.hparams();
+  cpu::rms_norm(x, f32(m.output_norm()), x, hp.n_embd, n_out, hp.rms_eps);
+  const int64_t n_values = n_out * hp.n_vocab;
+  out.values.resize(static_cast<size_t>(n_values));
+  cpu::matmul(matrix(m.output()), x, out.values.data(), n_out, pool_);
+  if (hp.logit_scale > 0.0f) cpu::scale(out.values.data(), 1.0f / hp.logit_scale, out.values.data(), n_values);
+  if (hp.final_softcap > 0.0f) cpu::softcap(out.values.data(), n_values, hp.final_softcap);
+}
+
+// Q, K, V of n tokens from s.xn: separate projections (+ biases) or one fused QKV split apart.
+void CpuBackend::project_qkv(const model::LayerWeights& L, int64_t n) {
+  const model::HParams& hp = model_->hparams();
+  Scratch& s = *s_;
+  const int64_t nq = hp.n_embd_q(), nk = hp.n_embd_k_gqa(), nv = hp.n_embd_v_gqa();
+  if (L.wqkv) {
+    cpu::matmul(matrix(L.wqkv), s.xn.data(), s.qkv.data(), n, pool_);
+    const int64_t ld = nq + nk + nv;
+    for (int64_t t = 0; t < n; ++t) {
+      const float* c = s.qkv.data() + t * ld;
+      std::copy_n(c, nq, s.q.data() + t * nq);
+      std::copy_n(c + nq, nk, s.k.data() + t * nk);
+      std::copy_n(c + nq + nk, nv, s.v.data() + t * nv);
+    }
+  } else {
+    const cpu::MatmulOut qkv[3] = {{matrix(L.wq), s.q.data(), 0}, {matrix(L.wk), s.k.data(), 0}, {matrix(L.wv), s.v.data(), 0}};
+    cpu::matmul_multi(qkv, s.xn.data(), hp.n_embd, n, pool_);
+  }
+  if (L.bq) {
+    for (int64_t t = 0; t < n; ++t) {
+      cpu::add(s.q.data() + t * nq, f32(L.bq), s.q.data() + t * nq, nq);
+      cpu::add(s.k.data() + t * nk, f32(L.bk), s.k.data() + t * nk, nk);
+      cpu::add(s.v.data() + t * nv, f32(L.bv), s.v.data() + t * nv, nv);
+    }
+  }
+}
+
+// x += residual_scale * post_norm(tmp), each step only where the architecture has it.
+void CpuBackend::add_residual(const model::Weight& post_norm, int64_t n) {
+  const model::HParams& hp = model_->hparams();
+  Scratch& s = *s_;
+  const int64_t n_embd = hp.n_embd;
+  if (post_norm) cpu::rms_norm(s.tmp.data(), f32(post_norm), s.tmp.data(), n_embd, n, hp.rms_eps);
+  if (hp.residual_scale > 0.0f) cpu::scale(s.tmp.data(), hp.residual_scale, s.tmp.data(), n_embd * n);
+  cpu::add(s.x.data(), s.tmp.data(), s.x.data(), n_embd * n);
 }
 
 void CpuBackend::run_layer(int64_t il, int64_t n, const std::vector<cpu::AttentionSeq>& seqs) {
@@ -209,43 +266,34 @@ void CpuBackend::run_layer(int64_t il, int64_t n, const std::vector<cpu::Attenti
   Scratch& s = *s_;
   const int64_t n_embd = hp.n_embd, hd = hp.head_dim_k;
   const int n_head = static_cast<int>(hp.n_head), n_head_kv = static_cast<int>(hp.n_head_kv);
+  const bool swa = hp.is_swa_layer(il);
 
   // Attention.
   cpu::rms_norm(s.x.data(), f32(L.attn_norm), s.xn.data(), n_embd, n, hp.rms_eps);
-  const cpu::MatmulOut qkv[3] = {{matrix(L.wq), s.q.data(), 0}, {matrix(L.wk), s.k.data(), 0}, {matrix(L.wv), s.v.data(), 0}};
-  cpu::matmul_multi(qkv, s.xn.data(), n_embd, n, pool_);
-  if (L.bq) {
-    for (int64_t t = 0; t < n; ++t) {
-      cpu::add(s.q.data() + t * hp.n_embd_q(), f32(L.bq), s.q.data() + t * hp.n_embd_q(), hp.n_embd_q());
-      cpu::add(s.k.data() + t * hp.n_embd_k_gqa(), f32(L.bk), s.k.data() + t * hp.n_embd_k_gqa(), hp.n_embd_k_gqa());
-      cpu::add(s.v.data() + t * hp.n_embd_v_gqa(), f32(L.bv), s.v.data() + t * hp.n_embd_v_gqa(), hp.n_embd_v_gqa());
-    }
-  }
+  project_qkv(L, n);
   if (L.q_norm) {
     cpu::rms_norm(s.q.data(), f32(L.q_norm), s.q.data(), hd, n * n_head, hp.rms_eps);
     cpu::rms_norm(s.k.data(), f32(L.k_norm), s.k.data(), hd, n * n_head_kv, hp.rms_eps);
   }
-  cpu::rope(s.q.data(), n_head, 0, s.rope);
-  cpu::rope(s.k.data(), n_head_kv, 0, s.rope);
+  const cpu::RopeCache& rope = swa && rope_swa_differs_ ? s.rope_swa : s.rope;
+  cpu::rope(s.q.data(), n_head, 0, rope);
+  cpu::rope(s.k.data(), n_head_kv, 0, rope);
   cpu::kv_store(layout_, k_cache(il), v_cache(il), s.k.data(), s.v.data(), 0, s.slots);
   const cpu::AttentionParams ap{.n_head = n_head,
                                 .n_kv_head = n_head_kv,
                                 .head_dim = static_cast<int>(hd),
-                                .scale = 0.0f,
-                                .softcap = 0.0f,
-                                .sliding_window = static_cast<int32_t>(hp.sliding_window),
+                                .scale = hp.attn_scale,
+                                .softcap = hp.attn_softcap,
+                                .sliding_window = swa ? static_cast<int32_t>(hp.sliding_window) : 0,
                                 .causal = true};
   cpu::attention(ap, layout_, k_cache(il), v_cache(il), seqs, 0, 0, pool_);
   cpu::matmul(matrix(L.wo), s.att.data(), s.tmp.data(), n, pool_);
-  cpu::add(s.x.data(), s.tmp.data(), s.x.data(), n_embd * n);
+  add_residual(L.attn_post_norm, n);
 
-  // Feed-forward (SwiGLU).
+  // Feed-forward (gated, or a mixture of experts).
   cpu::rms_norm(s.x.data(), f32(L.ffn_norm), s.xn.data(), n_embd, n, hp.rms_eps);
-  const cpu::MatmulOut gate_up[2] = {{matrix(L.ffn_gate), s.gate.data(), 0}, {matrix(L.ffn_up), s.up.data(), 0}};
-  cpu::matmul_multi(gate_up, s.xn.data(), n_embd, n, pool_);
-  cpu::swiglu(s.gate.data(), s.up.data(), s.gate.data(), hp.n_ff * n);
-  cpu::matmul(matrix(L.ffn_down), s.gate.data(), s.tmp.data(), n, pool_);
-  cpu::add(s.x.data(), s.tmp.data(), s.x.data(), n_embd * n);
+  cpu::ffn_forward(L, hp, model_->block(), s.xn.data(), s.tmp.data(), n, s.ffn, pool_);
+  add_residual(L.ffn_post_norm, n);
 }
 
 }  // namespace quarrel::backend

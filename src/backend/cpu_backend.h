@@ -2,7 +2,9 @@
 // The CPU backend: the whole Llama-family forward pass over a Batch, on the kernels of
 // src/backend/cpu (chosen at run time from CPUID), weights used in place from the model's mmap,
 // KV in a paged pool ([head_dim, block_size, n_kv_head, n_blocks] per layer, K and V; see
-// backend/cpu/attention.h), threads from one ThreadPool.
+// backend/cpu/attention.h), threads from one ThreadPool. What differs between architectures is
+// data (model::BlockOptions and the hparams' scales, caps and window pattern): the attention
+// half of each block is here, the FFN / mixture-of-experts half in backend/cpu/ffn.h.
 #include <memory>
 #include <vector>
 
@@ -38,6 +40,9 @@ class CpuBackend final : public Backend {
   struct Scratch;
   void check_batch(const Batch& batch) const;
   void run_layer(int64_t il, int64_t n, const std::vector<cpu::AttentionSeq>& seqs);
+  void project_qkv(const model::LayerWeights& L, int64_t n);
+  void add_residual(const model::Weight& post_norm, int64_t n);
+  void output_logits(float* x, int64_t n_out, Logits& out);
   uint8_t* k_cache(int64_t layer);
   uint8_t* v_cache(int64_t layer);
 
@@ -45,7 +50,9 @@ class CpuBackend final : public Backend {
   std::shared_ptr<const model::Model> model_;
   KvCacheConfig kv_;
   cpu::KvLayout layout_;
-  cpu::RopeParams rope_;
+  cpu::RopeParams rope_;      // every layer, or the global layers when rope_swa_differs_
+  cpu::RopeParams rope_swa_;  // the sliding-window layers (gemma3: own base, no scaling)
+  bool rope_swa_differs_ = false;
   std::vector<uint8_t> kv_storage_;  // per layer: K then V, layout_.layer_bytes(n_blocks) each
   std::unique_ptr<Scratch> s_;
 };

@@ -1,5 +1,7 @@
 // llama: Llama 1/2/3.x, TinyLlama, SmolLM/SmolLM2, stories. Normal (adjacent-pair) RoPE;
-// Llama 3.1+ carries RoPE frequency factors in rope_freqs.weight [n_rot / 2].
+// Llama 3.1+ carries RoPE frequency factors in rope_freqs.weight [n_rot / 2]. Mixtral is
+// written as llama with expert_count (llama.cpp's convention): router + top-k experts, softmax
+// then top-k renormalised to sum to 1.
 #include "gguf/gguf_file.h"
 #include "model/arch.h"
 
@@ -8,6 +10,7 @@ namespace {
 
 void read_llama_hparams(const gguf::GgufFile& file, HParams& hp) {
   hp.has_rope_freqs = file.find_tensor(tensor_name(TensorKind::kRopeFreqs)) != nullptr;
+  read_moe_hparams(file, hp, /*required=*/false);
 }
 
 }  // namespace

@@ -100,7 +100,38 @@ HParams read_common_hparams(const gguf::GgufFile& f, int64_t n_ctx_override) {
   if (hp.rope_scale_factor == 1.0f) hp.rope_scaling = RopeScaling::kNone;
   hp.rope_orig_ctx = optional_count(f, k::kRopeScalingOrigCtxLen, hp.n_ctx_train);
   hp.yarn_attn_factor = static_cast<float>(f.get_float_or(f.arch_key(k::kRopeScalingAttnFactor), 1.0));
+  hp.attn_scale = read_positive_float(f, k::kAttentionScale, 0.0f);
   return hp;
+}
+
+float read_positive_float(const gguf::GgufFile& f, std::string_view suffix, float def) {
+  const std::string key = f.arch_key(suffix);
+  if (!f.has(key)) return def;
+  const double v = f.get_float(key);
+  if (!(v > 0.0) || !std::isfinite(v) || v > 1e30) {
+    fail(ErrorCode::kInvalidFile, "{}: key '{}' = {} must be a positive finite number", f.path(), key, v);
+  }
+  return static_cast<float>(v);
+}
+
+void read_moe_hparams(const gguf::GgufFile& f, HParams& hp, bool required) {
+  constexpr uint64_t kMaxExperts = 1024;
+  const std::string count_key = f.arch_key(k::kExpertCount);
+  if (!required && f.get_uint_or(count_key, 0) == 0) return;
+  const uint64_t n_expert = f.get_uint(count_key);
+  if (n_expert == 0 || n_expert > kMaxExperts) {
+    fail(ErrorCode::kInvalidFile, "{}: key '{}' = {} is out of range (1..{})", f.path(), count_key, n_expert, kMaxExperts);
+  }
+  const std::string used_key = f.arch_key(k::kExpertUsedCount);
+  const uint64_t n_used = f.get_uint(used_key);
+  if (n_used == 0 || n_used > n_expert) {
+    fail(ErrorCode::kInvalidFile, "{}: key '{}' = {} is out of range (1..{} experts)", f.path(), used_key, n_used,
+         n_expert);
+  }
+  hp.n_expert = static_cast<int64_t>(n_expert);
+  hp.n_expert_used = static_cast<int64_t>(n_used);
+  hp.n_ff_exp = optional_count(f, k::kExpertFeedForwardLength, hp.n_ff);
+  hp.expert_weights_norm = f.get_bool_or(f.arch_key(k::kExpertWeightsNorm), true);
 }
 
 }  // namespace quarrel::model

@@ -2,6 +2,7 @@
 // Hyperparameters of a Llama-family model, read from the GGUF "<arch>.*" keys.
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace quarrel::gguf {
 class GgufFile;
@@ -43,6 +44,29 @@ struct HParams {
   bool has_rope_freqs = false;       // rope_freqs.weight present (llama3 frequency factors)
 
   int64_t sliding_window = 0;        // <arch>.attention.sliding_window; 0 = full attention
+  // Which layers use the window: 0 = every layer (mistral, phi3); p > 0 = all but every p-th
+  // (layer il is global iff (il + 1) % p == 0: gemma2 p = 2, gemma3 p = 6).
+  int64_t swa_pattern = 0;
+  // gemma3: the sliding-window layers' own RoPE base (their RoPE is unscaled); 0 = like the others.
+  float rope_freq_base_swa = 0.0f;
+
+  // Scales and caps; 0 = not used.
+  float attn_scale = 0.0f;       // <arch>.attention.scale: score scale (0: 1 / sqrt(head_dim_k))
+  float attn_softcap = 0.0f;     // <arch>.attention.attn_logit_softcapping (gemma2)
+  float final_softcap = 0.0f;    // <arch>.final_logit_softcapping (gemma2, gemma3)
+  float embd_scale = 0.0f;       // embeddings times this (gemma: sqrt(n_embd); granite: embedding_scale)
+  float residual_scale = 0.0f;   // <arch>.residual_scale: block outputs times this before the residual add (granite)
+  float logit_scale = 0.0f;      // <arch>.logit_scale: logits divided by this (granite)
+
+  // Mixture of experts (n_expert > 0): a router picks n_expert_used experts per token.
+  int64_t n_expert = 0;          // <arch>.expert_count
+  int64_t n_expert_used = 0;     // <arch>.expert_used_count
+  int64_t n_ff_exp = 0;          // <arch>.expert_feed_forward_length (default n_ff)
+  bool expert_weights_norm = true;  // the top-k softmax weights renormalised to sum to 1
+
+  bool is_swa_layer(int64_t il) const {
+    return sliding_window > 0 && (swa_pattern == 0 || (il + 1) % swa_pattern != 0);
+  }
 
   // Derived sizes.
   int64_t n_embd_q() const { return n_head * head_dim_k; }       // rows of attn_q
@@ -59,5 +83,12 @@ struct HParams {
 // token_embd). Missing required keys and nonsensical values are Errors naming the file and
 // the key. n_ctx_override > 0 replaces the trained context length.
 HParams read_common_hparams(const gguf::GgufFile& file, int64_t n_ctx_override);
+
+// Helpers for the architecture files' own keys (each an Error naming the file and key when
+// out of range). A positive finite float, or def when the key is absent.
+float read_positive_float(const gguf::GgufFile& file, std::string_view suffix, float def);
+// expert_count / expert_used_count / expert_feed_forward_length / expert_weights_norm; with
+// required = false a model without expert_count stays dense.
+void read_moe_hparams(const gguf::GgufFile& file, HParams& hp, bool required);
 
 }  // namespace quarrel::model

@@ -21,6 +21,8 @@ bool is_vector(TensorKind kind) {
     case TensorKind::kAttnQNorm:
     case TensorKind::kAttnKNorm:
     case TensorKind::kFfnNorm:
+    case TensorKind::kAttnPostNorm:
+    case TensorKind::kFfnPostNorm:
       return true;
     default:
       return false;
@@ -71,16 +73,23 @@ Weight* Model::slot(TensorKind kind, int layer) {
     case TensorKind::kAttnQ: return &l.wq;
     case TensorKind::kAttnK: return &l.wk;
     case TensorKind::kAttnV: return &l.wv;
+    case TensorKind::kAttnQkv: return &l.wqkv;
     case TensorKind::kAttnOut: return &l.wo;
     case TensorKind::kAttnQBias: return &l.bq;
     case TensorKind::kAttnKBias: return &l.bk;
     case TensorKind::kAttnVBias: return &l.bv;
     case TensorKind::kAttnQNorm: return &l.q_norm;
     case TensorKind::kAttnKNorm: return &l.k_norm;
+    case TensorKind::kAttnPostNorm: return &l.attn_post_norm;
     case TensorKind::kFfnNorm: return &l.ffn_norm;
     case TensorKind::kFfnGate: return &l.ffn_gate;
     case TensorKind::kFfnUp: return &l.ffn_up;
     case TensorKind::kFfnDown: return &l.ffn_down;
+    case TensorKind::kFfnPostNorm: return &l.ffn_post_norm;
+    case TensorKind::kFfnGateInp: return &l.ffn_gate_inp;
+    case TensorKind::kFfnGateExps: return &l.ffn_gate_exps;
+    case TensorKind::kFfnUpExps: return &l.ffn_up_exps;
+    case TensorKind::kFfnDownExps: return &l.ffn_down_exps;
     default: QUARREL_ASSERT(false);
   }
   return nullptr;
@@ -161,9 +170,13 @@ uint64_t Model::weight_bytes() const {
 uint64_t Model::bytes_per_token() const {
   uint64_t total = output_norm_.n_bytes + output().n_bytes + rope_freqs_.n_bytes + token_embd_.row_bytes();
   for (const LayerWeights& l : layers_) {
-    for (const Weight* w : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm,
-                            &l.ffn_norm, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) {
+    for (const Weight* w : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wqkv, &l.wo, &l.bq, &l.bk, &l.bv, &l.q_norm,
+                            &l.k_norm, &l.attn_post_norm, &l.ffn_norm, &l.ffn_gate, &l.ffn_up, &l.ffn_down,
+                            &l.ffn_post_norm, &l.ffn_gate_inp}) {
       total += w->n_bytes;
+    }
+    for (const Weight* w : {&l.ffn_gate_exps, &l.ffn_up_exps, &l.ffn_down_exps}) {
+      if (hp_.n_expert > 0) total += w->n_bytes / static_cast<uint64_t>(hp_.n_expert) * static_cast<uint64_t>(hp_.n_expert_used);
     }
   }
   return total;

@@ -39,12 +39,21 @@ struct Weight {
 struct LayerWeights {
   Weight attn_norm;         // [n_embd]
   Weight wq, wk, wv;        // [n_embd, n_head * hd_k], [n_embd, n_head_kv * hd_k], [n_embd, n_head_kv * hd_v]
+  Weight wqkv;              // [n_embd, n_head * hd_k + n_head_kv * (hd_k + hd_v)]  (fused_qkv, instead of wq/wk/wv)
   Weight wo;                // [n_head * hd_v, n_embd]
   Weight bq, bk, bv;        // [n_head * hd_k], [n_head_kv * hd_k], [n_head_kv * hd_v]  (qkv_bias)
   Weight q_norm, k_norm;    // [hd_k]  (qk_norm)
+  Weight attn_post_norm;    // [n_embd]  (post_norms)
   Weight ffn_norm;          // [n_embd]
-  Weight ffn_gate, ffn_up;  // [n_embd, n_ff]
+  Weight ffn_gate, ffn_up;  // [n_embd, n_ff]; fused_gate_up: no ffn_gate, ffn_up [n_embd, 2 * n_ff]
   Weight ffn_down;          // [n_ff, n_embd]
+  Weight ffn_post_norm;     // [n_embd]  (post_norms)
+  // Mixture of experts (n_expert > 0, instead of ffn_gate/up/down): expert x's matrix is the
+  // x-th [.., ..] slice of the stacked tensor.
+  Weight ffn_gate_inp;      // [n_embd, n_expert]  router
+  Weight ffn_gate_exps;     // [n_embd, n_ff_exp, n_expert]
+  Weight ffn_up_exps;       // [n_embd, n_ff_exp, n_expert]
+  Weight ffn_down_exps;     // [n_ff_exp, n_embd, n_expert]
 };
 
 struct LoadOptions {
@@ -79,7 +88,8 @@ class Model {
   std::span<const LayerWeights> layers() const { return layers_; }
 
   // Bytes of weight data read for one token's forward pass: every weight except the
-  // embedding table (one row of it), with the output matrix counted once.
+  // embedding table (one row of it), with the output matrix counted once and, for a mixture of
+  // experts, n_expert_used of the n_expert experts.
   uint64_t bytes_per_token() const;
   // Total bytes of tensor data in the file.
   uint64_t weight_bytes() const;

@@ -100,7 +100,8 @@ std::unordered_map<std::string, GgmlType> types_of_mix(const SyntheticSpec& spec
   const quant::ModelShape shape{.arch = spec.arch,
                                 .n_layer = static_cast<int>(spec.n_layer),
                                 .n_head = static_cast<int>(spec.n_head),
-                                .n_head_kv = static_cast<int>(spec.n_head_kv)};
+                                .n_head_kv = static_cast<int>(spec.n_head_kv),
+                                .n_expert = static_cast<int>(spec.n_expert)};
   const auto choices = quant::choose_types(*mix, shape, ordered);
   std::unordered_map<std::string, GgmlType> types;
   for (size_t i = 0; i < ordered.size(); ++i) types[ordered[i].name] = choices[i].type;
@@ -144,6 +145,20 @@ gguf::GgufWriter synthetic_model_writer(const SyntheticSpec& spec) {
   }
   if (spec.rope_orig_ctx > 0) w.set(key(k::kRopeScalingOrigCtxLen), u32(spec.rope_orig_ctx));
   if (spec.sliding_window > 0) w.set(key(k::kAttentionSlidingWindow), u32(spec.sliding_window));
+  if (spec.n_expert > 0) {
+    w.set(key(k::kExpertCount), u32(spec.n_expert));
+    w.set(key(k::kExpertUsedCount), u32(spec.n_expert_used));
+    if (spec.n_ff_exp > 0) w.set(key(k::kExpertFeedForwardLength), u32(spec.n_ff_exp));
+  }
+  auto f32_key = [&](std::string_view suffix, float v) {
+    if (v > 0.0f) w.set(key(suffix), gguf::Value::f32(v));
+  };
+  f32_key(k::kAttentionScale, spec.attn_scale);
+  f32_key(k::kAttentionLogitSoftcapping, spec.attn_softcap);
+  f32_key(k::kFinalLogitSoftcapping, spec.final_softcap);
+  f32_key(k::kEmbeddingScale, spec.embd_scale);
+  f32_key(k::kResidualScale, spec.residual_scale);
+  f32_key(k::kLogitScale, spec.logit_scale);
 
   // The expected weights of this architecture, as the loader will check them.
   HParams hp;
@@ -156,6 +171,9 @@ gguf::GgufWriter synthetic_model_writer(const SyntheticSpec& spec) {
   hp.n_ff = spec.n_ff;
   hp.n_rot = head_dim;
   hp.has_rope_freqs = spec.rope_freqs;
+  hp.n_expert = spec.n_expert;
+  hp.n_expert_used = spec.n_expert_used;
+  hp.n_ff_exp = spec.n_ff_exp > 0 ? spec.n_ff_exp : spec.n_ff;
   const float base = spec.rope_freq_base;
   const int64_t n_rot = hp.n_rot;
   std::vector<WeightSpec> weights = arch->weights(hp, arch->block);
@@ -166,7 +184,8 @@ gguf::GgufWriter synthetic_model_writer(const SyntheticSpec& spec) {
   for (const WeightSpec& ws : weights) {
     const std::string name = tensor_name(ws.kind, ws.layer);
     const int64_t ne0 = ws.shape[0];
-    const int64_t n_rows = ws.shape.size() > 1 ? ws.shape[1] : 1;
+    int64_t n_rows = 1;
+    for (size_t d = 1; d < ws.shape.size(); ++d) n_rows *= ws.shape[d];
     GgmlType type = GgmlType::F32;
     ValueRule rule;
     switch (ws.kind) {
@@ -176,7 +195,9 @@ gguf::GgufWriter synthetic_model_writer(const SyntheticSpec& spec) {
       case TensorKind::kAttnNorm:
       case TensorKind::kFfnNorm:
       case TensorKind::kAttnQNorm:
-      case TensorKind::kAttnKNorm: rule = {1.0f, 0.1f, {}}; break;
+      case TensorKind::kAttnKNorm:
+      case TensorKind::kAttnPostNorm:
+      case TensorKind::kFfnPostNorm: rule = {1.0f, 0.1f, {}}; break;
       case TensorKind::kAttnQBias:
       case TensorKind::kAttnKBias:
       case TensorKind::kAttnVBias: rule = {0.0f, 0.2f, {}}; break;

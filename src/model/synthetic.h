@@ -15,7 +15,10 @@ class GgufWriter;
 namespace quarrel::model {
 
 struct SyntheticSpec {
-  std::string arch = "llama";  // llama, mistral, qwen2 (writes Q/K/V biases), qwen3 (writes Q/K norms)
+  // llama, mistral, qwen2 (Q/K/V biases), qwen3 (Q/K norms), qwen3moe (needs n_expert), gemma2,
+  // gemma3 (need sliding_window), phi3 (fused QKV and gate/up), granite; llama with n_expert is
+  // Mixtral-style.
+  std::string arch = "llama";
   int64_t n_vocab = 256;
   int64_t n_embd = 256;
   int64_t n_layer = 2;
@@ -39,7 +42,20 @@ struct SyntheticSpec {
   std::string rope_scaling;         // "", "linear" or "yarn"
   float rope_scale_factor = 1.0f;
   int64_t rope_orig_ctx = 0;        // 0: not written
-  int64_t sliding_window = 0;       // written when > 0 (mistral)
+  int64_t sliding_window = 0;       // written when > 0 (mistral, phi3, gemma2, gemma3)
+
+  // Mixture of experts: written when n_expert > 0 (llama, qwen3moe).
+  int64_t n_expert = 0;
+  int64_t n_expert_used = 0;
+  int64_t n_ff_exp = 0;             // 0: n_ff (written as expert_feed_forward_length when > 0)
+
+  // Each written when > 0 (see model/hparams.h for what they do).
+  float attn_scale = 0.0f;          // attention.scale
+  float attn_softcap = 0.0f;        // attention.attn_logit_softcapping
+  float final_softcap = 0.0f;       // final_logit_softcapping
+  float embd_scale = 0.0f;          // embedding_scale (granite)
+  float residual_scale = 0.0f;      // residual_scale (granite)
+  float logit_scale = 0.0f;         // logit_scale (granite)
 
   uint64_t seed = 1;
 };

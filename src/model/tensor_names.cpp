@@ -24,16 +24,23 @@ constexpr std::array<NameEntry, static_cast<size_t>(TensorKind::kCount)> kNames 
     {TensorKind::kAttnQ, true, "attn_q.weight"},
     {TensorKind::kAttnK, true, "attn_k.weight"},
     {TensorKind::kAttnV, true, "attn_v.weight"},
+    {TensorKind::kAttnQkv, true, "attn_qkv.weight"},
     {TensorKind::kAttnOut, true, "attn_output.weight"},
     {TensorKind::kAttnQBias, true, "attn_q.bias"},
     {TensorKind::kAttnKBias, true, "attn_k.bias"},
     {TensorKind::kAttnVBias, true, "attn_v.bias"},
     {TensorKind::kAttnQNorm, true, "attn_q_norm.weight"},
     {TensorKind::kAttnKNorm, true, "attn_k_norm.weight"},
+    {TensorKind::kAttnPostNorm, true, "post_attention_norm.weight"},
     {TensorKind::kFfnNorm, true, "ffn_norm.weight"},
     {TensorKind::kFfnGate, true, "ffn_gate.weight"},
     {TensorKind::kFfnUp, true, "ffn_up.weight"},
     {TensorKind::kFfnDown, true, "ffn_down.weight"},
+    {TensorKind::kFfnPostNorm, true, "post_ffw_norm.weight"},
+    {TensorKind::kFfnGateInp, true, "ffn_gate_inp.weight"},
+    {TensorKind::kFfnGateExps, true, "ffn_gate_exps.weight"},
+    {TensorKind::kFfnUpExps, true, "ffn_up_exps.weight"},
+    {TensorKind::kFfnDownExps, true, "ffn_down_exps.weight"},
 }};
 
 constexpr bool table_in_enum_order() {
