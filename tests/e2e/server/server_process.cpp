@@ -29,7 +29,7 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
-ServerProcess::ServerProcess(const std::string& args) {
+ServerProcess::ServerProcess(const std::string& args, const std::string& ready_curl_args) {
   dir_ = temp_dir("qserve");
   port_ = free_port();
   url_ = "http://127.0.0.1:" + std::to_string(port_);
@@ -47,7 +47,7 @@ ServerProcess::ServerProcess(const std::string& args) {
       pid_ = -1;
       throw std::runtime_error("quarrel serve exited early: " + log());
     }
-    if (curl("GET", url_ + "/readyz").status == 200) return;
+    if (curl("GET", url_ + "/readyz", "", ready_curl_args).status == 200) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   throw std::runtime_error("quarrel serve did not become ready: " + log());

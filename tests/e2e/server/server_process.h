@@ -11,7 +11,8 @@ namespace quarrel::test {
 class ServerProcess {
  public:
   // `args`: what follows `quarrel serve` (shell text). Throws if /readyz is not 200 in 60 s.
-  explicit ServerProcess(const std::string& args);
+  // `ready_curl_args`: extra curl arguments for that check (an Authorization header).
+  explicit ServerProcess(const std::string& args, const std::string& ready_curl_args = "");
   ~ServerProcess();  // SIGKILL if still running
   const std::string& url() const { return url_; }
   int port() const { return port_; }
