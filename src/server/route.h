@@ -63,6 +63,7 @@ const Route* find_route(boost::beast::http::verb method, const std::string& path
 // A complete response with the common headers; written by respond().
 StringResponse make_response(RouteContext& ctx, unsigned status, std::string content_type, std::string body);
 boost::asio::awaitable<bool> respond(RouteContext& ctx, StringResponse res);
-boost::asio::awaitable<bool> respond_json(RouteContext& ctx, unsigned status, const nlohmann::json& body);
+// (Arguments by value: these are coroutines and may start after the caller's temporaries are gone.)
+boost::asio::awaitable<bool> respond_json(RouteContext& ctx, unsigned status, nlohmann::json body);
 
 }  // namespace quarrel::server

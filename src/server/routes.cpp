@@ -8,8 +8,11 @@ namespace quarrel::server {
 
 namespace http = boost::beast::http;
 
-// Each API file defines its list; add a line below for a new file.
-// (declarations of the per-file lists)
+// Each API file defines its list; add a line here and in api_routes() for a new file.
+std::vector<Route> ollama_routes();     // ollama_routes.cpp
+std::vector<Route> tokenize_routes();   // tokenize_routes.cpp
+std::vector<Route> websocket_routes();  // websocket_session.cpp
+std::vector<Route> docs_routes();       // docs_page.cpp (/openapi.json, /docs)
 
 const std::vector<Route>& api_routes() {
   static const std::vector<Route> all = [] {
@@ -17,7 +20,10 @@ const std::vector<Route>& api_routes() {
     auto add = [&r](std::vector<Route> more) {
       for (auto& route : more) r.push_back(std::move(route));
     };
-    (void)add;
+    add(ollama_routes());
+    add(tokenize_routes());
+    add(websocket_routes());
+    add(docs_routes());
     return r;
   }();
   return all;
@@ -55,7 +61,7 @@ boost::asio::awaitable<bool> respond(RouteContext& ctx, StringResponse res) {
   co_return !ec && res.keep_alive();
 }
 
-boost::asio::awaitable<bool> respond_json(RouteContext& ctx, unsigned status, const nlohmann::json& body) {
+boost::asio::awaitable<bool> respond_json(RouteContext& ctx, unsigned status, nlohmann::json body) {
   co_return co_await respond(
       ctx, make_response(ctx, status, "application/json",
                          body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"));
