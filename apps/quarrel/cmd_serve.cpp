@@ -16,6 +16,7 @@
 #include "apps/quarrel/command.h"
 #include "apps/quarrel/default_model.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "runtime/engine.h"
 #include "server/http_server.h"
 #include "server/log.h"
@@ -45,6 +46,7 @@ int serve(ServeArgs& a) {
   if (a.log_format != "text" && a.log_format != "json")
     fail(ErrorCode::kInvalidArgument, "--log-format must be text or json, got '{}'", a.log_format);
   server::set_log_format(a.log_format == "json" ? server::LogFormat::kJson : server::LogFormat::kText);
+  log::set_format(a.log_format == "json" ? log::Format::kJson : log::Format::kText);  // the engine's lines too
   if (a.port < 0 || a.port > 65535) fail(ErrorCode::kInvalidArgument, "--port must be 0..65535, got {}", a.port);
   if (a.parallel < 1) fail(ErrorCode::kInvalidArgument, "--parallel must be at least 1, got {}", a.parallel);
   if (a.queue < 1) fail(ErrorCode::kInvalidArgument, "--queue must be at least 1, got {}", a.queue);

@@ -96,6 +96,8 @@ struct HttpServer::Impl {
       if (route) {
         RouteContext ctx{stream, req, rid, path, model, cfg, draining, track_fn(ops->client_of(req, peer)),
                          decorate_fn(req, rid)};
+        // A WebSocket session runs inside its route's handler: counted while it lives.
+        const auto ws = path == "/ws" ? ops->metrics().connection(ConnectionKind::kWebSocket) : nullptr;
         keep = co_await route->handler(ctx) && keep;
         status = ctx.status;
       } else if (post && (path == "/v1/chat/completions" || path == "/v1/completions")) {
@@ -291,7 +293,8 @@ struct HttpServer::Impl {
     beast::flat_buffer buffer;
     const auto counted = ops->metrics().connection(ConnectionKind::kHttp);
     // Past --max-connections: the first request is read, answered 503 and the connection closed.
-    std::optional<StringResponse> busy = ops->refuse_connection(fmt::format("req-{:06x}", next_request++));
+    std::optional<StringResponse> busy;
+    if (ops->over_connection_limit()) busy = ops->refuse_connection(fmt::format("req-{:06x}", next_request++));
     try {
       for (;;) {
         http::request_parser<http::string_body> parser;

@@ -186,9 +186,12 @@ void Operations::attach(runtime::RequestId id, const std::string& client) {
   clients_[id] = client;
 }
 
+bool Operations::over_connection_limit() const {
+  return config_.max_connections > 0 && metrics_.connections(ConnectionKind::kHttp) > config_.max_connections;
+}
+
 std::optional<StringResponse> Operations::refuse_connection(const std::string& rid) const {
-  if (config_.max_connections <= 0 || metrics_.connections(ConnectionKind::kHttp) <= config_.max_connections)
-    return std::nullopt;
+  if (!over_connection_limit()) return std::nullopt;
   StringRequest dummy;
   dummy.version(11);
   const ApiError e(503, "OVERLOADED",

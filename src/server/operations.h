@@ -65,6 +65,8 @@ class Operations : public runtime::EngineObserver, public std::enable_shared_fro
   // Ties an engine request to its client, so its tokens count against the client's limit.
   void attach(runtime::RequestId id, const std::string& client);
 
+  // Whether the open HTTP connections (this one counted) exceed --max-connections.
+  bool over_connection_limit() const;
   // A connection beyond --max-connections gets this 503 (and is closed); nothing otherwise.
   // Call with the connection already counted.
   std::optional<StringResponse> refuse_connection(const std::string& rid) const;
