@@ -26,6 +26,10 @@
 #include "backend/cpu/cpu_info.h"
 #include "backend/cpu/membw.h"
 #include "backend/cpu_backend.h"
+#ifdef QUARREL_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/device_info.h"
+#endif
 #include "core/error.h"
 #include "gguf/file_type.h"
 #include "gguf/keys.h"
@@ -40,6 +44,7 @@ struct Args {
   int threads = 0;
   bool json = false;
   std::string kv_type = "f16";
+  std::string backend = "cpu";  // cpu or cuda
 };
 
 struct TestResult {
@@ -91,9 +96,8 @@ class Runner {
       batch.clear();
       batch.set_sequence(0, table_, p + 1);
       batch.add_token(tok, p, 0, p, true);
-      be_.forward(batch, logits);
-      const auto row = logits.row(0);
-      tok = static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+      be_.forward_greedy(batch, ids_);  // the argmax; a GPU returns only the id
+      tok = ids_.at(0);
     }
   }
 
@@ -104,6 +108,7 @@ class Runner {
   backend::Backend& be_;
   int32_t batch_;
   std::vector<int32_t> table_;
+  std::vector<int32_t> ids_;
 };
 
 double load_average() {
@@ -133,10 +138,34 @@ int run(const Args& a) {
   auto model = model::Model::load(a.model, {.n_ctx = n_ctx});
   const auto& hp = model->hparams();
   constexpr int32_t kBlock = 16;
-  backend::CpuBackend be({.n_threads = a.threads});
-  be.load(model, {.n_blocks = backend::KvCacheConfig::blocks_for(n_ctx, kBlock), .block_size = kBlock, .type = *kv_type});
-  const auto bw = cpu::measure_copy_bandwidth(be.pool());
-  const double bandwidth = bw.gb_per_s * 1e9;
+  const backend::KvCacheConfig kv{
+      .n_blocks = backend::KvCacheConfig::blocks_for(n_ctx, kBlock), .block_size = kBlock, .type = *kv_type};
+  std::unique_ptr<backend::Backend> be_owner;
+  double bw_gb_per_s = 0;
+  int n_threads = 0;
+  std::string device;
+  if (a.backend == "cpu") {
+    auto cpu_be = std::make_unique<backend::CpuBackend>(backend::CpuBackendOptions{.n_threads = a.threads});
+    cpu_be->load(model, kv);
+    bw_gb_per_s = cpu::measure_copy_bandwidth(cpu_be->pool()).gb_per_s;
+    n_threads = cpu_be->pool().size();
+    device = "cpu: " + cpu::cpu_info_summary();
+    be_owner = std::move(cpu_be);
+  } else if (a.backend == "cuda") {
+#ifdef QUARREL_HAVE_CUDA
+    auto gpu_be = std::make_unique<backend::CudaBackend>();
+    gpu_be->load(model, kv);
+    bw_gb_per_s = cuda::measure_copy_bandwidth_gb_s();
+    device = "gpu: " + cuda::device_info(0).name;
+    be_owner = std::move(gpu_be);
+#else
+    fail(ErrorCode::kUnsupported, "--backend cuda: this quarrel was built without the CUDA backend");
+#endif
+  } else {
+    fail(ErrorCode::kInvalidArgument, "--backend must be cpu or cuda, got '{}'", a.backend);
+  }
+  backend::Backend& be = *be_owner;
+  const double bandwidth = bw_gb_per_s * 1e9;
 
   // Bytes read per token.
   const double weights = static_cast<double>(model->bytes_per_token());
@@ -193,10 +222,11 @@ int run(const Args& a) {
     j["file_type"] = ftype_s;
     j["model_bytes"] = model->weight_bytes();
     j["bytes_per_token_weights"] = model->bytes_per_token();
-    j["threads"] = be.pool().size();
-    j["cpu"] = cpu::cpu_info_summary();
+    j["backend"] = a.backend;
+    j["threads"] = n_threads;
+    j["device"] = device;
     j["kv_type"] = std::string(type_name(*kv_type));
-    j["copy_bandwidth_gb_s"] = bw.gb_per_s;
+    j["copy_bandwidth_gb_s"] = bw_gb_per_s;
     j["load_average_1m"] = load;
     j["tests"] = nlohmann::ordered_json::array();
     for (const auto& t : results) {
@@ -215,9 +245,9 @@ int run(const Args& a) {
   }
   std::printf("model: %s (%s, %.2f B params, %s, %s)\n", a.model.c_str(), hp.arch.c_str(), n_params / 1e9,
               ftype_s.c_str(), human_bytes(static_cast<double>(model->weight_bytes())).c_str());
-  std::printf("cpu: %s; threads %d; KV %s\n", cpu::cpu_info_summary().c_str(), be.pool().size(),
+  std::printf("%s; backend %s; threads %d; KV %s\n", device.c_str(), a.backend.c_str(), n_threads,
               std::string(type_name(*kv_type)).c_str());
-  std::printf("copy bandwidth: %.1f GB/s (read + written, best of 5); load average %.2f\n\n", bw.gb_per_s, load);
+  std::printf("copy bandwidth: %.1f GB/s (read + written, best of 5); load average %.2f\n\n", bw_gb_per_s, load);
   std::printf("| %-7s | %18s | %12s | %14s | %8s |\n", "test", "tokens/s", "bytes/token", "bound tokens/s",
               "of bound");
   std::printf("|---------|--------------------|--------------|----------------|----------|\n");
@@ -239,7 +269,8 @@ const RegisterCommand kBench{Command{
       sub.add_option("-r,--repetitions", a->reps, "Runs of each test after a warm-up (default 3)");
       sub.add_option("-t,--threads", a->threads, "Threads (default: the physical cores)");
       sub.add_option("-b,--batch", a->batch, "Prompt tokens per forward pass (default 512)");
-      sub.add_option("--kv-type", a->kv_type, "KV cache type: f16, f32 or q8_0 (default f16)");
+      sub.add_option("--kv-type", a->kv_type, "KV cache type: f16, f32 or q8_0 (default f16; cuda: f16 only)");
+      sub.add_option("--backend,--device", a->backend, "Backend: cpu or cuda (default cpu)");
       sub.add_flag("--json", a->json, "Print the results as JSON");
       sub.footer(
           "tokens/s is the mean ± standard deviation over the runs. The bound is the copy bandwidth (read + written "
