@@ -151,7 +151,7 @@ ojson schemas(const std::string& model_id) {
                                                    "status, metrics, pong, error")},
                            {"id", prop("string", "the generation (or message) id; replies carry it")},
                            {"payload", {{"type", "object"}, {"description",
-                              "inference: {prompt | messages, model, temperature, topk, topp, max_tokens, seed, stop, "
+                              "inference: {prompt | messages, model, temperature, topk, topp, max_tokens, seed, stop, ignore_eos, "
                               "stream}; answers: {token, token_id, complete, tokens_per_sec} then {complete: true, "
                               "finish_reason, usage, tokens_per_sec, text (not streaming)}; error: {code, message}"}}}},
                           {"type"});
