@@ -303,6 +303,21 @@ TEST_F(OpsAuth, KeysCorsAndRotationWithoutRestart) {
   EXPECT_EQ(header_value(r.headers, "Access-Control-Allow-Origin"), "");
   EXPECT_EQ(header_value(r.headers, "Access-Control-Allow-Methods"), "");
 
+  // WebSocket: the upgrade needs a key too (?api_key= or the header); open sessions are counted.
+  std::string out;
+  ASSERT_EQ(test::run_command("node " + (test::source_dir() / "tests/js/server_ws_auth.mjs").string() + " " + url +
+                                  " " + bob + " 2>&1",
+                              &out),
+            0)
+      << out;
+  const json ws = json::parse(out.substr(out.rfind("{\"none\"")));
+  EXPECT_EQ(ws["none"], 401) << out;
+  EXPECT_EQ(ws["wrong"], 401) << out;
+  EXPECT_EQ(ws["query"], true) << out;
+  EXPECT_EQ(ws["header"], true) << out;
+  EXPECT_EQ(ws["open"], 2) << out;
+  EXPECT_EQ(ws["after"], 0) << out;
+
   EXPECT_EQ(s.terminate(), 0);
   const std::string log = s.log();
   EXPECT_EQ(log.find(alice), std::string::npos) << "keys never appear in logs";
