@@ -6,9 +6,10 @@ namespace quarrel::model {
 namespace {
 
 const std::array<const ArchSpec*, 9>& all_archs() {
-  static const std::array<const ArchSpec*, 9> archs = {&llama_arch(),   &mistral_arch(), &qwen2_arch(),
-                                                       &qwen3_arch(),   &qwen3moe_arch(), &gemma2_arch(),
-                                                       &gemma3_arch(),  &phi3_arch(),    &granite_arch()};
+  static const std::array<const ArchSpec*, 9> archs = {
+      &llama_arch(),  &mistral_arch(), &qwen2_arch(), &qwen3_arch(),   &qwen3moe_arch(),
+      &gemma2_arch(), &gemma3_arch(),  &phi3_arch(),  &granite_arch(),
+  };
   return archs;
 }
 
