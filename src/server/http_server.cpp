@@ -19,6 +19,7 @@
 #include "server/api_error.h"
 #include "server/event_pipe.h"
 #include "server/log.h"
+#include "server/ollama_response.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
 #include "server/operations.h"
@@ -140,7 +141,9 @@ struct HttpServer::Impl {
     }
     if (err) {
       status = static_cast<unsigned>(err->status());
-      auto res = json_response(status, error_body(*err, rid), req, rid);
+      // Ollama clients read "error" as a string (401, 429, ... before an /api/ route runs).
+      const bool ollama = path.rfind("/api/", 0) == 0;
+      auto res = json_response(status, ollama ? ollama_error_body(*err, rid) : error_body(*err, rid), req, rid);
       ops->decorate_error(res, *err);
       ops->decorate(req, res);
       beast::error_code ec;

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
@@ -156,6 +157,34 @@ TEST_F(ServerApiE2E, OpenApiListsEveryRouteAndDocsRendersIt) {
   EXPECT_EQ(d.body.find("<script src="), std::string::npos);  // self-contained
   EXPECT_EQ(d.body.find("http://"), std::string::npos);
   EXPECT_EQ(d.body.find("https://"), std::string::npos);
+}
+
+// With API keys: an Ollama route refused before it runs still answers in Ollama's shape (the
+// client reads "error" as a string), and /ws takes the key as ?api_key=.
+TEST(ServerApiKeys, OllamaErrorsKeepTheirShapeAndWsTakesTheKeyInTheQuery) {
+  const auto dir = test::temp_dir("qapikeys");
+  const std::string file = (dir / "keys.json").string();
+  const auto created = test::run_cli("keys create tester --file " + test::shell_quote(file));
+  ASSERT_EQ(created.status, 0) << created.err;
+  std::string key = created.out;
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+  ServerProcess s(test::shell_quote(model()) + " -t 1 --ctx 256 --api-keys " + test::shell_quote(file),
+                  "-H 'Authorization: Bearer " + key + "'");
+  auto r = curl("GET", s.url() + "/api/tags");
+  EXPECT_EQ(r.status, 401);
+  const json body = json::parse(r.body);
+  ASSERT_TRUE(body["error"].is_string()) << r.body;
+  EXPECT_EQ(body["code"], "UNAUTHORIZED");
+  EXPECT_EQ(json::parse(curl("GET", s.url() + "/v1/models").body)["error"]["code"], "UNAUTHORIZED");
+  r = curl("GET", s.url() + "/api/tags", "", "-H 'Authorization: Bearer " + key + "'");
+  EXPECT_EQ(r.status, 200) << r.body;
+  // A WebSocket handshake: refused without the key, switching protocols with it.
+  const std::string upgrade = "--http1.1 -H 'Connection: Upgrade' -H 'Upgrade: websocket' "
+                              "-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' "
+                              "--max-time 2";
+  EXPECT_EQ(curl("GET", s.url() + "/ws", "", upgrade).status, 401);
+  EXPECT_EQ(curl("GET", s.url() + "/ws?api_key=" + key, "", upgrade).status, 101);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
