@@ -49,7 +49,7 @@ TEST(BenchE2E, TableAndSkippedTests) {
 }
 
 TEST(BenchE2E, ErrorsAreOneLine) {
-  for (const std::string args : {std::string("bench /nonexistent.gguf"), "bench " + model() + " -r 0",
+  for (const std::string& args : {std::string("bench /nonexistent.gguf"), "bench " + model() + " -r 0",
                                  "bench " + model() + " -p 0 -n 0", "bench " + model() + " --kv-type q2_k"}) {
     const auto r = run_cli(args);
     EXPECT_NE(r.status, 0) << args;

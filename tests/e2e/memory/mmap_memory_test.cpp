@@ -84,7 +84,7 @@ TEST_P(MmapMemory, WeightsAreNotCopied) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, MmapMemory, ::testing::Values(GgmlType::F32, GgmlType::Q4_0),
-                         [](const auto& info) { return std::string(type_name(info.param)); });
+                         [](const auto& param_info) { return std::string(type_name(param_info.param)); });
 
 }  // namespace
 }  // namespace quarrel
