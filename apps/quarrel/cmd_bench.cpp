@@ -225,6 +225,7 @@ int run(const Args& a) {
     j["backend"] = a.backend;
     j["threads"] = n_threads;
     j["device"] = device;
+    if (a.backend == "cpu") j["cpu"] = cpu::cpu_info_summary();
     j["kv_type"] = std::string(type_name(*kv_type));
     j["copy_bandwidth_gb_s"] = bw_gb_per_s;
     j["load_average_1m"] = load;

@@ -36,6 +36,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, fl
     return ((blk * a.n_kv_head + g) * a.block_size + j % a.block_size) * hd;
   };
 
+  __shared__ int64_t rowoff[kThreads];  // cache element offset of each key row of the chunk
   float m = -FLT_MAX, l = 0.0f;
   float acc[kMaxDimsPerThread];
 #pragma unroll
@@ -45,9 +46,19 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, fl
     const int j = c0 + tid;
     float s = -FLT_MAX;
     if (j <= pos) {
-      const __half* kr = kc + row(j);
+      const int64_t ro = row(j);
+      rowoff[tid] = ro;
+      const __half2* kr = reinterpret_cast<const __half2*>(kc + ro);
       float dot = 0.0f;
-      for (int d = 0; d < hd; ++d) dot += q[d] * __half2float(kr[d]);
+      if ((hd & 1) == 0) {
+#pragma unroll 8
+        for (int d = 0; d < hd / 2; ++d) {
+          const float2 kf = __half22float2(kr[d]);
+          dot += q[2 * d] * kf.x + q[2 * d + 1] * kf.y;
+        }
+      } else {
+        for (int d = 0; d < hd; ++d) dot += q[d] * __half2float(kc[ro + d]);
+      }
       s = dot * scale;
     }
     const float m_new = fmaxf(m, block_max(s));
@@ -61,9 +72,16 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, fl
     for (int i = 0; i < kMaxDimsPerThread; ++i) {
       const int d = tid + i * kThreads;
       if (d < hd) {
-        float sum = acc[i] * corr;
-        for (int jj = 0; jj < n_keys; ++jj) sum += w[jj] * __half2float(vc[row(c0 + jj) + d]);
-        acc[i] = sum;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        int jj = 0;
+        for (; jj + 4 <= n_keys; jj += 4) {  // four independent loads in flight
+          s0 += w[jj] * __half2float(vc[rowoff[jj] + d]);
+          s1 += w[jj + 1] * __half2float(vc[rowoff[jj + 1] + d]);
+          s2 += w[jj + 2] * __half2float(vc[rowoff[jj + 2] + d]);
+          s3 += w[jj + 3] * __half2float(vc[rowoff[jj + 3] + d]);
+        }
+        for (; jj < n_keys; ++jj) s0 += w[jj] * __half2float(vc[rowoff[jj] + d]);
+        acc[i] = acc[i] * corr + ((s0 + s1) + (s2 + s3));
       }
     }
     m = m_new;

@@ -49,11 +49,14 @@ __global__ void dequant_rows_kernel(const uint8_t* w, size_t row_bytes, int64_t 
   Chunk<T>::get(w + static_cast<size_t>(src) * row_bytes, c, k, y);
   Out* o = out + r * k + 32 * c;
   const int64_t m = k - 32 * c < 32 ? k - 32 * c : 32;
-  for (int l = 0; l < m; ++l) {
-    if constexpr (sizeof(Out) == 2) {
-      o[l] = __float2half(y[l]);
-    } else {
-      o[l] = y[l];
+#pragma unroll
+  for (int l = 0; l < 32; ++l) {  // constant indices only: y stays in registers
+    if (l < m) {
+      if constexpr (sizeof(Out) == 2) {
+        o[l] = __float2half(y[l]);
+      } else {
+        o[l] = y[l];
+      }
     }
   }
 }

@@ -68,41 +68,53 @@ struct Chunk<kDevBF16> {
   }
 };
 template <>
-struct Chunk<kDevQ8_0> {  // 34 bytes: d, 32 x int8
+struct Chunk<kDevQ8_0> {  // 34 bytes: d, 32 x int8 (2-byte aligned: 16-bit loads)
   __device__ static void get(const uint8_t* row, int64_t c, int64_t, float* y) {
-    const uint8_t* b = row + 34 * c;
-    const float d = f16_bits_to_float(load_u16(b));
-    const int8_t* q = reinterpret_cast<const int8_t*>(b + 2);
+    const uint16_t* b = reinterpret_cast<const uint16_t*>(row + 34 * c);
+    const float d = __half2float(__ushort_as_half(b[0]));
 #pragma unroll
-    for (int l = 0; l < 32; ++l) y[l] = d * q[l];
+    for (int l = 0; l < 16; ++l) {
+      const uint16_t u = b[1 + l];
+      y[2 * l] = d * static_cast<float>(static_cast<int8_t>(u & 0xFF));
+      y[2 * l + 1] = d * static_cast<float>(static_cast<int8_t>(u >> 8));
+    }
   }
 };
 template <>
 struct Chunk<kDevQ4_0> {  // 18 bytes: d, 16 bytes of nibbles (low: 0..15, high: 16..31)
   __device__ static void get(const uint8_t* row, int64_t c, int64_t, float* y) {
-    const uint8_t* b = row + 18 * c;
-    const float d = f16_bits_to_float(load_u16(b));
-    const uint8_t* q = b + 2;
+    const uint16_t* b = reinterpret_cast<const uint16_t*>(row + 18 * c);
+    const float d = __half2float(__ushort_as_half(b[0]));
 #pragma unroll
-    for (int l = 0; l < 16; ++l) {
-      y[l] = d * static_cast<float>((q[l] & 0xF) - 8);
-      y[l + 16] = d * static_cast<float>((q[l] >> 4) - 8);
+    for (int l = 0; l < 8; ++l) {
+      const uint16_t u = b[1 + l];
+      y[2 * l] = d * static_cast<float>(static_cast<int>(u & 0xF) - 8);
+      y[2 * l + 1] = d * static_cast<float>(static_cast<int>((u >> 8) & 0xF) - 8);
+      y[2 * l + 16] = d * static_cast<float>(static_cast<int>((u >> 4) & 0xF) - 8);
+      y[2 * l + 17] = d * static_cast<float>(static_cast<int>(u >> 12) - 8);
     }
   }
 };
 template <>
-struct Chunk<kDevQ4_K> {  // 144 bytes: d, dmin, scales[12], qs[128]; 8 sub-blocks of 32
+struct Chunk<kDevQ4_K> {  // 144 bytes (16-byte aligned): d, dmin, scales[12], qs[128]; 8 sub-blocks of 32
   __device__ static void get(const uint8_t* row, int64_t c, int64_t, float* y) {
     const uint8_t* b = row + 144 * (c >> 3);
     const int s = static_cast<int>(c & 7);
-    const float d = f16_bits_to_float(load_u16(b)), dmin = f16_bits_to_float(load_u16(b + 2));
+    const uint32_t dd = *reinterpret_cast<const uint32_t*>(b);
+    const float d = __half2float(__ushort_as_half(static_cast<uint16_t>(dd & 0xFFFF)));
+    const float dmin = __half2float(__ushort_as_half(static_cast<uint16_t>(dd >> 16)));
     int sc, m;
     k_scale_min(s, b + 4, sc, m);
     const float d1 = d * sc, m1 = dmin * m;
-    const uint8_t* q = b + 16 + 32 * (s >> 1);
+    const uint4* q = reinterpret_cast<const uint4*>(b + 16 + 32 * (s >> 1));
     const int shift = (s & 1) * 4;
+    const uint4 v0 = q[0], v1 = q[1];
+    const uint32_t w[8] = {v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w};
 #pragma unroll
-    for (int l = 0; l < 32; ++l) y[l] = d1 * static_cast<float>((q[l] >> shift) & 0xF) - m1;
+    for (int i = 0; i < 8; ++i) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) y[4 * i + e] = d1 * static_cast<float>((w[i] >> (8 * e + shift)) & 0xF) - m1;
+    }
   }
 };
 template <>
@@ -125,20 +137,26 @@ struct Chunk<kDevQ5_K> {  // 176 bytes: d, dmin, scales[12], qh[32], qs[128]
   }
 };
 template <>
-struct Chunk<kDevQ6_K> {  // 210 bytes: ql[128], qh[64], scales[16] (int8), d
+struct Chunk<kDevQ6_K> {  // 210 bytes (2-byte aligned): ql[128], qh[64], scales[16] (int8), d
   __device__ static void get(const uint8_t* row, int64_t c, int64_t, float* y) {
     const uint8_t* b = row + 210 * (c >> 3);
     const int s = static_cast<int>(c & 7);
     const int h = s >> 2, qi = s & 3;
-    const uint8_t* ql = b + 64 * h + ((qi & 1) ? 32 : 0);
-    const uint8_t* qh = b + 128 + 32 * h;
-    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192) + 8 * h + 2 * qi;
+    const uint16_t* ql = reinterpret_cast<const uint16_t*>(b + 64 * h + ((qi & 1) ? 32 : 0));
+    const uint16_t* qh = reinterpret_cast<const uint16_t*>(b + 128 + 32 * h);
+    const uint16_t scu = *reinterpret_cast<const uint16_t*>(b + 192 + 8 * h + 2 * qi);
     const float d = f16_bits_to_float(load_u16(b + 208));
+    const float d0 = d * static_cast<float>(static_cast<int8_t>(scu & 0xFF));
+    const float d1 = d * static_cast<float>(static_cast<int8_t>(scu >> 8));
     const int lshift = (qi >> 1) * 4, hshift = 2 * qi;
 #pragma unroll
-    for (int l = 0; l < 32; ++l) {
-      const int v = (((ql[l] >> lshift) & 0xF) | (((qh[l] >> hshift) & 3) << 4)) - 32;
-      y[l] = d * static_cast<float>(sc[l >> 4]) * static_cast<float>(v);
+    for (int l = 0; l < 16; ++l) {
+      const uint32_t lo = ql[l], hi = qh[l];
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int v = static_cast<int>((((lo >> (8 * e)) >> lshift) & 0xF) | ((((hi >> (8 * e)) >> hshift) & 3) << 4)) - 32;
+        y[2 * l + e] = (l < 8 ? d0 : d1) * static_cast<float>(v);
+      }
     }
   }
 };

@@ -120,6 +120,35 @@ TEST(CudaKernels, MatvecMatchesFloat64Reference) {
   }
 }
 
+// Tall matrices take the several-rows-per-warp paths (R = 8, 4, 2 for one column; 4, 2 for two).
+TEST(CudaKernels, MatvecTallMatricesMatchFloat64Reference) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::F16, GgmlType::Q4_K}) {
+    const int64_t k = t == GgmlType::Q4_K ? 256 : 64;
+    for (int64_t n : {8193, 16385, 32771}) {
+      const HostMatrix m = random_matrix(rng, t, k, n);
+      const auto wb = to_device(m.bytes);
+      for (int cols : {1, 2}) {
+        const auto x = test::random_floats(rng, static_cast<size_t>(k * cols));
+        const auto xb = to_device(x);
+        auto yb = poisoned(static_cast<size_t>(n * cols) * 4);
+        matvec(dev(m, wb), xb.get<float>(), k, yb.get<float>(), n, cols, nullptr);
+        const auto y = to_host<float>(yb, static_cast<size_t>(n * cols));
+        std::vector<double> want(static_cast<size_t>(n * cols));
+        for (int c = 0; c < cols; ++c) {
+          for (int64_t r = 0; r < n; ++r) {
+            double acc = 0;
+            for (int64_t j = 0; j < k; ++j) acc += static_cast<double>(m.values[r * k + j]) * x[c * k + j];
+            want[static_cast<size_t>(c * n + r)] = acc;
+          }
+        }
+        EXPECT_LT(rel_error(y, want), 1e-5) << type_name(t) << " n=" << n << " cols=" << cols;
+      }
+    }
+  }
+}
+
 TEST(CudaKernels, RmsNormSwigluAddArgmax) {
   QUARREL_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(test::test_seed());
