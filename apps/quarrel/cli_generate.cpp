@@ -67,7 +67,8 @@ void add_engine_options(CLI::App& sub, RunArgs& a) {
   sub.add_option("-c,--ctx", a.ctx, "Context size in tokens, prompt and reply (0: the model's; default 4096)");
   sub.add_option("-t,--threads", a.threads, "Threads (default: the physical cores)");
   sub.add_option("-b,--batch", a.batch, "Prompt tokens per forward pass (default 512)");
-  sub.add_option("--kv-type", a.kv_type, "KV cache type: f16, f32 or q8_0 (default f16)");
+  sub.add_option("--kv-type", a.kv_type, "KV cache type: f16, f32 or q8_0 (default f16; cuda: f16 only)");
+  sub.add_option("--backend,--device", a.backend, "Backend: cpu or cuda (default cpu)");
 }
 
 sampling::SamplingParams sampling_params(const RunArgs& a) {
@@ -87,8 +88,11 @@ sampling::SamplingParams sampling_params(const RunArgs& a) {
 }
 
 std::unique_ptr<runtime::Engine> load_engine(const RunArgs& a) {
-  runtime::CpuEngineOptions o;
+  if (!runtime::is_backend_name(a.backend))
+    fail(ErrorCode::kInvalidArgument, "--backend must be cpu or cuda, got '{}'", a.backend);
+  runtime::EngineOptions o;
   o.model_path = a.model;
+  o.backend = a.backend;
   o.n_ctx = a.ctx;
   o.n_threads = a.threads;
   const auto kv = parse_type_name(a.kv_type);
@@ -99,7 +103,7 @@ std::unique_ptr<runtime::Engine> load_engine(const RunArgs& a) {
   o.engine.max_running = 1;
   o.engine.max_batch_tokens = a.batch;
   o.engine.default_timeout = std::chrono::milliseconds(0);
-  return runtime::load_cpu_engine(o);
+  return runtime::load_engine(o);
 }
 
 Answer stream_answer(runtime::Engine& engine, runtime::Request request, bool keep_running_on_sigint) {

@@ -31,6 +31,7 @@ struct RunArgs {
   int threads = 0;
   int32_t batch = 512;
   std::string kv_type = "f16";
+  std::string backend = "cpu";  // cpu or cuda
 };
 
 void add_sampling_options(CLI::App& sub, RunArgs& a);

@@ -28,7 +28,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct ServeArgs {
-  std::string model, host = "127.0.0.1", log_format = "text", alias, kv_type = "f16";
+  std::string model, host = "127.0.0.1", log_format = "text", alias, kv_type = "f16", backend = "cpu";
   int port = 8080;
   int64_t ctx = 4096;
   int32_t parallel = 4, queue = 64, batch = 512, max_tokens = 0;
@@ -54,6 +54,8 @@ int serve(ServeArgs& a) {
   if (a.timeout_s < 1) fail(ErrorCode::kInvalidArgument, "--timeout must be at least 1 second, got {}", a.timeout_s);
   if (a.body_limit < 1024) fail(ErrorCode::kInvalidArgument, "--max-body must be at least 1024, got {}", a.body_limit);
   if (a.model.empty()) a.model = default_model();
+  if (!runtime::is_backend_name(a.backend))
+    fail(ErrorCode::kInvalidArgument, "--backend must be cpu or cuda, got '{}'", a.backend);
   const auto kv = parse_type_name(a.kv_type);
   if (!kv || (*kv != GgmlType::F16 && *kv != GgmlType::F32 && *kv != GgmlType::Q8_0))
     fail(ErrorCode::kInvalidArgument, "--kv-type must be f16, f32 or q8_0, got '{}'", a.kv_type);
@@ -76,8 +78,9 @@ int serve(ServeArgs& a) {
   cfg.ops.max_connections = a.max_connections;
   cfg.ops.log_debug = a.log_debug;
 
-  runtime::CpuEngineOptions o;
+  runtime::EngineOptions o;
   o.model_path = a.model;
+  o.backend = a.backend;
   o.n_ctx = a.ctx;
   o.n_threads = a.threads;
   o.kv_type = *kv;
@@ -85,8 +88,8 @@ int serve(ServeArgs& a) {
   o.engine.max_queue = a.queue;
   o.engine.max_batch_tokens = a.batch;
   o.engine.default_timeout = std::chrono::seconds(a.timeout_s);
-  server::log_line("INFO", "", "loading model", {{"path", a.model}});
-  std::unique_ptr<runtime::Engine> engine = runtime::load_cpu_engine(o);
+  server::log_line("INFO", "", "loading model", {{"path", a.model}, {"backend", a.backend}});
+  std::unique_ptr<runtime::Engine> engine = runtime::load_engine(o);
   server::ModelContext model(*engine, a.alias);
 
   int code = 0;
@@ -120,8 +123,10 @@ const RegisterCommand kServe{Command{
           ->envname("QUARREL_QUEUE");
       sub.add_option("-t,--threads", a->threads, "Threads (default: the physical cores)")->envname("QUARREL_THREADS");
       sub.add_option("-b,--batch", a->batch, "Tokens per forward pass (default 512)")->envname("QUARREL_BATCH");
-      sub.add_option("--kv-type", a->kv_type, "KV cache type: f16, f32 or q8_0 (default f16)")
+      sub.add_option("--kv-type", a->kv_type, "KV cache type: f16, f32 or q8_0 (default f16; cuda: f16 only)")
           ->envname("QUARREL_KV_TYPE");
+      sub.add_option("--backend,--device", a->backend, "Backend: cpu or cuda (default cpu)")
+          ->envname("QUARREL_BACKEND");
       sub.add_option("--alias", a->alias, "The model's id in the API (default: the file name without .gguf)")
           ->envname("QUARREL_ALIAS");
       sub.add_option("--log-format", a->log_format, "Log lines on stderr: text or json (default text)")

@@ -156,9 +156,10 @@ class Engine {
   std::shared_ptr<EngineObserver> observer_;
 };
 
-// Everything `quarrel run` / `quarrel serve` need to run a GGUF model on the CPU.
+// Everything `quarrel run` / `quarrel serve` need to run a GGUF model on a backend.
 struct CpuEngineOptions {
   std::string model_path;
+  std::string backend = "cpu";   // "cpu", or "cuda" (builds with the CUDA backend; KV F16 only)
   int64_t n_ctx = 4096;          // per sequence; 0: the model's context length
   int n_threads = 0;             // 0: the physical cores
   GgmlType kv_type = GgmlType::F16;
@@ -167,8 +168,16 @@ struct CpuEngineOptions {
   EngineConfig engine;           // engine.n_ctx is set from n_ctx
 };
 
-// Loads the model (mmap), its tokenizer and a CPU backend; the engine is not started. Errors
-// name the file (Model::load, Tokenizer::from_gguf) or the bad option.
+using EngineOptions = CpuEngineOptions;
+
+// Loads the model (mmap), its tokenizer and the backend options.backend names; the engine is
+// not started. Errors name the file (Model::load, Tokenizer::from_gguf) or the bad option;
+// "cuda" in a build without the CUDA backend, or with no GPU, is Error(kUnsupported).
+std::unique_ptr<Engine> load_engine(const EngineOptions& options);
+// load_engine on the CPU backend, whatever options.backend says.
 std::unique_ptr<Engine> load_cpu_engine(const CpuEngineOptions& options);
+
+// The backend names load_engine knows ("cpu", "cuda"), whether or not this build has them.
+bool is_backend_name(const std::string& name);
 
 }  // namespace quarrel::runtime
