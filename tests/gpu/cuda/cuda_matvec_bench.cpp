@@ -1,0 +1,97 @@
+// gpu_cuda_matvec_bench: the decode matrix-vector kernels on Llama-3-8B's shapes, timed with CUDA
+// events (median of 50 after 5 warm-ups), against the device's copy bandwidth. Per shape and
+// type: microseconds, GB/s of weight bytes read (+ x and y), and that as a share of the copy
+// bandwidth (read + written per second, cuda::measure_copy_bandwidth_gb_s). Weights are a byte
+// pattern (0x11: small normal f16 scales); values do not change the time. No GPU: prints a line
+// and exits 0. Usage: gpu_cuda_matvec_bench [n_cols (1)]
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/device_buffer.h"
+#include "backend/cuda/device_info.h"
+#include "backend/cuda/kernels.h"
+
+namespace {
+
+using namespace quarrel::cuda;
+
+struct Shape {
+  const char* name;
+  int64_t k, n;
+};
+
+double median_us(const DevMatrix& m, const float* x, float* y, int cols, cudaStream_t s) {
+  cudaEvent_t a, b;
+  QUARREL_CUDA_CHECK(cudaEventCreate(&a));
+  QUARREL_CUDA_CHECK(cudaEventCreate(&b));
+  for (int i = 0; i < 5; ++i) matvec(m, x, m.k, y, m.n, cols, s);
+  std::vector<float> t;
+  for (int i = 0; i < 50; ++i) {
+    QUARREL_CUDA_CHECK(cudaEventRecord(a, s));
+    matvec(m, x, m.k, y, m.n, cols, s);
+    QUARREL_CUDA_CHECK(cudaEventRecord(b, s));
+    QUARREL_CUDA_CHECK(cudaEventSynchronize(b));
+    float ms = 0;
+    QUARREL_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+    t.push_back(ms);
+  }
+  QUARREL_CUDA_CHECK(cudaEventDestroy(a));
+  QUARREL_CUDA_CHECK(cudaEventDestroy(b));
+  std::sort(t.begin(), t.end());
+  return 1000.0 * t[t.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (device_count() == 0) {
+    std::printf("gpu_cuda_matvec_bench: no CUDA device present, nothing measured\n");
+    return 0;
+  }
+  const int cols = argc > 1 ? std::atoi(argv[1]) : 1;
+  if (cols < 1 || cols > kMatvecMaxCols) {
+    std::fprintf(stderr, "gpu_cuda_matvec_bench: n_cols must be 1..%d\n", kMatvecMaxCols);
+    return 2;
+  }
+  const DeviceInfo info = device_info(0);
+  const double copy_gb_s = measure_copy_bandwidth_gb_s();
+  std::printf("%s, %d SMs; copy bandwidth %.0f GB/s (read + written); %d column(s)\n", info.name.c_str(),
+              info.multiprocessors, copy_gb_s, cols);
+  const Shape shapes[] = {{"q/o 4096x4096", 4096, 4096},
+                          {"gate/up 4096x14336", 4096, 14336},
+                          {"down 14336x4096", 14336, 4096},
+                          {"output 4096x128256", 4096, 128256},
+                          {"1B q/o 2048x2048", 2048, 2048},
+                          {"1B k/v 2048x512", 2048, 512}};
+  const struct {
+    const char* name;
+    uint32_t type;
+  } types[] = {{"Q4_0", kDevQ4_0}, {"Q8_0", kDevQ8_0}, {"Q4_K", kDevQ4_K}, {"Q6_K", kDevQ6_K}, {"F16", kDevF16}};
+  cudaStream_t s;
+  QUARREL_CUDA_CHECK(cudaStreamCreate(&s));
+  DeviceBuffer x(static_cast<size_t>(14336) * kMatvecMaxCols * 4), y(static_cast<size_t>(128256) * kMatvecMaxCols * 4);
+  QUARREL_CUDA_CHECK(cudaMemset(x.get(), 0, x.size()));
+  std::printf("| shape | type | MB | us | GB/s | %% of copy bw |\n|---|---|---|---|---|---|\n");
+  for (const auto& sh : shapes) {
+    for (const auto& ty : types) {
+      DevMatrix m;
+      m.type = ty.type;
+      m.k = sh.k;
+      m.n = sh.n;
+      m.row_bytes = static_cast<size_t>(sh.k / dev_block_elems(ty.type) * dev_block_bytes(ty.type));
+      DeviceBuffer w(m.row_bytes * static_cast<size_t>(sh.n));
+      QUARREL_CUDA_CHECK(cudaMemset(w.get(), 0x11, w.size()));
+      m.data = w.get();
+      const double us = median_us(m, x.get<float>(), y.get<float>(), cols, s);
+      const double bytes = static_cast<double>(w.size()) + 4.0 * cols * static_cast<double>(sh.k + sh.n);
+      const double gb_s = bytes / (us * 1e3);
+      std::printf("| %s | %s | %.1f | %.1f | %.0f | %.1f%% |\n", sh.name, ty.name, w.size() / 1e6, us, gb_s,
+                  100.0 * gb_s / copy_gb_s);
+    }
+  }
+  QUARREL_CUDA_CHECK(cudaStreamDestroy(s));
+  return 0;
+}
