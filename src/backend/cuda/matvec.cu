@@ -1,25 +1,35 @@
-// Decode matrix-vector products straight on the weight blocks: each warp takes R output rows,
-// each lane decodes 32-element chunks (lane l takes chunks l, l + 32, ...) of those rows and dots
-// them with up to 8 activation columns held in registers; warp-shuffle reduction.
+// Decode matrix-vector products straight on the weight blocks. One block of W warps (W = 1..8,
+// enough that every thread has at least one 32-element chunk of a row) computes R consecutive
+// output rows: thread t takes chunks t, t + 32W, ... of the k dimension, loads that chunk of the
+// activation columns once into registers and dots it with the same chunk of each of its R rows
+// (R independent block loads in flight per thread); warp shuffles, then shared memory, add the
+// partial sums of the W warps. R is the largest of 8, 4, 2, 1 (fewer with more columns) that
+// leaves >= 1024 blocks, so every shape fills all SMs.
+//
+// Measured with gpu_cuda_matvec_bench (tests/gpu/cuda) against the copy bandwidth; see PERF_NOTES.
+#include <algorithm>
+
+#include "backend/cuda/chunk_dot.cuh"
 #include "backend/cuda/cuda_check.h"
-#include "backend/cuda/dequant.cuh"
 
 namespace quarrel::cuda {
 namespace {
 
-constexpr int kWarps = 4;
-
-// Rows per warp R: each lane loads its chunk of x once and dots it with R rows (x read once per
-// R rows). R > 1 only for 1-2 columns (registers) and only while the grid keeps >= 1024 blocks:
-// small matrices need every row in its own warp to fill the GPU (measured on an H100: R = 8 on
-// a 2048-row matrix left 64 blocks and took 15 us for 2.4 MB).
+constexpr int kMaxWarps = 8;
 constexpr int64_t kMinBlocks = 1024;
+
+// Columns decoded together: 2 when C is even (x of both in registers), else 1.
+template <int C>
+constexpr int group_cols() {
+  return C % 2 == 0 ? 2 : 1;
+}
+
 template <uint32_t T, int C, int R>
-__global__ void __launch_bounds__(kWarps * 32) matvec_kernel(const uint8_t* w, size_t row_bytes, int64_t k, int64_t n,
-                                                             const float* x, int64_t ldx, float* y, int64_t ldy) {
-  const int lane = threadIdx.x & 31;
-  const int64_t r0 = (static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5)) * R;
-  if (r0 >= n) return;
+__global__ void __launch_bounds__(kMaxWarps * 32) matvec_kernel(const uint8_t* __restrict__ w, size_t row_bytes,
+                                                                int64_t k, int64_t n, const float* __restrict__ x,
+                                                                int64_t ldx, float* __restrict__ y, int64_t ldy) {
+  constexpr int G = group_cols<C>();
+  const int64_t r0 = static_cast<int64_t>(blockIdx.x) * R;
   const int64_t n_chunks = (k + 31) / 32;
   float acc[R][C];
 #pragma unroll
@@ -28,64 +38,51 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_kernel(const uint8_t* w, s
     for (int c = 0; c < C; ++c) acc[r][c] = 0.0f;
   }
   const bool vec_x = (ldx & 3) == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0;
-  for (int64_t ch = lane; ch < n_chunks; ch += 32) {
+  for (int64_t ch = threadIdx.x; ch < n_chunks; ch += blockDim.x) {
     const int64_t base = 32 * ch;
-    if constexpr (R > 1) {
-      float xs[C][32];
+#pragma unroll
+    for (int c0 = 0; c0 < C; c0 += G) {
+      float xs[G][32];
+      float xsum[G];
       if (vec_x && base + 32 <= k) {
 #pragma unroll
-        for (int c = 0; c < C; ++c) {
-          const float4* xv = reinterpret_cast<const float4*>(x + c * ldx + base);
+        for (int g = 0; g < G; ++g) {
+          const float4* xv = reinterpret_cast<const float4*>(x + (c0 + g) * ldx + base);
 #pragma unroll
           for (int i = 0; i < 8; ++i) {
-            const float4 f = xv[i];
-            xs[c][4 * i] = f.x, xs[c][4 * i + 1] = f.y, xs[c][4 * i + 2] = f.z, xs[c][4 * i + 3] = f.w;
+            const float4 f = __ldg(xv + i);
+            xs[g][4 * i] = f.x, xs[g][4 * i + 1] = f.y, xs[g][4 * i + 2] = f.z, xs[g][4 * i + 3] = f.w;
           }
         }
       } else {
 #pragma unroll
-        for (int c = 0; c < C; ++c) {
+        for (int g = 0; g < G; ++g) {
 #pragma unroll
-          for (int l = 0; l < 32; ++l) xs[c][l] = base + l < k ? x[c * ldx + base + l] : 0.0f;
+          for (int l = 0; l < 32; ++l) xs[g][l] = base + l < k ? x[(c0 + g) * ldx + base + l] : 0.0f;
         }
+      }
+      if constexpr (ChunkDot<T>::kNeedsXsum) {
+#pragma unroll
+        for (int g = 0; g < G; ++g) {
+          float s = 0.0f;
+#pragma unroll
+          for (int l = 0; l < 32; ++l) s += xs[g][l];
+          xsum[g] = s;
+        }
+      }
+      typename ChunkDot<T>::Raw raw[R];
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        if (R == 1 || r0 + r < n) raw[r] = ChunkDot<T>::load(w + static_cast<size_t>(r0 + r) * row_bytes, ch, k);
       }
 #pragma unroll
       for (int r = 0; r < R; ++r) {
-        if (r0 + r < n) {
-          float v[32];
-          Chunk<T>::get(w + static_cast<size_t>(r0 + r) * row_bytes, ch, k, v);
-#pragma unroll
-          for (int c = 0; c < C; ++c) {
-            float a = 0.0f;
-#pragma unroll
-            for (int l = 0; l < 32; ++l) a += v[l] * xs[c][l];
-            acc[r][c] += a;
-          }
-        }
-      }
-    } else {  // many columns: x read per chunk (too many registers to hold)
-      float v[32];
-      Chunk<T>::get(w + static_cast<size_t>(r0) * row_bytes, ch, k, v);
-#pragma unroll
-      for (int c = 0; c < C; ++c) {
-        float a = 0.0f;
-        if (vec_x && base + 32 <= k) {
-          const float4* xv = reinterpret_cast<const float4*>(x + c * ldx + base);
-#pragma unroll
-          for (int i = 0; i < 8; ++i) {
-            const float4 f = xv[i];
-            a += v[4 * i] * f.x + v[4 * i + 1] * f.y + v[4 * i + 2] * f.z + v[4 * i + 3] * f.w;
-          }
-        } else {
-#pragma unroll
-          for (int l = 0; l < 32; ++l) {
-            if (base + l < k) a += v[l] * x[c * ldx + base + l];
-          }
-        }
-        acc[0][c] += a;
+        if (R == 1 || r0 + r < n) ChunkDot<T>::template dot<G>(raw[r], xs, xsum, &acc[r][c0]);
       }
     }
   }
+  __shared__ float part[kMaxWarps][R * C];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 #pragma unroll
   for (int r = 0; r < R; ++r) {
 #pragma unroll
@@ -93,26 +90,39 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_kernel(const uint8_t* w, s
       float a = acc[r][c];
 #pragma unroll
       for (int off = 16; off > 0; off >>= 1) a += __shfl_xor_sync(0xffffffffu, a, off);
-      if (lane == 0 && r0 + r < n) y[c * ldy + r0 + r] = a;
+      if (lane == 0) part[warp][r * C + c] = a;
     }
+  }
+  __syncthreads();
+  const int n_warps = static_cast<int>(blockDim.x >> 5);
+  for (int i = threadIdx.x; i < R * C; i += blockDim.x) {
+    float s = 0.0f;
+    for (int wi = 0; wi < n_warps; ++wi) s += part[wi][i];
+    const int r = i / C, c = i % C;
+    if (r0 + r < n) y[c * ldy + r0 + r] = s;
   }
 }
 
 template <uint32_t T, int C, int R>
 void launch_r(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, cudaStream_t s) {
-  constexpr int rows_per_block = kWarps * R;
-  const auto blocks = static_cast<unsigned>((w.n + rows_per_block - 1) / rows_per_block);
-  matvec_kernel<T, C, R><<<blocks, kWarps * 32, 0, s>>>(static_cast<const uint8_t*>(w.data), w.row_bytes, w.k, w.n, x,
-                                                         ldx, y, ldy);
+  const int64_t n_chunks = (w.k + 31) / 32;
+  const int warps = static_cast<int>(std::min<int64_t>(kMaxWarps, std::max<int64_t>(1, n_chunks / 32)));
+  const auto blocks = static_cast<unsigned>((w.n + R - 1) / R);
+  matvec_kernel<T, C, R><<<blocks, warps * 32, 0, s>>>(static_cast<const uint8_t*>(w.data), w.row_bytes, w.k, w.n, x,
+                                                        ldx, y, ldy);
 }
 
 template <uint32_t T, int C>
 void launch_c(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, cudaStream_t s) {
+  constexpr int kMaxRows = ChunkDot<T>::kMaxRows;
+  if constexpr (C == 1 && kMaxRows >= 8) {
+    if (w.n / 8 >= kMinBlocks) return launch_r<T, C, 8>(w, x, ldx, y, ldy, s);
+  }
+  if constexpr (C <= 2 && kMaxRows >= 4) {
+    if (w.n / 4 >= kMinBlocks) return launch_r<T, C, 4>(w, x, ldx, y, ldy, s);
+  }
   if constexpr (C <= 2) {
-    const int64_t row_groups = w.n / kWarps;
-    if (C == 1 && row_groups / 8 >= kMinBlocks) return launch_r<T, C, 8>(w, x, ldx, y, ldy, s);
-    if (row_groups / 4 >= kMinBlocks) return launch_r<T, C, 4>(w, x, ldx, y, ldy, s);
-    if (row_groups / 2 >= kMinBlocks) return launch_r<T, C, 2>(w, x, ldx, y, ldy, s);
+    if (w.n / 2 >= kMinBlocks) return launch_r<T, C, 2>(w, x, ldx, y, ldy, s);
   }
   launch_r<T, C, 1>(w, x, ldx, y, ldy, s);
 }

@@ -120,6 +120,39 @@ TEST(CudaKernels, MatvecMatchesFloat64Reference) {
   }
 }
 
+// The decode shapes' paths: long rows split over 8 warps (k = 14336: 448 chunks, some threads
+// taking two), 2..8 rows per block (n just above a multiple of the rows, so the last block is
+// partial), one to five columns (pairs of columns decoded together, an odd one alone).
+TEST(CudaKernels, MatvecLongRowsEveryFastTypeMatchesFloat64Reference) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  struct Shape {
+    int64_t k, n;
+  };
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16, GgmlType::Q5_K}) {
+    for (const Shape sh : {Shape{14336, 2051}, Shape{4096, 8203}}) {
+      const HostMatrix m = random_matrix(rng, t, sh.k, sh.n);
+      const auto wb = to_device(m.bytes);
+      for (int cols : {1, 2, 5}) {
+        const auto x = test::random_floats(rng, static_cast<size_t>(sh.k * cols));
+        const auto xb = to_device(x);
+        auto yb = poisoned(static_cast<size_t>(sh.n * cols) * 4);
+        matvec(dev(m, wb), xb.get<float>(), sh.k, yb.get<float>(), sh.n, cols, nullptr);
+        const auto y = to_host<float>(yb, static_cast<size_t>(sh.n * cols));
+        std::vector<double> want(static_cast<size_t>(sh.n * cols));
+        for (int c = 0; c < cols; ++c) {
+          for (int64_t r = 0; r < sh.n; ++r) {
+            double acc = 0;
+            for (int64_t j = 0; j < sh.k; ++j) acc += static_cast<double>(m.values[r * sh.k + j]) * x[c * sh.k + j];
+            want[static_cast<size_t>(c * sh.n + r)] = acc;
+          }
+        }
+        EXPECT_LT(rel_error(y, want), 1e-5) << type_name(t) << " k=" << sh.k << " n=" << sh.n << " cols=" << cols;
+      }
+    }
+  }
+}
+
 // Tall matrices take the several-rows-per-warp paths (R = 8, 4, 2 for one column; 4, 2 for two).
 TEST(CudaKernels, MatvecTallMatricesMatchFloat64Reference) {
   QUARREL_SKIP_WITHOUT_GPU();

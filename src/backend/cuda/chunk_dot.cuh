@@ -1,0 +1,293 @@
+#pragma once
+// Dot products of one 32-element weight chunk (dequant.cuh's chunks) with G activation columns
+// held in registers, for the decode matvec. The quantized types never convert integers to
+// floats with I2F (16 per clock per SM on Hopper, an eighth of the FMA rate): a byte b placed
+// under the exponent bits 0x4B000000 is the float 2^23 + b, and one FADD takes the bias (and
+// the type's zero point) off exactly. 2-byte aligned blocks (Q4_0, Q8_0, Q6_K) are read as
+// 32-bit words from the 4-byte boundary below them (one extra 16-bit load, no branches).
+#include "backend/cuda/dequant.cuh"
+
+namespace quarrel::cuda {
+
+// The 4 bytes of w (each 0..255) as floats minus `bias` (= 2^23 + zero point).
+__device__ __forceinline__ void bytes_minus(uint32_t w, float bias, float* y) {
+  y[0] = __uint_as_float(__byte_perm(w, 0x4B00u, 0x5440u)) - bias;
+  y[1] = __uint_as_float(__byte_perm(w, 0x4B00u, 0x5441u)) - bias;
+  y[2] = __uint_as_float(__byte_perm(w, 0x4B00u, 0x5442u)) - bias;
+  y[3] = __uint_as_float(__byte_perm(w, 0x4B00u, 0x5443u)) - bias;
+}
+constexpr float kTwo23 = 8388608.0f;
+
+// N little-endian words of the 4N bytes at p (p 2-byte aligned): N aligned 32-bit loads from the
+// word boundary at or below p, one 16-bit load of the last two bytes, funnel shifts. Never reads
+// outside [p - 2, p + 4N).
+template <int N>
+__device__ __forceinline__ void load_words_a2(const uint8_t* p, uint32_t* w) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  const uint32_t sh = static_cast<uint32_t>(a & 2) * 8;  // 0 or 16
+  const uint32_t* base = reinterpret_cast<const uint32_t*>(a & ~uintptr_t{3});
+  uint32_t v[N + 1];
+#pragma unroll
+  for (int i = 0; i < N; ++i) v[i] = __ldg(base + i);
+  v[N] = __ldg(reinterpret_cast<const unsigned short*>(p + 4 * N - 2));
+#pragma unroll
+  for (int i = 0; i < N; ++i) w[i] = __funnelshift_r(v[i], v[i + 1], sh);
+}
+
+__device__ __forceinline__ float f16_at(const uint8_t* p) {
+  return __half2float(__ushort_as_half(__ldg(reinterpret_cast<const unsigned short*>(p))));
+}
+
+// load(): the raw bytes of chunk c of `row` (issued for all of a thread's rows before any
+// arithmetic, so their loads are in flight together); dot(): acc[g] += sum_l W[l] * x[g][l],
+// with xsum[g] = sum_l x[g][l] where kNeedsXsum.
+template <uint32_t T>
+struct ChunkDot {
+  static constexpr bool kNeedsXsum = false;
+  static constexpr int kMaxRows = 2;  // rows per thread (registers: 32 floats of raw data each)
+  struct Raw {
+    float v[32];
+  };
+  __device__ static Raw load(const uint8_t* row, int64_t c, int64_t k) {
+    Raw r;
+    Chunk<T>::get(row, c, k, r.v);
+    return r;
+  }
+  template <int G>
+  __device__ static void dot(const Raw& r, const float (*x)[32], const float*, float* acc) {
+    const float* v = r.v;
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+      float a = 0.0f;
+#pragma unroll
+      for (int l = 0; l < 32; ++l) a = fmaf(v[l], x[g][l], a);
+      acc[g] += a;
+    }
+  }
+};
+
+template <>
+struct ChunkDot<kDevF16> {  // 64 bytes: four 128-bit loads when the chunk is whole and aligned
+  static constexpr bool kNeedsXsum = false;
+  static constexpr int kMaxRows = 4;
+  struct Raw {
+    uint4 u[4];
+  };
+  __device__ static Raw load(const uint8_t* row, int64_t c, int64_t k) {
+    const __half* h = reinterpret_cast<const __half*>(row) + 32 * c;
+    Raw r;
+    if (32 * c + 32 <= k && (reinterpret_cast<uintptr_t>(h) & 15) == 0) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) r.u[i] = __ldg(reinterpret_cast<const uint4*>(h) + i);
+    } else {
+      uint32_t* words = reinterpret_cast<uint32_t*>(r.u);
+#pragma unroll
+      for (int i = 0; i < 16; ++i) {
+        const uint32_t lo = 32 * c + 2 * i < k ? __half_as_ushort(h[2 * i]) : 0u;
+        const uint32_t hi = 32 * c + 2 * i + 1 < k ? __half_as_ushort(h[2 * i + 1]) : 0u;
+        words[i] = lo | (hi << 16);
+      }
+    }
+    return r;
+  }
+  template <int G>
+  __device__ static void dot(const Raw& r, const float (*x)[32], const float*, float* acc) {
+    float a[G];
+#pragma unroll
+    for (int g = 0; g < G; ++g) a[g] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const __half2* h2 = reinterpret_cast<const __half2*>(&r.u[i]);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const float2 f = __half22float2(h2[j]);
+#pragma unroll
+        for (int g = 0; g < G; ++g) {
+          a[g] = fmaf(f.x, x[g][8 * i + 2 * j], a[g]);
+          a[g] = fmaf(f.y, x[g][8 * i + 2 * j + 1], a[g]);
+        }
+      }
+    }
+#pragma unroll
+    for (int g = 0; g < G; ++g) acc[g] += a[g];
+  }
+};
+
+template <>
+struct ChunkDot<kDevQ8_0> {  // 34 bytes: d, 32 x int8
+  static constexpr bool kNeedsXsum = false;
+  static constexpr int kMaxRows = 8;
+  struct Raw {
+    uint32_t q[8];
+    float d;
+  };
+  __device__ static Raw load(const uint8_t* row, int64_t c, int64_t) {
+    const uint8_t* b = row + 34 * c;
+    Raw r;
+    load_words_a2<8>(b + 2, r.q);
+    r.d = f16_at(b);
+    return r;
+  }
+  template <int G>
+  __device__ static void dot(const Raw& r, const float (*x)[32], const float*, float* acc) {
+    const uint32_t* q = r.q;
+    const float d = r.d;
+    float a[G];
+#pragma unroll
+    for (int g = 0; g < G; ++g) a[g] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      float v[4];
+      bytes_minus(q[i] ^ 0x80808080u, kTwo23 + 128.0f, v);
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+#pragma unroll
+        for (int g = 0; g < G; ++g) a[g] = fmaf(v[e], x[g][4 * i + e], a[g]);
+      }
+    }
+#pragma unroll
+    for (int g = 0; g < G; ++g) acc[g] += d * a[g];
+  }
+};
+
+template <>
+struct ChunkDot<kDevQ4_0> {  // 18 bytes: d, 16 bytes of nibbles (low: elements 0..15, high: 16..31)
+  static constexpr bool kNeedsXsum = false;
+  static constexpr int kMaxRows = 8;
+  struct Raw {
+    uint32_t q[4];
+    float d;
+  };
+  __device__ static Raw load(const uint8_t* row, int64_t c, int64_t) {
+    const uint8_t* b = row + 18 * c;
+    Raw r;
+    load_words_a2<4>(b + 2, r.q);
+    r.d = f16_at(b);
+    return r;
+  }
+  template <int G>
+  __device__ static void dot(const Raw& r, const float (*x)[32], const float*, float* acc) {
+    const uint32_t* q = r.q;
+    const float d = r.d;
+    float a[G];
+#pragma unroll
+    for (int g = 0; g < G; ++g) a[g] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      float lo[4], hi[4];
+      bytes_minus(q[i] & 0x0F0F0F0Fu, kTwo23 + 8.0f, lo);
+      bytes_minus((q[i] >> 4) & 0x0F0F0F0Fu, kTwo23 + 8.0f, hi);
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+#pragma unroll
+        for (int g = 0; g < G; ++g) {
+          a[g] = fmaf(lo[e], x[g][4 * i + e], a[g]);
+          a[g] = fmaf(hi[e], x[g][16 + 4 * i + e], a[g]);
+        }
+      }
+    }
+#pragma unroll
+    for (int g = 0; g < G; ++g) acc[g] += d * a[g];
+  }
+};
+
+template <>
+struct ChunkDot<kDevQ4_K> {  // 144 bytes (16-byte aligned): d, dmin, scales[12], qs[128]; 8 sub-blocks
+  static constexpr bool kNeedsXsum = true;
+  static constexpr int kMaxRows = 8;
+  struct Raw {
+    uint4 v0, v1;
+    uint32_t dd, shift;
+    int sc, m;
+  };
+  __device__ static Raw load(const uint8_t* row, int64_t c, int64_t) {
+    const uint8_t* b = row + 144 * (c >> 3);
+    const int s = static_cast<int>(c & 7);
+    const uint4* q = reinterpret_cast<const uint4*>(b + 16 + 32 * (s >> 1));
+    Raw r;
+    r.v0 = __ldg(q);
+    r.v1 = __ldg(q + 1);
+    r.dd = __ldg(reinterpret_cast<const unsigned int*>(b));
+    k_scale_min(s, b + 4, r.sc, r.m);
+    r.shift = (s & 1) * 4;
+    return r;
+  }
+  template <int G>
+  __device__ static void dot(const Raw& r, const float (*x)[32], const float* xsum, float* acc) {
+    const float d1 = __half2float(__ushort_as_half(static_cast<uint16_t>(r.dd & 0xFFFF))) * static_cast<float>(r.sc);
+    const float m1 = __half2float(__ushort_as_half(static_cast<uint16_t>(r.dd >> 16))) * static_cast<float>(r.m);
+    const uint32_t shift = r.shift;
+    const uint32_t w[8] = {r.v0.x, r.v0.y, r.v0.z, r.v0.w, r.v1.x, r.v1.y, r.v1.z, r.v1.w};
+    float a[G];
+#pragma unroll
+    for (int g = 0; g < G; ++g) a[g] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      float v[4];
+      bytes_minus((w[i] >> shift) & 0x0F0F0F0Fu, kTwo23, v);
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+#pragma unroll
+        for (int g = 0; g < G; ++g) a[g] = fmaf(v[e], x[g][4 * i + e], a[g]);
+      }
+    }
+#pragma unroll
+    for (int g = 0; g < G; ++g) acc[g] += d1 * a[g] - m1 * xsum[g];
+  }
+};
+
+template <>
+struct ChunkDot<kDevQ6_K> {  // 210 bytes (2-byte aligned): ql[128], qh[64], scales[16] (int8), d
+  static constexpr bool kNeedsXsum = false;
+  static constexpr int kMaxRows = 4;
+  struct Raw {
+    uint32_t ql[8], qh[8];
+    uint32_t scu, lshift, hshift;
+    float d;
+  };
+  __device__ static Raw load(const uint8_t* row, int64_t c, int64_t) {
+    const uint8_t* b = row + 210 * (c >> 3);
+    const int s = static_cast<int>(c & 7);
+    const int h = s >> 2, qi = s & 3;
+    Raw r;
+    load_words_a2<8>(b + 64 * h + ((qi & 1) ? 32 : 0), r.ql);
+    load_words_a2<8>(b + 128 + 32 * h, r.qh);
+    r.scu = __ldg(reinterpret_cast<const unsigned short*>(b + 192 + 8 * h + 2 * qi));
+    r.d = f16_at(b + 208);
+    r.lshift = (qi >> 1) * 4;
+    r.hshift = 2 * qi;
+    return r;
+  }
+  template <int G>
+  __device__ static void dot(const Raw& r, const float (*x)[32], const float*, float* acc) {
+    const float d0 = r.d * static_cast<float>(static_cast<int8_t>(r.scu & 0xFF));
+    const float d1 = r.d * static_cast<float>(static_cast<int8_t>(r.scu >> 8));
+    const uint32_t lshift = r.lshift, hshift = r.hshift;
+    const uint32_t* ql = r.ql;
+    const uint32_t* qh = r.qh;
+    float a0[G], a1[G];
+#pragma unroll
+    for (int g = 0; g < G; ++g) a0[g] = a1[g] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const uint32_t q6 = ((ql[i] >> lshift) & 0x0F0F0F0Fu) | (((qh[i] >> hshift) & 0x03030303u) << 4);
+      float v[4];
+      bytes_minus(q6, kTwo23 + 32.0f, v);
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+#pragma unroll
+        for (int g = 0; g < G; ++g) {
+          if (i < 4) {
+            a0[g] = fmaf(v[e], x[g][4 * i + e], a0[g]);
+          } else {
+            a1[g] = fmaf(v[e], x[g][4 * i + e], a1[g]);
+          }
+        }
+      }
+    }
+#pragma unroll
+    for (int g = 0; g < G; ++g) acc[g] += d0 * a0[g] + d1 * a1[g];
+  }
+};
+
+}  // namespace quarrel::cuda
