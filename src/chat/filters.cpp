@@ -10,6 +10,7 @@
 #include "chat/interpreter.h"
 #include "chat/template_error.h"
 #include "chat/text.h"
+#include "core/html_escape.h"
 
 namespace quarrel::chat::jinja {
 
@@ -119,21 +120,6 @@ Value unique_values(const Array& in) {
   for (const Value& x : in)
     if (seen.insert(key(x)).second) out.push_back(x);
   return Value::array(std::move(out));
-}
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return out;
 }
 
 // Python's round(x, precision) with Jinja's methods: common (half away from zero), ceil, floor.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/html_escape.h"
 #include "server/openapi.h"
 #include "server/route.h"
 
@@ -13,19 +14,7 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-std::string esc(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string esc(const std::string& s) { return html_escape(s); }
 
 std::string type_of(const ojson& schema) {
   if (schema.contains("$ref")) {
