@@ -74,7 +74,9 @@ std::pair<double, double> compare(const std::string& path, int n_prompt, int n_d
     e_decode = std::max(e_decode, rel(lg.row(0), lc.row(0)));
     tok = static_cast<TokenId>(cpu::argmax(lc.row(0).data(), lc.n_vocab));
   }
-  if (n_decode > 0) EXPECT_GT(gpu.graph_count(), 0u);
+  if (n_decode > 0) {
+    EXPECT_GT(gpu.graph_count(), 0u);
+  }
   std::printf("%s: max relative logit error vs cpu: prompt %.2e, decode %.2e\n", path.c_str(), e_prompt, e_decode);
   return {e_prompt, e_decode};
 }
@@ -132,8 +134,8 @@ std::vector<Case> cases() {
   for (const std::string t : {"Q4_0", "Q4_K", "Q5_K", "Q6_K", "IQ4_XS", "Q5_0"}) v.push_back({"llama", t, 5e-2});
   return v;
 }
-INSTANTIATE_TEST_SUITE_P(All, CudaSynthetic, ::testing::ValuesIn(cases()), [](const auto& info) {
-  return info.param.arch + "_" + info.param.type;
+INSTANTIATE_TEST_SUITE_P(All, CudaSynthetic, ::testing::ValuesIn(cases()), [](const auto& param_info) {
+  return param_info.param.arch + "_" + param_info.param.type;
 });
 
 class CudaModelTest : public ::testing::Test {
