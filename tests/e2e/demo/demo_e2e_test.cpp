@@ -11,7 +11,10 @@
 #include <cctype>
 #include <cstdlib>
 
+#include <nlohmann/json.hpp>
+
 #include "common/test_data.h"
+#include "e2e/server/server_process.h"
 
 namespace quarrel {
 namespace {
@@ -103,6 +106,20 @@ TEST(DemoModel, IsTheDefaultModelOfRun) {
   EXPECT_NE(err.find("nope.gguf"), std::string::npos) << err;
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
   fs::remove_all(dir);
+}
+
+// `quarrel serve` with no MODEL serves the demo model: it is the listed model, and a greedy
+// completion over HTTP is the text `quarrel run` writes.
+TEST(DemoModel, IsTheDefaultModelOfServe) {
+  const std::string want = greedy().substr(std::string(kPrompt).size());
+  test::ServerProcess server("-t 2 --ctx 512 --parallel 1");
+  const auto models = test::curl("GET", server.url() + "/v1/models");
+  ASSERT_EQ(models.status, 200) << models.body;
+  EXPECT_EQ(nlohmann::json::parse(models.body)["data"][0]["id"], "quarrel-demo-kjv-q8_0") << models.body;
+  const nlohmann::json body = {{"prompt", kPrompt}, {"max_tokens", 40}, {"temperature", 0}};
+  const auto r = test::curl("POST", server.url() + "/v1/completions", body.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(nlohmann::json::parse(r.body)["choices"][0]["text"], want) << r.body;
 }
 
 TEST(DemoModel, FitsTheRepositoryLimit) {
