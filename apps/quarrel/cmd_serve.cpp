@@ -12,6 +12,9 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <variant>
+#include <vector>
 
 #include "apps/quarrel/command.h"
 #include "apps/quarrel/default_model.h"
@@ -109,50 +112,78 @@ int serve(ServeArgs& a) {
   return code;
 }
 
+// One option of quarrel serve: its names (CLI11 form), the environment variable that sets it
+// when the flag is absent, the ServeArgs field it fills and its help line. A bool field is a
+// flag, every other one takes a value.
+struct ServeOption {
+  const char* names;
+  const char* env;
+  std::variant<std::string ServeArgs::*, int ServeArgs::*, int64_t ServeArgs::*, double ServeArgs::*,
+               bool ServeArgs::*>
+      field;
+  std::string help;
+};
+
+// In --help order.
+const std::vector<ServeOption>& serve_options() {
+  static const std::vector<ServeOption> options = {
+      {"MODEL", "QUARREL_MODEL", &ServeArgs::model,
+       "Model file (GGUF); default: the bundled demo model " + std::string(kDemoModel)},
+      {"--host", "QUARREL_HOST", &ServeArgs::host, "Address to listen on (default 127.0.0.1)"},
+      {"--port", "QUARREL_PORT", &ServeArgs::port, "Port (default 8080; 0: any free port)"},
+      {"-c,--ctx", "QUARREL_CTX", &ServeArgs::ctx, "Context per sequence in tokens (0: the model's; default 4096)"},
+      {"--parallel", "QUARREL_PARALLEL", &ServeArgs::parallel, "Sequences decoded at once (default 4)"},
+      {"--queue,--queue-size", "QUARREL_QUEUE", &ServeArgs::queue, "Waiting requests before 503 (default 64)"},
+      {"-t,--threads", "QUARREL_THREADS", &ServeArgs::threads, "Threads (default: the physical cores)"},
+      {"-b,--batch", "QUARREL_BATCH", &ServeArgs::batch, "Tokens per forward pass (default 512)"},
+      {"--kv-type", "QUARREL_KV_TYPE", &ServeArgs::kv_type,
+       "KV cache type: f16, f32 or q8_0 (default f16; cuda: f16 only)"},
+      {"--backend,--device", "QUARREL_BACKEND", &ServeArgs::backend, "Backend: cpu or cuda (default cpu)"},
+      {"--alias", "QUARREL_ALIAS", &ServeArgs::alias,
+       "The model's id in the API (default: the file name without .gguf)"},
+      {"--log-format", "QUARREL_LOG_FORMAT", &ServeArgs::log_format,
+       "Log lines on stderr: text or json (default text)"},
+      {"--timeout,--request-timeout", "QUARREL_TIMEOUT", &ServeArgs::timeout_s,
+       "Request timeout in seconds (default 300)"},
+      {"--grace", "QUARREL_GRACE", &ServeArgs::grace_s,
+       "Seconds running requests get to finish on SIGTERM (default 10)"},
+      {"--max-body", "QUARREL_MAX_BODY", &ServeArgs::body_limit, "Largest request body in bytes (default 8 MiB)"},
+      {"--max-tokens", "QUARREL_MAX_TOKENS", &ServeArgs::max_tokens,
+       "Largest max_tokens a request may ask for (0: the context)"},
+      {"--api-keys", "QUARREL_API_KEYS", &ServeArgs::api_keys,
+       "Key file (quarrel keys create): every route but /healthz needs Authorization: Bearer KEY; re-read when it "
+       "changes"},
+      {"--cors", "QUARREL_CORS", &ServeArgs::cors,
+       "Allowed browser origins, comma-separated, or * (default: same-origin only)"},
+      {"--rate-limit-rpm", "QUARREL_RATE_LIMIT_RPM", &ServeArgs::rpm,
+       "Requests per minute per key (or client address); 0: no limit"},
+      {"--rate-limit-tpm", "QUARREL_RATE_LIMIT_TPM", &ServeArgs::tpm,
+       "Tokens (prompt + generated) per minute per key; 0: no limit"},
+      {"--max-connections", "QUARREL_MAX_CONNECTIONS", &ServeArgs::max_connections,
+       "Open connections before 503 (0: no limit)"},
+      {"--idle-timeout", "QUARREL_IDLE_TIMEOUT", &ServeArgs::idle_timeout_s,
+       "Seconds a connection may idle or send slowly (default 60)"},
+      {"--log-debug", "QUARREL_LOG_DEBUG", &ServeArgs::log_debug, "Log request bodies, prompts included (keys never)"},
+  };
+  return options;
+}
+
 const RegisterCommand kServe{Command{
     "serve", "Serve a model over HTTP (OpenAI-compatible API)", [](CLI::App& sub) {
       auto a = std::make_shared<ServeArgs>();
-      sub.add_option("MODEL", a->model, "Model file (GGUF); default: the bundled demo model " + std::string(kDemoModel))
-          ->envname("QUARREL_MODEL");
-      sub.add_option("--host", a->host, "Address to listen on (default 127.0.0.1)")->envname("QUARREL_HOST");
-      sub.add_option("--port", a->port, "Port (default 8080; 0: any free port)")->envname("QUARREL_PORT");
-      sub.add_option("-c,--ctx", a->ctx, "Context per sequence in tokens (0: the model's; default 4096)")
-          ->envname("QUARREL_CTX");
-      sub.add_option("--parallel", a->parallel, "Sequences decoded at once (default 4)")->envname("QUARREL_PARALLEL");
-      sub.add_option("--queue,--queue-size", a->queue, "Waiting requests before 503 (default 64)")
-          ->envname("QUARREL_QUEUE");
-      sub.add_option("-t,--threads", a->threads, "Threads (default: the physical cores)")->envname("QUARREL_THREADS");
-      sub.add_option("-b,--batch", a->batch, "Tokens per forward pass (default 512)")->envname("QUARREL_BATCH");
-      sub.add_option("--kv-type", a->kv_type, "KV cache type: f16, f32 or q8_0 (default f16; cuda: f16 only)")
-          ->envname("QUARREL_KV_TYPE");
-      sub.add_option("--backend,--device", a->backend, "Backend: cpu or cuda (default cpu)")
-          ->envname("QUARREL_BACKEND");
-      sub.add_option("--alias", a->alias, "The model's id in the API (default: the file name without .gguf)")
-          ->envname("QUARREL_ALIAS");
-      sub.add_option("--log-format", a->log_format, "Log lines on stderr: text or json (default text)")
-          ->envname("QUARREL_LOG_FORMAT");
-      sub.add_option("--timeout,--request-timeout", a->timeout_s, "Request timeout in seconds (default 300)")
-          ->envname("QUARREL_TIMEOUT");
-      sub.add_option("--grace", a->grace_s, "Seconds running requests get to finish on SIGTERM (default 10)")
-          ->envname("QUARREL_GRACE");
-      sub.add_option("--max-body", a->body_limit, "Largest request body in bytes (default 8 MiB)")
-          ->envname("QUARREL_MAX_BODY");
-      sub.add_option("--max-tokens", a->max_tokens, "Largest max_tokens a request may ask for (0: the context)")
-          ->envname("QUARREL_MAX_TOKENS");
-      sub.add_option("--api-keys", a->api_keys, "Key file (quarrel keys create): every route but /healthz needs "
-                     "Authorization: Bearer KEY; re-read when it changes")->envname("QUARREL_API_KEYS");
-      sub.add_option("--cors", a->cors, "Allowed browser origins, comma-separated, or * (default: same-origin only)")
-          ->envname("QUARREL_CORS");
-      sub.add_option("--rate-limit-rpm", a->rpm, "Requests per minute per key (or client address); 0: no limit")
-          ->envname("QUARREL_RATE_LIMIT_RPM");
-      sub.add_option("--rate-limit-tpm", a->tpm, "Tokens (prompt + generated) per minute per key; 0: no limit")
-          ->envname("QUARREL_RATE_LIMIT_TPM");
-      sub.add_option("--max-connections", a->max_connections, "Open connections before 503 (0: no limit)")
-          ->envname("QUARREL_MAX_CONNECTIONS");
-      sub.add_option("--idle-timeout", a->idle_timeout_s, "Seconds a connection may idle or send slowly (default 60)")
-          ->envname("QUARREL_IDLE_TIMEOUT");
-      sub.add_flag("--log-debug", a->log_debug, "Log request bodies, prompts included (keys never)")
-          ->envname("QUARREL_LOG_DEBUG");
+      for (const ServeOption& o : serve_options()) {
+        std::visit(
+            [&](auto field) {
+              auto& target = (*a).*field;
+              CLI::Option* opt = nullptr;
+              if constexpr (std::is_same_v<std::remove_reference_t<decltype(target)>, bool>)
+                opt = sub.add_flag(o.names, target, o.help);
+              else
+                opt = sub.add_option(o.names, target, o.help);
+              opt->envname(o.env);
+            },
+            o.field);
+      }
       return [a] { return serve(*a); };
     }}};
 
