@@ -280,14 +280,22 @@ void quantize_q6_K_impl(const float* x, BlockQ6_K* y, int64_t n) {
 }
 
 void quantize_row_q2_K(const float* x, BlockQ2_K* y, int64_t n) { quantize_q2_K_impl<Search::kLanes>(x, y, n); }
-void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t n) { quantize_k45_impl<Search::kLanes, kQ4KSearch>(x, y, n); }
-void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t n) { quantize_k45_impl<Search::kLanes, kQ5KSearch>(x, y, n); }
+void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t n) {
+  quantize_k45_impl<Search::kLanes, kQ4KSearch>(x, y, n);
+}
+void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t n) {
+  quantize_k45_impl<Search::kLanes, kQ5KSearch>(x, y, n);
+}
 void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t n) { quantize_q6_K_impl<Search::kLanes>(x, y, n); }
 
 namespace scalar_search {
 void quantize_row_q2_K(const float* x, BlockQ2_K* y, int64_t n) { quantize_q2_K_impl<Search::kScalar>(x, y, n); }
-void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t n) { quantize_k45_impl<Search::kScalar, kQ4KSearch>(x, y, n); }
-void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t n) { quantize_k45_impl<Search::kScalar, kQ5KSearch>(x, y, n); }
+void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t n) {
+  quantize_k45_impl<Search::kScalar, kQ4KSearch>(x, y, n);
+}
+void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t n) {
+  quantize_k45_impl<Search::kScalar, kQ5KSearch>(x, y, n);
+}
 void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t n) { quantize_q6_K_impl<Search::kScalar>(x, y, n); }
 }  // namespace scalar_search
 

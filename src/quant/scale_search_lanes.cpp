@@ -339,7 +339,8 @@ void make_qkx2_quants_groups(Search search, const float* x, const float* weights
       return;
     }
 #endif
-    for (int g = 0; g < n_groups; g += 4) make_qkx2_quants_x4<P>(x + g * n, weights + g * n, L + g * n, scales + g, mins + g);
+    for (int g = 0; g < n_groups; g += 4)
+      make_qkx2_quants_x4<P>(x + g * n, weights + g * n, L + g * n, scales + g, mins + g);
     return;
   }
   uint8_t Laux[32];
