@@ -2,8 +2,9 @@
 //
 // One block of 4 warps per (query tile, query head). A query tile is up to 64 consecutive batch
 // tokens of one sequence (build_prefill_tiles); warp w owns query rows [16w, 16w + 16). The
-// block walks key tiles of 64 keys from the smallest lo to the largest pos of its rows, loading
-// each tile's K and V rows through the block table into shared memory as f16. Per key tile each
+// block walks key tiles of 64 keys from the smallest lo to the largest pos of its rows, copying
+// each tile's K and V rows through the block table into shared memory (f16, cp.async, double
+// buffered: the next tile's copies fly while this one is computed). Per key tile each
 // warp computes S = Q K^T (16 x 64, f32) with mma.sync m16n8k16, masks every row by its own
 // [lo, pos], updates its online softmax (running max m and sum l per row, f32, base 2), turns
 // P into f16 A fragments straight from the S accumulators (same register layout) and adds P V
@@ -16,6 +17,9 @@
 //   B (16 x 8, k x n), 2 x b32:      {B[2tig..+1][grp]}, {B[8+2tig..+1][grp]}
 //   C (16 x 8, f32), 4 x f32:        C[grp][2tig], C[grp][2tig+1], C[grp+8][2tig], C[grp+8][2tig+1]
 // (the lower half of a b32 holds the element of lower index).
+// ldmatrix .x4 gives lane l row l / 4, columns 2 (l % 4), +1 of each of four 8 x 8 f16 matrices
+// whose rows lanes 8i..8i+7 point at (with .trans: the transposed matrices'). On K [key][d] that
+// is a B fragment of S's n-tile, on V [key][d] with .trans a B fragment of O's.
 #include <cuda_fp16.h>
 
 #include <cmath>
@@ -33,10 +37,11 @@ constexpr int kThreads = kWarps * 32;
 constexpr int kPad = 8;                    // halves of padding per shared row: 16-byte aligned rows, no bank conflicts
 static_assert(kTile == 64, "the S fragments below hold 64 keys (8 n-tiles of 8)");
 
-// Dynamic shared memory of one block: Q, K and V tiles, each [HD + kPad, kTile] f16.
+// Dynamic shared memory of one block: the Q tile and two K and two V tiles (double buffered),
+// each [HD + kPad, kTile] f16.
 template <int HD>
 constexpr size_t smem_bytes() {
-  return 3 * static_cast<size_t>(kTile) * (HD + kPad) * sizeof(__half);
+  return 5 * static_cast<size_t>(kTile) * (HD + kPad) * sizeof(__half);
 }
 
 __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
@@ -46,14 +51,34 @@ __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4],
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+// 16 bytes global -> shared, asynchronously; src_bytes 0: zeros, nothing read.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, int src_bytes) {
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(src_bytes) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+// Waits until at most one group of this thread's copies is still in flight.
+__device__ __forceinline__ void cp_async_wait_all_but_one() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const __half* p) {
+  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const __half* p) {
+  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
+}
+
 // Two adjacent halves (the first at the lower address) as one b32.
 __device__ __forceinline__ uint32_t ld_b32(const __half* p) { return *reinterpret_cast<const uint32_t*>(p); }
 // lo in the lower 16 bits.
-__device__ __forceinline__ uint32_t pack_halves(__half lo, __half hi) {
-  return static_cast<uint32_t>(__half_as_ushort(lo)) | (static_cast<uint32_t>(__half_as_ushort(hi)) << 16);
-}
 __device__ __forceinline__ uint32_t pack_floats(float lo, float hi) {
-  return pack_halves(__float2half_rn(lo), __float2half_rn(hi));
+  return static_cast<uint32_t>(__half_as_ushort(__float2half_rn(lo))) |
+         (static_cast<uint32_t>(__half_as_ushort(__float2half_rn(hi))) << 16);
 }
 
 // grid (n_head, tiles of this launch); tiles [2 * n_tiles] = (first token, count) pairs; this
@@ -66,10 +91,10 @@ __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionAr
   constexpr int LD = HD + kPad;  // halves per shared row
   extern __shared__ __align__(16) unsigned char smem_raw[];
   __half* qs = reinterpret_cast<__half*>(smem_raw);  // [LD, kTile]: query row r of the tile, f16
-  __half* ks = qs + kTile * LD;                      // [LD, kTile]: key kb + j
-  __half* vs = ks + kTile * LD;                      // [LD, kTile]: value kb + j
+  __half* ks0 = qs + kTile * LD;                     // [LD, kTile, 2]: key kb + j, buffer (kb - kmin) / kTile % 2
+  __half* vs0 = ks0 + 2 * kTile * LD;                // [LD, kTile, 2]: value kb + j, likewise
   __shared__ int pos_s[kTile], lo_s[kTile];          // per query row; rows past count: pos -1 (no keys)
-  __shared__ int64_t key_row[kTile];                 // cache element offset of key kb + j; -1: not loaded
+  __shared__ int64_t key_row[2][kTile];              // cache element offset of key kb + j; -1: not loaded
   __shared__ int range_s[2];                         // smallest lo, largest pos of the tile
 
   const int h = static_cast<int>(blockIdx.x);
@@ -129,9 +154,9 @@ __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionAr
   float m0 = -INFINITY, m1 = -INFINITY;  // running max of rows r0, r1 (scores in base 2)
   float l0 = 0.0f, l1 = 0.0f;            // this thread's part of the running sums (its 2 of every 8 keys)
 
-  for (int kb = kmin; kb <= kmax; kb += kTile) {
-    // Which keys of this tile some row needs (all of [kmin, kmax] without a window), and where.
-    int need = 0;
+  // Where the keys of the tile at kb live (threads < kTile): key_row[buf][j] for key kb + j, or -1
+  // where no row of the tile needs it (past kmax, or outside every row's window).
+  auto find_rows = [&](int kb, int buf) {
     if (tid < kTile) {
       const int j = kb + tid;
       int64_t ro = -1;
@@ -146,27 +171,46 @@ __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionAr
           ro = ((blk * a.n_kv_head + kvh) * a.block_size + j % a.block_size) * HD;
         }
       }
-      key_row[tid] = ro;
-      need = ro >= 0;
+      key_row[buf][tid] = ro;
     }
-    // Also the barrier after the previous tile's reads of ks / vs.
-    if (!__syncthreads_or(need)) continue;
-    // K and V rows -> shared memory, 16 bytes at a time; keys not loaded are zeros (P is 0 there,
-    // and 0 * garbage could be NaN).
+  };
+  // K and V rows of a tile -> shared buffer buf, 16 bytes per copy; keys not loaded are zeros (P
+  // is 0 there, and 0 * garbage could be NaN). Then commits the group.
+  auto load_tile = [&](int buf) {
     constexpr int kChunks = HD / 8;
+    __half* ks = ks0 + buf * kTile * LD;
+    __half* vs = vs0 + buf * kTile * LD;
     for (int i = tid; i < kTile * kChunks; i += kThreads) {
       const int r = i / kChunks, c = (i % kChunks) * 8;
-      const int64_t ro = key_row[r];
-      uint4 kv = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
-      if (ro >= 0) {
-        kv = *reinterpret_cast<const uint4*>(kc + ro + c);
-        vv = *reinterpret_cast<const uint4*>(vc + ro + c);
-      }
-      *reinterpret_cast<uint4*>(ks + r * LD + c) = kv;
-      *reinterpret_cast<uint4*>(vs + r * LD + c) = vv;
+      const int64_t ro = key_row[buf][r];
+      const int bytes = ro >= 0 ? 16 : 0;
+      cp_async16(ks + r * LD + c, kc + (ro >= 0 ? ro + c : 0), bytes);
+      cp_async16(vs + r * LD + c, vc + (ro >= 0 ? ro + c : 0), bytes);
     }
+    cp_async_commit();
+  };
+
+  if (kmin <= kmax) {
+    find_rows(kmin, 0);
     __syncthreads();
+    load_tile(0);
+  }
+  int buf = 0;
+  for (int kb = kmin; kb <= kmax; kb += kTile, buf ^= 1) {
+    // Start the next tile's copies into the other buffer, then wait for this tile's.
+    const bool more = kb + kTile <= kmax;
+    if (more) find_rows(kb + kTile, buf ^ 1);
+    __syncthreads();  // key_row[buf ^ 1] written; every warp done with the other buffer's last tile
+    if (more) {
+      load_tile(buf ^ 1);
+    } else {
+      cp_async_commit();  // an empty group: the wait below still leaves exactly one
+    }
+    cp_async_wait_all_but_one();
+    __syncthreads();  // this tile's copies, from every thread, have landed
     if (wmax < kb || wmin > kb + kTile - 1) continue;  // no row of this warp sees these keys
+    const __half* ks = ks0 + buf * kTile * LD;
+    const __half* vs = vs0 + buf * kTile * LD;
 
     // S = Q K^T: 16 rows x 64 keys as 8 n-tiles of 8 keys.
     float sacc[8][4];
@@ -181,10 +225,13 @@ __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionAr
       qa[2] = ld_b32(qw + grp * LD + d0 + 8 + 2 * tig);
       qa[3] = ld_b32(qw + (grp + 8) * LD + d0 + 8 + 2 * tig);
 #pragma unroll
-      for (int n = 0; n < 8; ++n) {
-        // B[k = d][n = key] = K[key][d]: key n * 8 + grp, dims d0 + 2 tig (+1), d0 + 8 + 2 tig (+1).
-        const __half* kr = ks + (n * 8 + grp) * LD + d0 + 2 * tig;
-        mma_16816(sacc[n], qa, ld_b32(kr), ld_b32(kr + 8));
+      for (int n = 0; n < 8; n += 2) {
+        // B[k = d][n = key] = K[key][d] of n-tiles n, n + 1: matrices (keys 8 n.., dims d0..),
+        // (8 n.., d0 + 8..), (8 n + 8.., d0..), (8 n + 8.., d0 + 8..).
+        uint32_t kb4[4];
+        ldmatrix_x4(kb4, ks + (n * 8 + (lane & 7) + ((lane >> 4) << 3)) * LD + d0 + ((lane >> 3) & 1) * 8);
+        mma_16816(sacc[n], qa, kb4[0], kb4[1]);
+        mma_16816(sacc[n + 1], qa, kb4[2], kb4[3]);
       }
     }
 
@@ -243,13 +290,17 @@ __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionAr
       pa[kk][2] = pack_floats(sacc[2 * kk + 1][0], sacc[2 * kk + 1][1]);
       pa[kk][3] = pack_floats(sacc[2 * kk + 1][2], sacc[2 * kk + 1][3]);
     }
-    // O += P V: B[k = key][n = d] = V[key][d]: keys 16 kk + 2 tig (+1), +8 (+9); dim 8 dn + grp.
+    // O += P V: B[k = key][n = d] = V[key][d] of d-tiles dn, dn + 1, transposed from the
+    // matrices (keys 16 kk.., dims 8 dn..), (16 kk + 8.., 8 dn..), (16 kk.., 8 dn + 8..),
+    // (16 kk + 8.., 8 dn + 8..).
 #pragma unroll
-    for (int dn = 0; dn < HD / 8; ++dn) {
+    for (int dn = 0; dn < HD / 8; dn += 2) {
 #pragma unroll
       for (int kk = 0; kk < 4; ++kk) {
-        const __half* vr = vs + (kk * 16 + 2 * tig) * LD + dn * 8 + grp;
-        mma_16816(o[dn], pa[kk], pack_halves(vr[0], vr[LD]), pack_halves(vr[8 * LD], vr[9 * LD]));
+        uint32_t vb4[4];
+        ldmatrix_x4_trans(vb4, vs + (kk * 16 + (lane & 15)) * LD + (dn + (lane >> 4)) * 8);
+        mma_16816(o[dn], pa[kk], vb4[0], vb4[1]);
+        mma_16816(o[dn + 1], pa[kk], vb4[2], vb4[3]);
       }
     }
   }
