@@ -28,26 +28,65 @@ namespace {
 #include "backend/cpu/simd_common.inc"
 #include "backend/cpu/simd_quants.inc"
 
-// Carves the arrays of a prepared row: qs (bytes), then floats / ints, each 64-byte aligned.
+// The arrays of a prepared row, carved from one buffer, each 64-byte aligned. Byte is uint8_t
+// where prepare writes the row and const uint8_t where the dot products read it.
+template <typename Byte, typename T>
+using Like = std::conditional_t<std::is_const_v<Byte>, const T, T>;
+template <typename Byte>
 struct Carve {
-  uint8_t* p;
+  Byte* p;
   template <typename T>
-  T* take(size_t n) {
-    T* r = reinterpret_cast<T*>(p);
-    p += (n * sizeof(T) + 63) / 64 * 64;
-    return r;
-  }
-};
-struct CCarve {
-  const uint8_t* p;
-  template <typename T>
-  const T* take(size_t n) {
-    const T* r = reinterpret_cast<const T*>(p);
+  Like<Byte, T>* take(size_t n) {
+    auto* r = reinterpret_cast<Like<Byte, T>*>(p);
     p += (n * sizeof(T) + 63) / 64 * 64;
     return r;
   }
 };
 constexpr size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+
+// A prepared Q8_0 row of nb blocks: the quants contiguous, dy as float and, kWithSums, c_i =
+// dy_i sum(y_i).
+template <bool kWithSums, typename Byte>
+struct Prepared32 {
+  Like<Byte, int8_t>* qs;
+  Like<Byte, float>* d;
+  Like<Byte, float>* c = nullptr;
+  Prepared32(Like<Byte, void>* row, int64_t nb) {
+    Carve<Byte> carve{static_cast<Byte*>(row)};
+    qs = carve.template take<int8_t>(static_cast<size_t>(nb * 32));
+    d = carve.template take<float>(static_cast<size_t>(nb));
+    if constexpr (kWithSums) c = carve.template take<float>(static_cast<size_t>(nb));
+  }
+  static size_t size(int64_t k) {
+    const size_t nb = static_cast<size_t>(k / 32);
+    return round64(nb * 32) + (kWithSums ? 2 : 1) * round64(nb * 4);
+  }
+};
+
+// A prepared Q8_K row of nb super-blocks: the quants (in the order the type's weights unpack
+// to), kSums sums of type Sum per super-block, d.
+template <typename Sum, int kSums, typename Byte>
+struct PreparedK {
+  Like<Byte, int8_t>* qs;
+  Like<Byte, Sum>* sums;
+  Like<Byte, float>* d;
+  PreparedK(Like<Byte, void>* row, int64_t nb) {
+    Carve<Byte> carve{static_cast<Byte*>(row)};
+    qs = carve.template take<int8_t>(static_cast<size_t>(nb * QK_K));
+    sums = carve.template take<Sum>(static_cast<size_t>(nb * kSums));
+    d = carve.template take<float>(static_cast<size_t>(nb));
+  }
+  static size_t size(int64_t k) {
+    const size_t nb = static_cast<size_t>(k / QK_K);
+    return round64(nb * QK_K) + round64(nb * kSums * sizeof(Sum)) + round64(nb * 4);
+  }
+};
+
+// Weight row r of a matrix with rb bytes per row.
+template <typename Block>
+const Block* weight_row(const void* w, size_t rb, int64_t r) {
+  return reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + rb * r);
+}
 
 // ---- 32-element types with unsigned quants x Q8_0, two blocks per 512-bit vector -------------
 //
@@ -59,26 +98,6 @@ constexpr size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 //   dot = sum_i dw_i dy_i sum(u y) - off * sum_i dw_i c_i   (Q4_0: off 8, Q5_0: 16, IQ4_NL: 128)
 //    or = sum_i dw_i dy_i sum(u y) + sum_i m_i c_i          (Q4_1, Q5_1: x = d u + m)
 // with the weight scales gathered 8 blocks at a time.
-
-size_t prepared_size_u32(int64_t k) {
-  const size_t nb = static_cast<size_t>(k / 32);
-  return round64(nb * 32) + 2 * round64(nb * 4);
-}
-
-void prepare_u32(const void* act, void* out, int64_t k) {
-  const auto* y = static_cast<const BlockQ8_0*>(act);
-  const int64_t nb = k / 32;
-  Carve c{static_cast<uint8_t*>(out)};
-  int8_t* qs = c.take<int8_t>(static_cast<size_t>(nb * 32));
-  float* d = c.take<float>(static_cast<size_t>(nb));
-  float* cs = c.take<float>(static_cast<size_t>(nb));
-  for (int64_t i = 0; i < nb; ++i) {
-    const __m256i v = loadu256(y[i].qs);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(qs + 32 * i), v);
-    d[i] = h2f(y[i].d);
-    cs[i] = d[i] * static_cast<float>(hsum_epi32_256(dot_us8(_mm256_set1_epi8(1), v)));
-  }
-}
 
 // 16 bytes of nibbles of blocks a and b -> 64 bytes [a lo, a hi, b lo, b hi] (element order).
 static inline __m512i nibbles_pair(const uint8_t* qa, const uint8_t* qb) {
@@ -127,21 +146,25 @@ struct GroupScales {
 template <typename Block>
 struct Unsigned32;  // per type: offset or min, and the unpacking of two blocks to 64 bytes
 
-template <>
-struct Unsigned32<BlockQ4_0> {
-  static constexpr float kOffset = 8.0f;
-  static constexpr bool kHasMin = false;
-  static __m512i pair(const BlockQ4_0& a, const BlockQ4_0& b) { return nibbles_pair(a.qs, b.qs); }
-  static __m256i one(const BlockQ4_0& a) { return bytes_from_nibbles_32(a.qs); }
+// A type's unpacking (pair, one) with its offset, or its min (kHasMin).
+template <typename Unpack, float kOff, bool kMin>
+struct UnsignedAs : Unpack {
+  static constexpr float kOffset = kOff;
+  static constexpr bool kHasMin = kMin;
+};
+
+// Q4_0 / Q4_1: the nibbles.
+template <typename Block>
+struct Nibbles {
+  static __m512i pair(const Block& a, const Block& b) { return nibbles_pair(a.qs, b.qs); }
+  static __m256i one(const Block& a) { return bytes_from_nibbles_32(a.qs); }
 };
 
 template <>
-struct Unsigned32<BlockQ4_1> {
-  static constexpr float kOffset = 0.0f;
-  static constexpr bool kHasMin = true;
-  static __m512i pair(const BlockQ4_1& a, const BlockQ4_1& b) { return nibbles_pair(a.qs, b.qs); }
-  static __m256i one(const BlockQ4_1& a) { return bytes_from_nibbles_32(a.qs); }
-};
+struct Unsigned32<BlockQ4_0> : UnsignedAs<Nibbles<BlockQ4_0>, 8.0f, false> {};
+
+template <>
+struct Unsigned32<BlockQ4_1> : UnsignedAs<Nibbles<BlockQ4_1>, 0.0f, true> {};
 
 // The 5th bits of a pair, as a mask over the unpacked (element) order.
 template <typename Block>
@@ -152,31 +175,23 @@ static inline __mmask64 high_bits_pair(const Block& a, const Block& b) {
   return static_cast<__mmask64>(ha | (static_cast<uint64_t>(hb) << 32));
 }
 
-template <>
-struct Unsigned32<BlockQ5_0> {
-  static constexpr float kOffset = 16.0f;
-  static constexpr bool kHasMin = false;
-  static __m512i pair(const BlockQ5_0& a, const BlockQ5_0& b) {
+// Q5_0 / Q5_1: nibble + 16 * high bit.
+template <typename Block>
+struct NibblesAndHighBits {
+  static __m512i pair(const Block& a, const Block& b) {
     const __m512i q = nibbles_pair(a.qs, b.qs);
     return _mm512_mask_add_epi8(q, high_bits_pair(a, b), q, _mm512_set1_epi8(0x10));
   }
-  static __m256i one(const BlockQ5_0& a) {
+  static __m256i one(const Block& a) {
     return _mm256_or_si256(bytes_from_nibbles_32(a.qs), _mm256_and_si256(bytes_from_bits_32(a.qh), _mm256_set1_epi8(0x10)));
   }
 };
 
 template <>
-struct Unsigned32<BlockQ5_1> {
-  static constexpr float kOffset = 0.0f;
-  static constexpr bool kHasMin = true;
-  static __m512i pair(const BlockQ5_1& a, const BlockQ5_1& b) {
-    const __m512i q = nibbles_pair(a.qs, b.qs);
-    return _mm512_mask_add_epi8(q, high_bits_pair(a, b), q, _mm512_set1_epi8(0x10));
-  }
-  static __m256i one(const BlockQ5_1& a) {
-    return _mm256_or_si256(bytes_from_nibbles_32(a.qs), _mm256_and_si256(bytes_from_bits_32(a.qh), _mm256_set1_epi8(0x10)));
-  }
-};
+struct Unsigned32<BlockQ5_0> : UnsignedAs<NibblesAndHighBits<BlockQ5_0>, 16.0f, false> {};
+
+template <>
+struct Unsigned32<BlockQ5_1> : UnsignedAs<NibblesAndHighBits<BlockQ5_1>, 0.0f, true> {};
 
 // IQ4_NL code book + 128, as unsigned bytes, in every 128-bit lane.
 static inline __m512i iq4nl_table_u8() {
@@ -185,10 +200,8 @@ static inline __m512i iq4nl_table_u8() {
   return _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(t)));
 }
 
-template <>
-struct Unsigned32<BlockIQ4_NL> {
-  static constexpr float kOffset = 128.0f;
-  static constexpr bool kHasMin = false;
+// IQ4_NL: the code-book values + 128.
+struct Iq4nlCodes {
   static __m512i pair(const BlockIQ4_NL& a, const BlockIQ4_NL& b) {
     return _mm512_shuffle_epi8(iq4nl_table_u8(), nibbles_pair(a.qs, b.qs));
   }
@@ -197,38 +210,85 @@ struct Unsigned32<BlockIQ4_NL> {
   }
 };
 
-template <typename Block>
-void rows_u32_512(int64_t k, const void* w, size_t rb, int64_t n_rows, const void* x, float* out) {
-  using U = Unsigned32<Block>;
+template <>
+struct Unsigned32<BlockIQ4_NL> : UnsignedAs<Iq4nlCodes, 128.0f, false> {};
+
+// Q8_0 x Q8_0 takes the same path: the weight quants are signed, so each pair's dot is
+// |w| . (y with w's sign), one vpdpbusd, and there is nothing to correct.
+
+template <bool kWithSums>
+void prepare_32(const void* act, void* out, int64_t k) {
+  const auto* y = static_cast<const BlockQ8_0*>(act);
   const int64_t nb = k / 32;
-  CCarve c{static_cast<const uint8_t*>(x)};
-  const int8_t* qs = c.take<int8_t>(static_cast<size_t>(nb * 32));
-  const float* yd = c.take<float>(static_cast<size_t>(nb));
-  const float* yc = c.take<float>(static_cast<size_t>(nb));
+  const Prepared32<kWithSums, uint8_t> p(out, nb);
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m256i v = loadu256(y[i].qs);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(p.qs + 32 * i), v);
+    p.d[i] = h2f(y[i].d);
+    if constexpr (kWithSums) p.c[i] = p.d[i] * static_cast<float>(hsum_epi32_256(dot_us8(_mm256_set1_epi8(1), v)));
+  }
+}
+
+// What a 32-element type's quants need besides the pair dot: nothing (Q8_0), the offset
+// correction - off * sum_i dw_i c_i, or the mins' + sum_i m_i c_i.
+enum class Correction { kNone, kOffset, kMin };
+
+// The dot products of a 32-element type with unsigned quants (Unsigned32<Block>) against the
+// prepared activation: a pair of blocks (64 bytes of y) to 16 int32 sums, one block to its sum.
+template <typename B>
+struct UnsignedDots {
+  using Block = B;
+  using U = Unsigned32<Block>;
+  static constexpr Correction kCorrection = U::kHasMin ? Correction::kMin : Correction::kOffset;
+  static constexpr float kOffset = U::kOffset;
+  static __m512i pair(const Block& a, const Block& b, __m512i yq) {
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), U::pair(a, b), yq);
+  }
+  static int one(const Block& a, __m256i yv) { return hsum_epi32_256(dot_us8(U::one(a), yv)); }
+};
+
+struct Q8_0Dots {
+  using Block = BlockQ8_0;
+  static constexpr Correction kCorrection = Correction::kNone;
+  static constexpr float kOffset = 0.0f;
+  static __m512i pair(const Block& a, const Block& b, __m512i yv) {
+    const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(loadu256(a.qs)), loadu256(b.qs), 1);
+    const __m512i sy = _mm512_mask_sub_epi8(yv, _mm512_movepi8_mask(q), _mm512_setzero_si512(), yv);
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(q), sy);
+  }
+  static int one(const Block& a, __m256i yv) { return hsum_epi32_256(dot_ss8(loadu256(a.qs), yv)); }
+};
+
+// The loop every 32-element type shares: groups of 8 blocks (their scales gathered by
+// GroupScales, multiplied by dy), four pair dots each into two accumulators; the correction's
+// sum alongside; then the tail blocks (fewer than 8) one at a time.
+template <typename Dots>
+void rows_32_512(int64_t k, const void* w, size_t rb, int64_t n_rows, const void* x, float* out) {
+  using Block = typename Dots::Block;
+  constexpr Correction kCorr = Dots::kCorrection;
+  const int64_t nb = k / 32;
+  const Prepared32<kCorr != Correction::kNone, const uint8_t> y(x, nb);
   // lane pattern for pair j (0..3) of an 8-block group: [2j x8, 2j+1 x8]
   __m512i idx[4];
   for (int j = 0; j < 4; ++j)
     idx[j] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * j)), _mm256_set1_epi32(2 * j + 1), 1);
   const int64_t groups = nb / 8;
   for (int64_t r = 0; r < n_rows; ++r) {
-    const Block* xb = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + rb * r);
+    const Block* xb = weight_row<Block>(w, rb, r);
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     __m256 corr = _mm256_setzero_ps();
     for (int64_t g = 0; g < groups; ++g) {
       const Block* b = xb + 8 * g;
       const GroupScales<sizeof(Block)> gs(b);
       const __m256 dw = gs.h8(0);
-      if constexpr (U::kHasMin) {
-        corr = _mm256_fmadd_ps(gs.h8(1), _mm256_load_ps(yc + 8 * g), corr);
-      } else {
-        corr = _mm256_fmadd_ps(dw, _mm256_load_ps(yc + 8 * g), corr);
-      }
-      const __m512 s8 = _mm512_castps256_ps512(_mm256_mul_ps(dw, _mm256_load_ps(yd + 8 * g)));
+      if constexpr (kCorr == Correction::kMin)
+        corr = _mm256_fmadd_ps(gs.h8(1), _mm256_load_ps(y.c + 8 * g), corr);
+      else if constexpr (kCorr == Correction::kOffset)
+        corr = _mm256_fmadd_ps(dw, _mm256_load_ps(y.c + 8 * g), corr);
+      const __m512 s8 = _mm512_castps256_ps512(_mm256_mul_ps(dw, _mm256_load_ps(y.d + 8 * g)));
 #pragma GCC unroll 4
       for (int j = 0; j < 4; ++j) {
-        const __m512i q = U::pair(b[2 * j], b[2 * j + 1]);
-        const __m512i yq = _mm512_load_si512(qs + 32 * (8 * g + 2 * j));
-        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, yq);
+        const __m512i dot = Dots::pair(b[2 * j], b[2 * j + 1], _mm512_load_si512(y.qs + 32 * (8 * g + 2 * j)));
         const __m512 sc = _mm512_permutexvar_ps(idx[j], s8);
         if (j % 2 == 0)
           acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sc, acc0);
@@ -237,77 +297,72 @@ void rows_u32_512(int64_t k, const void* w, size_t rb, int64_t n_rows, const voi
       }
     }
     float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-    sum += U::kHasMin ? hsum_ps(corr) : -U::kOffset * hsum_ps(corr);
-    // Tail blocks (fewer than 8): one at a time.
+    if constexpr (kCorr == Correction::kMin)
+      sum += hsum_ps(corr);
+    else if constexpr (kCorr == Correction::kOffset)
+      sum += -Dots::kOffset * hsum_ps(corr);
     for (int64_t i = groups * 8; i < nb; ++i) {
-      const __m256i yv = _mm256_load_si256(reinterpret_cast<const __m256i*>(qs + 32 * i));
-      const int s = hsum_epi32_256(dot_us8(U::one(xb[i]), yv));
+      const int s = Dots::one(xb[i], _mm256_load_si256(reinterpret_cast<const __m256i*>(y.qs + 32 * i)));
       const float dw = h2f(xb[i].d);
-      sum += static_cast<float>(s) * (dw * yd[i]);
-      if constexpr (U::kHasMin)
-        sum += h2f(xb[i].m) * yc[i];
-      else
-        sum -= U::kOffset * dw * yc[i];
+      sum += static_cast<float>(s) * (dw * y.d[i]);
+      if constexpr (kCorr == Correction::kMin)
+        sum += h2f(xb[i].m) * y.c[i];
+      else if constexpr (kCorr == Correction::kOffset)
+        sum -= Dots::kOffset * dw * y.c[i];
     }
     out[r] = sum;
   }
 }
 
-// ---- Q8_0 x Q8_0, two blocks per 512-bit vector --------------------------------------------
-// Prepared activation: the quants contiguous, dy as float.
+// ---- the super-block types x Q8_K ----------------------------------------------------------------
+//
+// Each type is a kernel: the prepared-activation view and its constant vectors (built once per
+// call), block() for one super-block (its int products into a 512-bit float accumulator, the
+// type's correction into a Corr accumulator) and finish() for the row's sum.
 
-size_t prepared_size_q8_0(int64_t k) {
-  const size_t nb = static_cast<size_t>(k / 32);
-  return round64(nb * 32) + round64(nb * 4);
-}
+struct NoCorrection {};
 
-void prepare_q8_0(const void* act, void* out, int64_t k) {
-  const auto* y = static_cast<const BlockQ8_0*>(act);
-  const int64_t nb = k / 32;
-  Carve c{static_cast<uint8_t*>(out)};
-  int8_t* qs = c.take<int8_t>(static_cast<size_t>(nb * 32));
-  float* d = c.take<float>(static_cast<size_t>(nb));
+// Prepares a Q8_K row for a super-block type: per super-block, fill(block, qs, sums) lays out
+// its quants and sums the way the type's kernel reads them; d is copied.
+template <typename Sum, int kSums, typename Fill>
+void prepare_k(const void* act, void* out, int64_t k, Fill fill) {
+  const auto* y = static_cast<const BlockQ8_K*>(act);
+  const int64_t nb = k / QK_K;
+  const PreparedK<Sum, kSums, uint8_t> p(out, nb);
   for (int64_t i = 0; i < nb; ++i) {
-    _mm256_store_si256(reinterpret_cast<__m256i*>(qs + 32 * i), loadu256(y[i].qs));
-    d[i] = h2f(y[i].d);
+    fill(y[i], p.qs + QK_K * i, p.sums + kSums * i);
+    p.d[i] = y[i].d;
   }
 }
 
-void rows_q8_0_512(int64_t k, const void* w, size_t rb, int64_t n_rows, const void* x, float* out) {
-  const int64_t nb = k / 32;
-  CCarve c{static_cast<const uint8_t*>(x)};
-  const int8_t* yq = c.take<int8_t>(static_cast<size_t>(nb * 32));
-  const float* yd = c.take<float>(static_cast<size_t>(nb));
-  __m512i idx[4];
-  for (int j = 0; j < 4; ++j)
-    idx[j] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi32(2 * j)), _mm256_set1_epi32(2 * j + 1), 1);
-  const int64_t groups = nb / 8;
+// The loop every super-block type shares.
+template <typename Kernel>
+void rows_k_512(int64_t k, const void* w, size_t rb, int64_t n_rows, const void* x, float* out) {
+  using Block = typename Kernel::Block;
+  const int64_t nb = k / QK_K;
+  const Kernel kernel(x, nb);
   for (int64_t r = 0; r < n_rows; ++r) {
-    const auto* xb = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(w) + rb * r);
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    for (int64_t g = 0; g < groups; ++g) {
-      const BlockQ8_0* b = xb + 8 * g;
-      const __m512 s8 = _mm512_castps256_ps512(_mm256_mul_ps(GroupScales<sizeof(BlockQ8_0)>(b).h8(0), _mm256_load_ps(yd + 8 * g)));
-#pragma GCC unroll 4
-      for (int j = 0; j < 4; ++j) {
-        const __m512i q = _mm512_inserti64x4(_mm512_castsi256_si512(loadu256(b[2 * j].qs)), loadu256(b[2 * j + 1].qs), 1);
-        const __m512i yv = _mm512_load_si512(yq + 32 * (8 * g + 2 * j));
-        const __m512i sy = _mm512_mask_sub_epi8(yv, _mm512_movepi8_mask(q), _mm512_setzero_si512(), yv);
-        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(q), sy);
-        const __m512 sc = _mm512_permutexvar_ps(idx[j], s8);
-        if (j % 2 == 0)
-          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sc, acc0);
-        else
-          acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sc, acc1);
-      }
-    }
-    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-    for (int64_t i = groups * 8; i < nb; ++i) {
-      const int s = hsum_epi32_256(dot_ss8(loadu256(xb[i].qs), _mm256_load_si256(reinterpret_cast<const __m256i*>(yq + 32 * i))));
-      sum += static_cast<float>(s) * (h2f(xb[i].d) * yd[i]);
-    }
-    out[r] = sum;
+    const Block* xb = weight_row<Block>(w, rb, r);
+    __m512 acc = _mm512_setzero_ps();
+    typename Kernel::Corr corr{};
+    for (int64_t i = 0; i < nb; ++i) kernel.block(xb[i], i, acc, corr);
+    out[r] = Kernel::finish(_mm512_reduce_add_ps(acc), corr);
   }
+}
+
+// i16 lane patterns [a x16, b x16].
+static inline __m512i idx16_pair(int a, int b) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(static_cast<short>(a))),
+                            _mm256_set1_epi16(static_cast<short>(b)), 1);
+}
+// Byte masks [1 << a x32, 1 << b x32].
+static inline __m512i bit_pair(int a, int b) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8(static_cast<char>(1 << a))),
+                            _mm256_set1_epi8(static_cast<char>(1 << b)), 1);
+}
+// The 128-bit quarters [a, b, c, d] (each a broadcast of one 16- or 32-bit lane index).
+static inline __m512i idx_quad(__m128i a, __m128i b, __m128i c, __m128i d) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(b, a)), _mm256_set_m128i(d, c), 1);
 }
 
 // ---- Q4_K / Q5_K x Q8_K ------------------------------------------------------------------------
@@ -316,84 +371,61 @@ void rows_q8_0_512(int64_t k, const void* w, size_t rb, int64_t n_rows, const vo
 // Prepared activation: quants in that order (0 2 1 3 4 6 5 7 per super-block), the per-32 sums
 // for the mins (int16), d. Sub-block scales multiply the int16 pair sums with vpdpwssd.
 
-size_t prepared_size_k45(int64_t k) {
-  const size_t nb = static_cast<size_t>(k / QK_K);
-  return round64(nb * QK_K) + round64(nb * 8 * 2) + round64(nb * 4);
-}
+using PreparedK45 = PreparedK<int16_t, 8, const uint8_t>;
 
 void prepare_k45(const void* act, void* out, int64_t k) {
-  const auto* y = static_cast<const BlockQ8_K*>(act);
-  const int64_t nb = k / QK_K;
-  Carve c{static_cast<uint8_t*>(out)};
-  int8_t* qs = c.take<int8_t>(static_cast<size_t>(nb * QK_K));
-  int16_t* ysum = c.take<int16_t>(static_cast<size_t>(nb * 8));
-  float* d = c.take<float>(static_cast<size_t>(nb));
-  static constexpr int order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
-  for (int64_t i = 0; i < nb; ++i) {
+  prepare_k<int16_t, 8>(act, out, k, [](const BlockQ8_K& y, int8_t* qs, int16_t* sums) {
+    static constexpr int order[8] = {0, 2, 1, 3, 4, 6, 5, 7};
     for (int s = 0; s < 8; ++s)
-      _mm256_store_si256(reinterpret_cast<__m256i*>(qs + QK_K * i + 32 * s), loadu256(y[i].qs + 32 * order[s]));
-    for (int j = 0; j < 8; ++j) ysum[8 * i + j] = static_cast<int16_t>(y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
-    d[i] = y[i].d;
-  }
+      _mm256_store_si256(reinterpret_cast<__m256i*>(qs + 32 * s), loadu256(y.qs + 32 * order[s]));
+    for (int j = 0; j < 8; ++j) sums[j] = static_cast<int16_t>(y.bsums[2 * j] + y.bsums[2 * j + 1]);
+  });
 }
 
-template <typename Block>
-void rows_q45_K_512(int64_t k, const void* w, size_t rb, int64_t n_rows, const void* x, float* out) {
-  constexpr bool kQ5 = std::is_same_v<Block, BlockQ5_K>;
-  const int64_t nb = k / QK_K;
-  CCarve c{static_cast<const uint8_t*>(x)};
-  const int8_t* yq = c.take<int8_t>(static_cast<size_t>(nb * QK_K));
-  const int16_t* ysum = c.take<int16_t>(static_cast<size_t>(nb * 8));
-  const float* yd = c.take<float>(static_cast<size_t>(nb));
-  // i16 lane patterns: [a x16, b x16]
-  auto pair_idx = [](int a, int b) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(static_cast<short>(a))),
-                              _mm256_set1_epi16(static_cast<short>(b)), 1);
-  };
-  const __m512i idx_lo[2] = {pair_idx(0, 2), pair_idx(4, 6)};
-  const __m512i idx_hi[2] = {pair_idx(1, 3), pair_idx(5, 7)};
+template <typename B>
+struct Q45Kernel {
+  using Block = B;
+  using Corr = __m128;  // dy dmin sum_s min_s ysum_s
+  static constexpr bool kQ5 = std::is_same_v<Block, BlockQ5_K>;
+  const PreparedK45 y;
+  const __m512i idx_lo[2] = {idx16_pair(0, 2), idx16_pair(4, 6)};
+  const __m512i idx_hi[2] = {idx16_pair(1, 3), idx16_pair(5, 7)};
   // Q5_K: the high bit of sub-block s is bit s of qh[l]; byte masks per (p, low/high nibbles)
-  auto bit_pair = [](int a, int b) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8(static_cast<char>(1 << a))),
-                              _mm256_set1_epi8(static_cast<char>(1 << b)), 1);
-  };
   const __m512i hb_lo[2] = {bit_pair(0, 2), bit_pair(4, 6)};
   const __m512i hb_hi[2] = {bit_pair(1, 3), bit_pair(5, 7)};
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   const __m512i b16 = _mm512_set1_epi8(0x10);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const auto* xb = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + rb * r);
-    __m512 acc = _mm512_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
-    for (int64_t i = 0; i < nb; ++i) {
-      const Block& b = xb[i];
-      const __m128i sm = unpack_k4_scales(b.scales);  // 8 scales, 8 mins (bytes)
-      const __m128i mins = _mm_cvtepu8_epi16(_mm_srli_si128(sm, 8));
-      const __m128i prod = _mm_madd_epi16(mins, _mm_load_si128(reinterpret_cast<const __m128i*>(ysum + 8 * i)));
-      accm = _mm_fmadd_ps(_mm_set1_ps(yd[i] * h2f(b.dmin)), _mm_cvtepi32_ps(prod), accm);
-      const __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm));
-      __m512i hbits;
-      if constexpr (kQ5) hbits = _mm512_broadcast_i64x4(loadu256(b.qh));
-      __m512i sumi = _mm512_setzero_si512();
+
+  Q45Kernel(const void* x, int64_t nb) : y(x, nb) {}
+
+  void block(const Block& b, int64_t i, __m512& acc, __m128& accm) const {
+    const int8_t* yq = y.qs;
+    const __m128i sm = unpack_k4_scales(b.scales);  // 8 scales, 8 mins (bytes)
+    const __m128i mins = _mm_cvtepu8_epi16(_mm_srli_si128(sm, 8));
+    const __m128i prod = _mm_madd_epi16(mins, _mm_load_si128(reinterpret_cast<const __m128i*>(y.sums + 8 * i)));
+    accm = _mm_fmadd_ps(_mm_set1_ps(y.d[i] * h2f(b.dmin)), _mm_cvtepi32_ps(prod), accm);
+    const __m512i sc = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm));
+    __m512i hbits;
+    if constexpr (kQ5) hbits = _mm512_broadcast_i64x4(loadu256(b.qh));
+    __m512i sumi = _mm512_setzero_si512();
 #pragma GCC unroll 2
-      for (int p = 0; p < 2; ++p) {
-        const __m512i q = _mm512_loadu_si512(b.qs + 64 * p);
-        __m512i ql = _mm512_and_si512(q, m4);
-        __m512i qh = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-        if constexpr (kQ5) {
-          ql = _mm512_mask_add_epi8(ql, _mm512_test_epi8_mask(hbits, hb_lo[p]), ql, b16);
-          qh = _mm512_mask_add_epi8(qh, _mm512_test_epi8_mask(hbits, hb_hi[p]), qh, b16);
-        }
-        const __m512i pl = _mm512_maddubs_epi16(ql, _mm512_load_si512(yq + QK_K * i + 128 * p));
-        const __m512i ph = _mm512_maddubs_epi16(qh, _mm512_load_si512(yq + QK_K * i + 128 * p + 64));
-        sumi = _mm512_dpwssd_epi32(sumi, pl, _mm512_permutexvar_epi16(idx_lo[p], sc));
-        sumi = _mm512_dpwssd_epi32(sumi, ph, _mm512_permutexvar_epi16(idx_hi[p], sc));
+    for (int p = 0; p < 2; ++p) {
+      const __m512i q = _mm512_loadu_si512(b.qs + 64 * p);
+      __m512i ql = _mm512_and_si512(q, m4);
+      __m512i qh = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+      if constexpr (kQ5) {
+        ql = _mm512_mask_add_epi8(ql, _mm512_test_epi8_mask(hbits, hb_lo[p]), ql, b16);
+        qh = _mm512_mask_add_epi8(qh, _mm512_test_epi8_mask(hbits, hb_hi[p]), qh, b16);
       }
-      acc = _mm512_fmadd_ps(_mm512_set1_ps(yd[i] * h2f(b.d)), _mm512_cvtepi32_ps(sumi), acc);
+      const __m512i pl = _mm512_maddubs_epi16(ql, _mm512_load_si512(yq + QK_K * i + 128 * p));
+      const __m512i ph = _mm512_maddubs_epi16(qh, _mm512_load_si512(yq + QK_K * i + 128 * p + 64));
+      sumi = _mm512_dpwssd_epi32(sumi, pl, _mm512_permutexvar_epi16(idx_lo[p], sc));
+      sumi = _mm512_dpwssd_epi32(sumi, ph, _mm512_permutexvar_epi16(idx_hi[p], sc));
     }
-    out[r] = _mm512_reduce_add_ps(acc) - hsum_ps128(accm);
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(y.d[i] * h2f(b.d)), _mm512_cvtepi32_ps(sumi), acc);
   }
-}
+  static float finish(float sum, __m128 accm) { return sum - hsum_ps128(accm); }
+};
 
 // ---- IQ4_XS x Q8_K -----------------------------------------------------------------------------
 //
@@ -402,80 +434,64 @@ void rows_q45_K_512(int64_t k, const void* w, size_t rb, int64_t n_rows, const v
 // [s0 lo, s1 lo, s2 lo, s3 lo], [s0 hi, ...] per half super-block, per-32 sums (int32), d. The
 // "+ 128" comes back out as 128 * sum_s ls_s * sum(y_s).
 
-size_t prepared_size_xs(int64_t k) {
-  const size_t nb = static_cast<size_t>(k / QK_K);
-  return round64(nb * QK_K) + round64(nb * 8 * 4) + round64(nb * 4);
-}
+using PreparedXs = PreparedK<int32_t, 8, const uint8_t>;
 
 void prepare_xs(const void* act, void* out, int64_t k) {
-  const auto* y = static_cast<const BlockQ8_K*>(act);
-  const int64_t nb = k / QK_K;
-  Carve c{static_cast<uint8_t*>(out)};
-  int8_t* qs = c.take<int8_t>(static_cast<size_t>(nb * QK_K));
-  int32_t* ysum = c.take<int32_t>(static_cast<size_t>(nb * 8));
-  float* d = c.take<float>(static_cast<size_t>(nb));
-  for (int64_t i = 0; i < nb; ++i) {
-    for (int p = 0; p < 2; ++p)
+  prepare_k<int32_t, 8>(act, out, k, [](const BlockQ8_K& y, int8_t* qs, int32_t* sums) {
+    for (int h = 0; h < 2; ++h)
       for (int s = 0; s < 4; ++s) {
-        const int8_t* src = y[i].qs + 32 * (4 * p + s);
-        _mm_store_si128(reinterpret_cast<__m128i*>(qs + QK_K * i + 128 * p + 16 * s), loadu128(src));
-        _mm_store_si128(reinterpret_cast<__m128i*>(qs + QK_K * i + 128 * p + 64 + 16 * s), loadu128(src + 16));
+        const int8_t* src = y.qs + 32 * (4 * h + s);
+        _mm_store_si128(reinterpret_cast<__m128i*>(qs + 128 * h + 16 * s), loadu128(src));
+        _mm_store_si128(reinterpret_cast<__m128i*>(qs + 128 * h + 64 + 16 * s), loadu128(src + 16));
       }
-    for (int j = 0; j < 8; ++j) ysum[8 * i + j] = y[i].bsums[2 * j] + y[i].bsums[2 * j + 1];
-    d[i] = y[i].d;
-  }
+    for (int j = 0; j < 8; ++j) sums[j] = y.bsums[2 * j] + y.bsums[2 * j + 1];
+  });
 }
 
-void rows_iq4_xs_512(int64_t k, const void* w, size_t rb, int64_t n_rows, const void* x, float* out) {
-  const int64_t nb = k / QK_K;
-  CCarve c{static_cast<const uint8_t*>(x)};
-  const int8_t* yq = c.take<int8_t>(static_cast<size_t>(nb * QK_K));
-  const int32_t* ysum = c.take<int32_t>(static_cast<size_t>(nb * 8));
-  const float* yd = c.take<float>(static_cast<size_t>(nb));
+struct Iq4XsKernel {
+  using Block = BlockIQ4_XS;
+  using Corr = __m256;  // 128 dy d sum_s ls_s ysum_s
+  const PreparedXs y;
   const __m512i table = iq4nl_table_u8();
   const __m512i m4 = _mm512_set1_epi8(0x0F);
-  __m512i idx[2];
-  for (int p = 0; p < 2; ++p) {
-    const __m128i a = _mm_set1_epi32(4 * p), b = _mm_set1_epi32(4 * p + 1), c2 = _mm_set1_epi32(4 * p + 2),
-                  d = _mm_set1_epi32(4 * p + 3);
-    idx[p] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(b, a)), _mm256_set_m128i(d, c2), 1);
-  }
+  // epi32 lane patterns [4p x4, 4p+1 x4, 4p+2 x4, 4p+3 x4]
+  const __m512i idx[2] = {
+      idx_quad(_mm_set1_epi32(0), _mm_set1_epi32(1), _mm_set1_epi32(2), _mm_set1_epi32(3)),
+      idx_quad(_mm_set1_epi32(4), _mm_set1_epi32(5), _mm_set1_epi32(6), _mm_set1_epi32(7))};
   const __m256i lo_shift = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
   const __m256i hi_shift = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const auto* xb = reinterpret_cast<const BlockIQ4_XS*>(static_cast<const uint8_t*>(w) + rb * r);
-    __m512 acc = _mm512_setzero_ps();
-    __m256 accm = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; ++i) {
-      const BlockIQ4_XS& b = xb[i];
-      uint32_t sl;
-      std::memcpy(&sl, b.scales_l, 4);
-      const __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(sl)), lo_shift),
-                                          _mm256_set1_epi32(0xF));
-      const __m256i hi = _mm256_slli_epi32(
-          _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(b.scales_h), hi_shift), _mm256_set1_epi32(3)), 4);
-      const __m256i ls = _mm256_sub_epi32(_mm256_or_si256(lo, hi), _mm256_set1_epi32(32));
-      const float dd = yd[i] * h2f(b.d);
-      accm = _mm256_fmadd_ps(
-          _mm256_set1_ps(128.0f * dd),
-          _mm256_cvtepi32_ps(_mm256_mullo_epi32(ls, _mm256_load_si256(reinterpret_cast<const __m256i*>(ysum + 8 * i)))),
-          accm);
-      const __m512i ls512 = _mm512_castsi256_si512(ls);
-      __m512i sumi = _mm512_setzero_si512();
+
+  Iq4XsKernel(const void* x, int64_t nb) : y(x, nb) {}
+
+  void block(const Block& b, int64_t i, __m512& acc, __m256& accm) const {
+    const int8_t* yq = y.qs;
+    uint32_t sl;
+    std::memcpy(&sl, b.scales_l, 4);
+    const __m256i lo = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(sl)), lo_shift),
+                                        _mm256_set1_epi32(0xF));
+    const __m256i hi = _mm256_slli_epi32(
+        _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(b.scales_h), hi_shift), _mm256_set1_epi32(3)), 4);
+    const __m256i ls = _mm256_sub_epi32(_mm256_or_si256(lo, hi), _mm256_set1_epi32(32));
+    const float dd = y.d[i] * h2f(b.d);
+    accm = _mm256_fmadd_ps(
+        _mm256_set1_ps(128.0f * dd),
+        _mm256_cvtepi32_ps(_mm256_mullo_epi32(ls, _mm256_load_si256(reinterpret_cast<const __m256i*>(y.sums + 8 * i)))),
+        accm);
+    const __m512i ls512 = _mm512_castsi256_si512(ls);
+    __m512i sumi = _mm512_setzero_si512();
 #pragma GCC unroll 2
-      for (int p = 0; p < 2; ++p) {
-        const __m512i q = _mm512_loadu_si512(b.qs + 64 * p);
-        const __m512i ua = _mm512_shuffle_epi8(table, _mm512_and_si512(q, m4));
-        const __m512i ub = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));
-        __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ua, _mm512_load_si512(yq + QK_K * i + 128 * p));
-        dot = _mm512_dpbusd_epi32(dot, ub, _mm512_load_si512(yq + QK_K * i + 128 * p + 64));
-        sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(dot, _mm512_permutexvar_epi32(idx[p], ls512)));
-      }
-      acc = _mm512_fmadd_ps(_mm512_set1_ps(dd), _mm512_cvtepi32_ps(sumi), acc);
+    for (int p = 0; p < 2; ++p) {
+      const __m512i q = _mm512_loadu_si512(b.qs + 64 * p);
+      const __m512i ua = _mm512_shuffle_epi8(table, _mm512_and_si512(q, m4));
+      const __m512i ub = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(q, 4), m4));
+      __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ua, _mm512_load_si512(yq + QK_K * i + 128 * p));
+      dot = _mm512_dpbusd_epi32(dot, ub, _mm512_load_si512(yq + QK_K * i + 128 * p + 64));
+      sumi = _mm512_add_epi32(sumi, _mm512_mullo_epi32(dot, _mm512_permutexvar_epi32(idx[p], ls512)));
     }
-    out[r] = _mm512_reduce_add_ps(acc) - hsum_ps(accm);
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(dd), _mm512_cvtepi32_ps(sumi), acc);
   }
-}
+  static float finish(float sum, __m256 accm) { return sum - hsum_ps(accm); }
+};
 
 // ---- Q2_K / Q3_K x Q8_K -----------------------------------------------------------------------
 //
@@ -484,130 +500,113 @@ void rows_iq4_xs_512(int64_t k, const void* w, size_t rb, int64_t n_rows, const 
 // hmask[l]) is added as 4 and its "- 4" comes back out as 4 * sum_g scale_g * bsums_g; Q2_K's
 // mins as dmin * sum_g min_g * bsums_g. Group scales multiply the int16 pair sums (vpdpwssd).
 
-size_t prepared_size_k23(int64_t k) {
-  const size_t nb = static_cast<size_t>(k / QK_K);
-  return round64(nb * QK_K) + round64(nb * 16 * 2) + round64(nb * 4);
-}
+using PreparedK23 = PreparedK<int16_t, 16, const uint8_t>;
 
 void prepare_k23(const void* act, void* out, int64_t k) {
-  const auto* y = static_cast<const BlockQ8_K*>(act);
-  const int64_t nb = k / QK_K;
-  Carve c{static_cast<uint8_t*>(out)};
-  int8_t* qs = c.take<int8_t>(static_cast<size_t>(nb * QK_K));
-  int16_t* bsums = c.take<int16_t>(static_cast<size_t>(nb * 16));
-  float* d = c.take<float>(static_cast<size_t>(nb));
-  for (int64_t i = 0; i < nb; ++i) {
+  prepare_k<int16_t, 16>(act, out, k, [](const BlockQ8_K& y, int8_t* qs, int16_t* sums) {
     for (int sh = 0; sh < 4; ++sh) {
-      _mm256_store_si256(reinterpret_cast<__m256i*>(qs + QK_K * i + 64 * sh), loadu256(y[i].qs + 32 * sh));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(qs + QK_K * i + 64 * sh + 32), loadu256(y[i].qs + 128 + 32 * sh));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(qs + 64 * sh), loadu256(y.qs + 32 * sh));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(qs + 64 * sh + 32), loadu256(y.qs + 128 + 32 * sh));
     }
-    std::memcpy(bsums + 16 * i, y[i].bsums, sizeof(y[i].bsums));
-    d[i] = y[i].d;
-  }
+    std::memcpy(sums, y.bsums, sizeof(y.bsums));
+  });
 }
 
-template <typename Block>
-void rows_q23_K_512(int64_t k, const void* w, size_t rb, int64_t n_rows, const void* x, float* out) {
-  constexpr bool kQ3 = std::is_same_v<Block, BlockQ3_K>;
-  const int64_t nb = k / QK_K;
-  CCarve c{static_cast<const uint8_t*>(x)};
-  const int8_t* yq = c.take<int8_t>(static_cast<size_t>(nb * QK_K));
-  const int16_t* ybs = c.take<int16_t>(static_cast<size_t>(nb * 16));
-  const float* yd = c.take<float>(static_cast<size_t>(nb));
-  __m512i idx[4], hb[4];
-  for (int sh = 0; sh < 4; ++sh) {
-    const __m128i a = _mm_set1_epi16(static_cast<short>(2 * sh)), b = _mm_set1_epi16(static_cast<short>(2 * sh + 1));
-    const __m128i c2 = _mm_set1_epi16(static_cast<short>(8 + 2 * sh)), d = _mm_set1_epi16(static_cast<short>(9 + 2 * sh));
-    idx[sh] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(b, a)), _mm256_set_m128i(d, c2), 1);
-    hb[sh] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8(static_cast<char>(1 << sh))),
-                                _mm256_set1_epi8(static_cast<char>(1 << (4 + sh))), 1);
-  }
+// epi16 lane patterns [a x8, b x8, c x8, d x8] for the group scales of shift sh (Q2_K / Q3_K:
+// 2sh, 2sh+1, 8+2sh, 9+2sh) or of quarter h (Q6_K: 4h..4h+3).
+static inline __m512i idx16_quad(int a, int b, int c, int d) {
+  return idx_quad(_mm_set1_epi16(static_cast<short>(a)), _mm_set1_epi16(static_cast<short>(b)),
+                  _mm_set1_epi16(static_cast<short>(c)), _mm_set1_epi16(static_cast<short>(d)));
+}
+
+template <typename B>
+struct Q23Kernel {
+  using Block = B;
+  using Corr = __m256;  // - dy (4 d sum_g sc_g bsums_g  or  dmin sum_g min_g bsums_g)
+  static constexpr bool kQ3 = std::is_same_v<Block, BlockQ3_K>;
+  const PreparedK23 y;
+  const __m512i idx[4] = {idx16_quad(0, 1, 8, 9), idx16_quad(2, 3, 10, 11), idx16_quad(4, 5, 12, 13),
+                          idx16_quad(6, 7, 14, 15)};
+  const __m512i hb[4] = {bit_pair(0, 4), bit_pair(1, 5), bit_pair(2, 6), bit_pair(3, 7)};
   const __m512i m3 = _mm512_set1_epi8(3);
   const __m512i four = _mm512_set1_epi8(4);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const auto* xb = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + rb * r);
-    __m512 acc = _mm512_setzero_ps();
-    __m256 accm = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; ++i) {
-      const Block& b = xb[i];
-      const __m256i bsums = _mm256_load_si256(reinterpret_cast<const __m256i*>(ybs + 16 * i));
-      __m256i sc16;
-      __m512i hbits;
-      if constexpr (kQ3) {
-        sc16 = _mm256_cvtepi8_epi16(unpack_q3_K_scales(b.scales));
-        hbits = _mm512_broadcast_i64x4(loadu256(b.hmask));
-        // - 4 * sum_g sc_g bsums_g
-        accm = _mm256_fmadd_ps(_mm256_set1_ps(-4.0f * yd[i] * h2f(b.d)), _mm256_cvtepi32_ps(_mm256_madd_epi16(sc16, bsums)), accm);
-      } else {
-        const __m128i raw = loadu128(b.scales);
-        sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(raw, _mm_set1_epi8(0xF)));
-        const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0xF)));
-        accm = _mm256_fmadd_ps(_mm256_set1_ps(-yd[i] * h2f(b.dmin)), _mm256_cvtepi32_ps(_mm256_madd_epi16(mins, bsums)), accm);
-      }
-      const __m512i sc = _mm512_castsi256_si512(sc16);
-      const __m512i q = _mm512_loadu_si512(b.qs);
-      __m512i sumi = _mm512_setzero_si512();
-#pragma GCC unroll 4
-      for (int sh = 0; sh < 4; ++sh) {
-        __m512i u = _mm512_and_si512(_mm512_srli_epi16(q, 2 * sh), m3);
-        if constexpr (kQ3) u = _mm512_mask_add_epi8(u, _mm512_test_epi8_mask(hbits, hb[sh]), u, four);
-        const __m512i p16 = _mm512_maddubs_epi16(u, _mm512_load_si512(yq + QK_K * i + 64 * sh));
-        sumi = _mm512_dpwssd_epi32(sumi, p16, _mm512_permutexvar_epi16(idx[sh], sc));
-      }
-      acc = _mm512_fmadd_ps(_mm512_set1_ps(yd[i] * h2f(b.d)), _mm512_cvtepi32_ps(sumi), acc);
+
+  Q23Kernel(const void* x, int64_t nb) : y(x, nb) {}
+
+  void block(const Block& b, int64_t i, __m512& acc, __m256& accm) const {
+    const int8_t* yq = y.qs;
+    const __m256i bsums = _mm256_load_si256(reinterpret_cast<const __m256i*>(y.sums + 16 * i));
+    __m256i sc16;
+    __m512i hbits;
+    if constexpr (kQ3) {
+      sc16 = _mm256_cvtepi8_epi16(unpack_q3_K_scales(b.scales));
+      hbits = _mm512_broadcast_i64x4(loadu256(b.hmask));
+      // - 4 * sum_g sc_g bsums_g
+      accm = _mm256_fmadd_ps(_mm256_set1_ps(-4.0f * y.d[i] * h2f(b.d)), _mm256_cvtepi32_ps(_mm256_madd_epi16(sc16, bsums)), accm);
+    } else {
+      const __m128i raw = loadu128(b.scales);
+      sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(raw, _mm_set1_epi8(0xF)));
+      const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0xF)));
+      accm = _mm256_fmadd_ps(_mm256_set1_ps(-y.d[i] * h2f(b.dmin)), _mm256_cvtepi32_ps(_mm256_madd_epi16(mins, bsums)), accm);
     }
-    out[r] = _mm512_reduce_add_ps(acc) + hsum_ps(accm);
+    const __m512i sc = _mm512_castsi256_si512(sc16);
+    const __m512i q = _mm512_loadu_si512(b.qs);
+    __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int sh = 0; sh < 4; ++sh) {
+      __m512i u = _mm512_and_si512(_mm512_srli_epi16(q, 2 * sh), m3);
+      if constexpr (kQ3) u = _mm512_mask_add_epi8(u, _mm512_test_epi8_mask(hbits, hb[sh]), u, four);
+      const __m512i p16 = _mm512_maddubs_epi16(u, _mm512_load_si512(yq + QK_K * i + 64 * sh));
+      sumi = _mm512_dpwssd_epi32(sumi, p16, _mm512_permutexvar_epi16(idx[sh], sc));
+    }
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(y.d[i] * h2f(b.d)), _mm512_cvtepi32_ps(sumi), acc);
   }
-}
+  static float finish(float sum, __m256 accm) { return sum + hsum_ps(accm); }
+};
 
 // ---- Q6_K x Q8_K -------------------------------------------------------------------------------
 //
 // Per 128 elements: 64 bytes of ql give elements 0..63 (low nibbles) and 64..127 (high), in
-// order, so the activation quants are used as they are. q is stored + 32: the "- 32" becomes
-// 32 * sum_g scale_g * bsums_g per super-block.
+// order, so the activation quants are used as they are (no prepare). q is stored + 32: the
+// "- 32" becomes 32 * sum_g scale_g * bsums_g per super-block, in the block's int sum.
 
-void rows_q6_K_512(int64_t k, const void* w, size_t rb, int64_t n_rows, const void* x, float* out) {
-  const auto* y = static_cast<const BlockQ8_K*>(x);
-  const int64_t nb = k / QK_K;
-  // i16 lane patterns [4h x8, 4h+1 x8, 4h+2 x8, 4h+3 x8] for quarter h (0..3) of the 16 scales
-  __m512i idx[4];
-  for (int h = 0; h < 4; ++h) {
-    const __m128i a = _mm_set1_epi16(static_cast<short>(4 * h)), b = _mm_set1_epi16(static_cast<short>(4 * h + 1));
-    const __m128i c = _mm_set1_epi16(static_cast<short>(4 * h + 2)), d = _mm_set1_epi16(static_cast<short>(4 * h + 3));
-    idx[h] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(b, a)), _mm256_set_m128i(d, c), 1);
-  }
+struct Q6Kernel {
+  using Block = BlockQ6_K;
+  using Corr = NoCorrection;
+  const BlockQ8_K* y;
+  // the 16 scales by quarter h: [4h x8, 4h+1 x8, 4h+2 x8, 4h+3 x8]
+  const __m512i idx[4] = {idx16_quad(0, 1, 2, 3), idx16_quad(4, 5, 6, 7), idx16_quad(8, 9, 10, 11),
+                          idx16_quad(12, 13, 14, 15)};
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   const __m512i m30 = _mm512_set1_epi8(0x30);
-  for (int64_t r = 0; r < n_rows; ++r) {
-    const auto* xb = reinterpret_cast<const BlockQ6_K*>(static_cast<const uint8_t*>(w) + rb * r);
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t i = 0; i < nb; ++i) {
-      const BlockQ6_K& b = xb[i];
-      const __m256i sc16 = _mm256_cvtepi8_epi16(loadu128(b.scales));
-      // 32 * sum_g sc_g * bsums_g
-      const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, loadu256(y[i].bsums)), 5);
-      const __m512i sc = _mm512_castsi256_si512(sc16);
-      __m512i sumi = _mm512_castsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), corr));
-      sumi = _mm512_inserti64x4(sumi, _mm256_setzero_si256(), 1);
+
+  Q6Kernel(const void* x, int64_t) : y(static_cast<const BlockQ8_K*>(x)) {}
+
+  void block(const Block& b, int64_t i, __m512& acc, NoCorrection&) const {
+    const __m256i sc16 = _mm256_cvtepi8_epi16(loadu128(b.scales));
+    // 32 * sum_g sc_g * bsums_g
+    const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, loadu256(y[i].bsums)), 5);
+    const __m512i sc = _mm512_castsi256_si512(sc16);
+    __m512i sumi = _mm512_castsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), corr));
+    sumi = _mm512_inserti64x4(sumi, _mm256_setzero_si256(), 1);
 #pragma GCC unroll 2
-      for (int c = 0; c < 2; ++c) {
-        const __m512i l = _mm512_loadu_si512(b.ql + 64 * c);
-        const __m256i h256 = loadu256(b.qh + 32 * c);
-        const __m512i h = _mm512_inserti64x4(_mm512_castsi256_si512(h256), _mm256_srli_epi16(h256, 2), 1);
-        const __m512i ha = _mm512_and_si512(_mm512_slli_epi16(h, 4), m30);  // (h & 3) << 4
-        const __m512i hb = _mm512_and_si512(h, m30);                        // ((h >> 4) & 3) << 4
-        const __m512i qa = _mm512_ternarylogic_epi32(l, m4, ha, 0xEA);      // (l & m4) | ha
-        const __m512i qb = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l, 4), m4, hb, 0xEA);
-        const __m512i pa = _mm512_maddubs_epi16(qa, _mm512_loadu_si512(y[i].qs + 128 * c));
-        const __m512i pb = _mm512_maddubs_epi16(qb, _mm512_loadu_si512(y[i].qs + 128 * c + 64));
-        sumi = _mm512_dpwssd_epi32(sumi, pa, _mm512_permutexvar_epi16(idx[2 * c], sc));
-        sumi = _mm512_dpwssd_epi32(sumi, pb, _mm512_permutexvar_epi16(idx[2 * c + 1], sc));
-      }
-      acc = _mm512_fmadd_ps(_mm512_set1_ps(y[i].d * h2f(b.d)), _mm512_cvtepi32_ps(sumi), acc);
+    for (int c = 0; c < 2; ++c) {
+      const __m512i l = _mm512_loadu_si512(b.ql + 64 * c);
+      const __m256i h256 = loadu256(b.qh + 32 * c);
+      const __m512i h = _mm512_inserti64x4(_mm512_castsi256_si512(h256), _mm256_srli_epi16(h256, 2), 1);
+      const __m512i ha = _mm512_and_si512(_mm512_slli_epi16(h, 4), m30);  // (h & 3) << 4
+      const __m512i hb = _mm512_and_si512(h, m30);                        // ((h >> 4) & 3) << 4
+      const __m512i qa = _mm512_ternarylogic_epi32(l, m4, ha, 0xEA);      // (l & m4) | ha
+      const __m512i qb = _mm512_ternarylogic_epi32(_mm512_srli_epi16(l, 4), m4, hb, 0xEA);
+      const __m512i pa = _mm512_maddubs_epi16(qa, _mm512_loadu_si512(y[i].qs + 128 * c));
+      const __m512i pb = _mm512_maddubs_epi16(qb, _mm512_loadu_si512(y[i].qs + 128 * c + 64));
+      sumi = _mm512_dpwssd_epi32(sumi, pa, _mm512_permutexvar_epi16(idx[2 * c], sc));
+      sumi = _mm512_dpwssd_epi32(sumi, pb, _mm512_permutexvar_epi16(idx[2 * c + 1], sc));
     }
-    out[r] = _mm512_reduce_add_ps(acc);
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(y[i].d * h2f(b.d)), _mm512_cvtepi32_ps(sumi), acc);
   }
-}
+  static float finish(float sum, NoCorrection) { return sum; }
+};
 
 }  // namespace
 
@@ -618,18 +617,19 @@ void fill_quant_dots(CpuKernels& t) {
     tk.prepare = prep;
     tk.prepared_size = size;
   };
-  set(GgmlType::Q4_0, rows_u32_512<BlockQ4_0>, prepare_u32, prepared_size_u32);
-  set(GgmlType::Q4_1, rows_u32_512<BlockQ4_1>, prepare_u32, prepared_size_u32);
-  set(GgmlType::Q5_0, rows_u32_512<BlockQ5_0>, prepare_u32, prepared_size_u32);
-  set(GgmlType::Q5_1, rows_u32_512<BlockQ5_1>, prepare_u32, prepared_size_u32);
-  set(GgmlType::IQ4_NL, rows_u32_512<BlockIQ4_NL>, prepare_u32, prepared_size_u32);
-  set(GgmlType::Q8_0, rows_q8_0_512, prepare_q8_0, prepared_size_q8_0);
-  set(GgmlType::Q4_K, rows_q45_K_512<BlockQ4_K>, prepare_k45, prepared_size_k45);
-  set(GgmlType::Q5_K, rows_q45_K_512<BlockQ5_K>, prepare_k45, prepared_size_k45);
-  set(GgmlType::IQ4_XS, rows_iq4_xs_512, prepare_xs, prepared_size_xs);
-  set(GgmlType::Q2_K, rows_q23_K_512<BlockQ2_K>, prepare_k23, prepared_size_k23);
-  set(GgmlType::Q3_K, rows_q23_K_512<BlockQ3_K>, prepare_k23, prepared_size_k23);
-  set(GgmlType::Q6_K, rows_q6_K_512);
+  constexpr PreparedSizeFn size_32 = Prepared32<true, const uint8_t>::size;
+  set(GgmlType::Q4_0, rows_32_512<UnsignedDots<BlockQ4_0>>, prepare_32<true>, size_32);
+  set(GgmlType::Q4_1, rows_32_512<UnsignedDots<BlockQ4_1>>, prepare_32<true>, size_32);
+  set(GgmlType::Q5_0, rows_32_512<UnsignedDots<BlockQ5_0>>, prepare_32<true>, size_32);
+  set(GgmlType::Q5_1, rows_32_512<UnsignedDots<BlockQ5_1>>, prepare_32<true>, size_32);
+  set(GgmlType::IQ4_NL, rows_32_512<UnsignedDots<BlockIQ4_NL>>, prepare_32<true>, size_32);
+  set(GgmlType::Q8_0, rows_32_512<Q8_0Dots>, prepare_32<false>, Prepared32<false, const uint8_t>::size);
+  set(GgmlType::Q4_K, rows_k_512<Q45Kernel<BlockQ4_K>>, prepare_k45, PreparedK45::size);
+  set(GgmlType::Q5_K, rows_k_512<Q45Kernel<BlockQ5_K>>, prepare_k45, PreparedK45::size);
+  set(GgmlType::IQ4_XS, rows_k_512<Iq4XsKernel>, prepare_xs, PreparedXs::size);
+  set(GgmlType::Q2_K, rows_k_512<Q23Kernel<BlockQ2_K>>, prepare_k23, PreparedK23::size);
+  set(GgmlType::Q3_K, rows_k_512<Q23Kernel<BlockQ3_K>>, prepare_k23, PreparedK23::size);
+  set(GgmlType::Q6_K, rows_k_512<Q6Kernel>);
 }
 
 }  // namespace avx512
