@@ -8,6 +8,8 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
+#include "backend/cuda/q8_act.cuh"
 #include "backend/cuda/reduce.cuh"
 
 namespace quarrel::cuda {
@@ -17,6 +19,8 @@ constexpr int kThreads = 128;
 constexpr int kMaxDimsPerThread = kAttentionMaxHeadDim / kThreads;
 
 __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, float scale) {
+  pdl_wait();
+  pdl_trigger();
   const int h = blockIdx.x, t = blockIdx.y, tid = threadIdx.x;
   const int hd = a.head_dim;
   const int g = h / (a.n_head / a.n_kv_head);
@@ -92,7 +96,10 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, fl
 #pragma unroll
   for (int i = 0; i < kMaxDimsPerThread; ++i) {
     const int d = tid + i * kThreads;
-    if (d < hd) ot[d] = acc[i] * inv;
+    if (d < hd) {  // with out_q8, hd % 32 == 0: whole warps
+      ot[d] = acc[i] * inv;
+      if (a.out_q8.q) quantize_chunk_warp(acc[i] * inv, a.out_q8, t, (static_cast<int64_t>(h) * hd + d) / 32);
+    }
   }
 }
 
@@ -104,8 +111,11 @@ void attention(const AttentionArgs& a, cudaStream_t s) {
     ::quarrel::fail(::quarrel::ErrorCode::kUnsupported, "cuda attention: head size {} with {} heads / {} KV heads",
                     a.head_dim, a.n_head, a.n_kv_head);
   }
+  if (a.out_q8.q && a.head_dim % 32 != 0) {
+    ::quarrel::fail(::quarrel::ErrorCode::kInternal, "cuda attention: q8 output with head size {}", a.head_dim);
+  }
   const float scale = a.scale > 0.0f ? a.scale : 1.0f / sqrtf(static_cast<float>(a.head_dim));
-  attention_kernel<<<dim3(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tokens)), kThreads, 0, s>>>(a, scale);
+  launch(attention_kernel, dim3(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tokens)), kThreads, 0, s, a, scale);
   QUARREL_CUDA_CHECK_LAUNCH();
 }
 

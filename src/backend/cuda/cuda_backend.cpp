@@ -6,6 +6,7 @@
 #include <map>
 
 #include "backend/cpu/ops.h"
+#include "backend/cuda/attention_prefill.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_weights.h"
 #include "backend/cuda/device_buffer.h"
@@ -49,13 +50,15 @@ struct CudaBackend::Impl {
 
   // Per-batch buffers, sized for cap tokens and bt_cap block-table entries.
   size_t cap = 0, bt_cap = 0;
-  cuda::DeviceBuffer act, wh;
-  float *x = nullptr, *xn = nullptr, *tmp = nullptr, *q = nullptr, *att = nullptr, *k = nullptr, *v = nullptr;
+  cuda::DeviceBuffer act, wh, q8buf;
+  float *x = nullptr, *xn = nullptr, *q = nullptr, *att = nullptr, *k = nullptr, *v = nullptr;
   float *gate = nullptr, *up = nullptr, *logits = nullptr;
   void* xh = nullptr;
   int32_t* ids = nullptr;
   // Batch metadata: one pinned block copied to one device block each forward.
-  size_t off_slots = 0, off_tokens = 0, off_pos = 0, off_bt_off = 0, off_rows = 0, off_cs = 0, off_bt = 0, meta_bytes = 0;
+  size_t off_slots = 0, off_tokens = 0, off_pos = 0, off_bt_off = 0, off_rows = 0, off_cs = 0, off_bt = 0, off_tiles = 0,
+         meta_bytes = 0;
+  int n_tiles = 0;  // prompt batches: attention_prefill query tiles in the metadata
   cuda::PinnedBuffer meta_h, out_h;
   cuda::DeviceBuffer meta_d;
   std::map<uint32_t, cudaGraphExec_t> graphs;
@@ -81,7 +84,18 @@ struct CudaBackend::Impl {
   uint8_t* v_cache(int64_t l) const { return kv.get<uint8_t>() + static_cast<size_t>(2 * l + 1) * kv_layer_bytes; }
 
   void ensure_capacity(size_t n, size_t bt_total);
-  void matmul(const cuda::DevMatrix& m, const float* in, float* out, int64_t n);
+  // out (+)= m in for n columns; decode-sized batches read the int8 copy of `in` (q8, may be
+  // null) when the weight type has the integer matvec.
+  void matmul(const cuda::DevMatrix& m, const float* in, float* out, int64_t n, bool accumulate = false);
+  struct Product {
+    const cuda::DevMatrix* m;
+    float* out;
+    bool accumulate;
+  };
+  // Several products of the same input: integer matvecs of one type share a launch.
+  void matmuls(std::initializer_list<Product> ps, const float* in, const cuda::Q8Act* q8, int64_t n);
+  // The int8 copy of an activation of k rows (one shared buffer: each is used before the next).
+  cuda::Q8Act q8_for(int64_t k) { return cuda::q8_act_at(q8buf.get(), k, cuda::kMatvecMaxCols); }
   void run_layer(int64_t il, int64_t n);
   void enqueue(int64_t n, int64_t n_out, bool greedy);
 };
@@ -100,7 +114,7 @@ void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {
     off += aligned(static_cast<size_t>(floats) * 4);
     return o;
   };
-  const size_t o_x = take(hp.n_embd * c), o_xn = take(hp.n_embd * c), o_tmp = take(hp.n_embd * c);
+  const size_t o_x = take(hp.n_embd * c), o_xn = take(hp.n_embd * c);
   const size_t o_q = take(hp.n_embd_q() * c), o_att = take(hp.n_embd_attn_out() * c);
   const size_t o_k = take(hp.n_embd_k_gqa() * c), o_v = take(hp.n_embd_v_gqa() * c);
   const size_t o_gate = take(hp.n_ff * c), o_up = take(hp.n_ff * c);
@@ -108,7 +122,7 @@ void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {
   act.release();
   act.reset(off);
   auto at = [&](size_t o) { return reinterpret_cast<float*>(act.get<uint8_t>() + o); };
-  x = at(o_x), xn = at(o_xn), tmp = at(o_tmp), q = at(o_q), att = at(o_att), k = at(o_k), v = at(o_v);
+  x = at(o_x), xn = at(o_xn), q = at(o_q), att = at(o_att), k = at(o_k), v = at(o_v);
   gate = at(o_gate), up = at(o_up), logits = at(o_logits), xh = at(o_xh);
   ids = reinterpret_cast<int32_t*>(at(o_ids));
 
@@ -118,6 +132,7 @@ void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {
     m += aligned(bytes);
     return o;
   };
+  q8buf.reset(cuda::q8_act_bytes(n_big, cuda::kMatvecMaxCols));
   off_slots = take_m(cap * 8);
   off_tokens = take_m(cap * 4);
   off_pos = take_m(cap * 4);
@@ -125,22 +140,46 @@ void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {
   off_rows = take_m(cap * 4);
   off_cs = take_m(cap * static_cast<size_t>(n_dims) * 4);
   off_bt = take_m(bt_cap * 4);
+  off_tiles = take_m(cap * 8);
   meta_bytes = m;
   meta_h.reset(m);
   meta_d.reset(m);
   out_h.reset(static_cast<size_t>(hp.n_vocab) * cap * 4);
 }
 
-void CudaBackend::Impl::matmul(const cuda::DevMatrix& m, const float* in, float* out, int64_t n) {
+void CudaBackend::Impl::matmuls(std::initializer_list<Product> ps, const float* in, const cuda::Q8Act* q8, int64_t n) {
+  std::vector<cuda::MatvecJob> jobs;
+  std::vector<bool> done(ps.size(), false);
+  if (q8 && n <= cuda::kMatvecMaxCols) {
+    for (size_t i = 0; i < ps.size(); ++i) {  // group the integer products by weight type
+      const Product& p = ps.begin()[i];
+      if (done[i] || !cuda::matvec_q8_supported(p.m->type)) continue;
+      jobs.clear();
+      for (size_t j = i; j < ps.size() && jobs.size() < 3; ++j) {
+        const Product& o = ps.begin()[j];
+        if (done[j] || o.m->type != p.m->type || o.m->k != p.m->k) continue;
+        jobs.push_back({.w = *o.m, .y = o.out, .ldy = o.m->n, .accumulate = o.accumulate});
+        done[j] = true;
+      }
+      cuda::matvec_q8(jobs.data(), static_cast<int>(jobs.size()), *q8, static_cast<int>(n), stream);
+    }
+  }
+  for (size_t i = 0; i < ps.size(); ++i) {
+    if (!done[i]) matmul(*ps.begin()[i].m, in, ps.begin()[i].out, n, ps.begin()[i].accumulate);
+  }
+}
+
+void CudaBackend::Impl::matmul(const cuda::DevMatrix& m, const float* in, float* out, int64_t n, bool accumulate) {
   if (n <= cuda::kMatvecMaxCols) {
-    cuda::matvec(m, in, m.k, out, m.n, static_cast<int>(n), stream);
+    cuda::matvec(m, in, m.k, out, m.n, static_cast<int>(n), stream, accumulate);
     return;
   }
   const float one = 1.0f, zero = 0.0f;
+  const float* beta = accumulate ? &one : &zero;
   if (m.type == cuda::kDevF32) {
     QUARREL_CUBLAS_CHECK(cublasGemmEx(cublas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m.n), static_cast<int>(n),
                                       static_cast<int>(m.k), &one, m.data, CUDA_R_32F, static_cast<int>(m.k), in,
-                                      CUDA_R_32F, static_cast<int>(m.k), &zero, out, CUDA_R_32F, static_cast<int>(m.n),
+                                      CUDA_R_32F, static_cast<int>(m.k), beta, out, CUDA_R_32F, static_cast<int>(m.n),
                                       CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     return;
   }
@@ -154,7 +193,7 @@ void CudaBackend::Impl::matmul(const cuda::DevMatrix& m, const float* in, float*
   cuda::convert_f32_to_f16(in, xh, m.k * n, stream);
   QUARREL_CUBLAS_CHECK(cublasGemmEx(cublas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(m.n), static_cast<int>(n),
                                     static_cast<int>(m.k), &one, h.data, CUDA_R_16F, static_cast<int>(m.k), xh,
-                                    CUDA_R_16F, static_cast<int>(m.k), &zero, out, CUDA_R_32F, static_cast<int>(m.n),
+                                    CUDA_R_16F, static_cast<int>(m.k), beta, out, CUDA_R_32F, static_cast<int>(m.n),
                                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
@@ -164,10 +203,11 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   const int64_t n_embd = hp.n_embd, hd = hp.head_dim_k;
   const auto n_head = static_cast<int>(hp.n_head), n_kv = static_cast<int>(hp.n_head_kv);
 
-  cuda::rms_norm(x, L.attn_norm, xn, n_embd, n, hp.rms_eps, stream);
-  matmul(L.wq, xn, q, n);
-  matmul(L.wk, xn, k, n);
-  matmul(L.wv, xn, v, n);
+  // Decode-sized batches also quantize each matmul input to int8 in the kernel that makes it.
+  const bool q8 = n <= cuda::kMatvecMaxCols && n_embd % 32 == 0 && hd % 32 == 0 && hp.n_ff % 32 == 0;
+  cuda::Q8Act xq = q8_for(n_embd);
+  cuda::rms_norm(x, L.attn_norm, xn, n_embd, n, hp.rms_eps, stream, q8 ? &xq : nullptr);
+  matmuls({{&L.wq, q, false}, {&L.wk, k, false}, {&L.wv, v, false}}, xn, q8 ? &xq : nullptr, n);
   if (L.bq) {
     cuda::add_bias(q, L.bq, hp.n_embd_q(), n, stream);
     cuda::add_bias(k, L.bk, hp.n_embd_k_gqa(), n, stream);
@@ -209,16 +249,24 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   a.head_dim = static_cast<int>(hd);
   a.block_size = r.block_size;
   a.sliding_window = static_cast<int>(hp.sliding_window);
-  cuda::attention(a, stream);
-  matmul(L.wo, att, tmp, n);
-  cuda::add(x, tmp, x, n_embd * n, stream);
+  const cuda::Q8Act attq = q8_for(hp.n_embd_attn_out());
+  if (q8) a.out_q8 = attq;
+  if (n > cuda::kMatvecMaxCols) {
+    cuda::attention_prefill(a, meta_d_at<int32_t>(off_tiles), n_tiles, stream);
+  } else {
+    cuda::attention(a, stream);
+  }
+  matmuls({{&L.wo, x, true}}, att, q8 ? &attq : nullptr, n);  // x += wo att
 
-  cuda::rms_norm(x, L.ffn_norm, xn, n_embd, n, hp.rms_eps, stream);
-  matmul(L.gate, xn, gate, n);
-  matmul(L.up, xn, up, n);
-  cuda::swiglu(gate, up, gate, hp.n_ff * n, stream);
-  matmul(L.down, gate, tmp, n);
-  cuda::add(x, tmp, x, n_embd * n, stream);
+  cuda::rms_norm(x, L.ffn_norm, xn, n_embd, n, hp.rms_eps, stream, q8 ? &xq : nullptr);
+  matmuls({{&L.gate, gate, false}, {&L.up, up, false}}, xn, q8 ? &xq : nullptr, n);
+  const cuda::Q8Act hq = q8_for(hp.n_ff);
+  if (q8) {
+    cuda::swiglu_q8(gate, up, gate, hp.n_ff, n, hq, stream);
+  } else {
+    cuda::swiglu(gate, up, gate, hp.n_ff * n, stream);
+  }
+  matmuls({{&L.down, x, true}}, gate, q8 ? &hq : nullptr, n);  // x += down h
 }
 
 void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, bool greedy) {
@@ -228,8 +276,10 @@ void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, bool greedy) {
   for (int64_t il = 0; il < hp.n_layer; ++il) run_layer(il, n);
   if (n_out == 0) return;
   cuda::gather_rows(x, meta_d_at<int32_t>(off_rows), xn, hp.n_embd, n_out, stream);
-  cuda::rms_norm(xn, w.output_norm, xn, hp.n_embd, n_out, hp.rms_eps, stream);
-  matmul(w.output, xn, logits, n_out);
+  const bool q8 = n_out <= cuda::kMatvecMaxCols && hp.n_embd % 32 == 0;
+  cuda::Q8Act xq = q8_for(hp.n_embd);
+  cuda::rms_norm(xn, w.output_norm, xn, hp.n_embd, n_out, hp.rms_eps, stream, q8 ? &xq : nullptr);
+  matmuls({{&w.output, logits, false}}, xn, q8 ? &xq : nullptr, n_out);
   if (greedy) {
     cuda::argmax_rows(logits, hp.n_vocab, n_out, ids, stream);
     QUARREL_CUDA_CHECK(cudaMemcpyAsync(out_h.get(), ids, static_cast<size_t>(n_out) * 4, cudaMemcpyDeviceToHost, stream));
@@ -390,6 +440,9 @@ void CudaBackend::run(const Batch& batch, bool greedy) {
     bt_off[i] = seq_off[static_cast<size_t>(batch.find_sequence(batch.seq_ids[i]) - batch.seqs.data())];
     if (batch.want_logits[i]) rows[n_out++] = static_cast<int32_t>(i);
   }
+  d.n_tiles = n > cuda::kMatvecMaxCols
+                  ? cuda::build_prefill_tiles(bt_off, static_cast<int>(n), d.meta_h_at<int32_t>(d.off_tiles), static_cast<int>(n))
+                  : 0;
   d.rope_cache.build(d.rope, static_cast<int>(hp.head_dim_k), batch.positions);
   std::copy_n(d.rope_cache.token(0), static_cast<size_t>(n) * static_cast<size_t>(d.n_dims),
               d.meta_h_at<float>(d.off_cs));

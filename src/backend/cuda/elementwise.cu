@@ -1,6 +1,8 @@
 // Element-wise ops: residual add, bias add, SwiGLU, row gather.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
+#include "backend/cuda/q8_act.cuh"
 
 namespace quarrel::cuda {
 namespace {
@@ -13,17 +15,34 @@ __global__ void add_kernel(const float* a, const float* b, float* y, int64_t n) 
   if (i < n) y[i] = a[i] + b[i];
 }
 __global__ void add_bias_kernel(float* x, const float* bias, int64_t n, int64_t total) {
+  pdl_wait();
+  pdl_trigger();
   const int64_t i = gid();
   if (i < total) x[i] += bias[i % n];
 }
 __global__ void swiglu_kernel(const float* g, const float* u, float* y, int64_t n) {
+  pdl_wait();
+  pdl_trigger();
   const int64_t i = gid();
   if (i < n) {
     const float v = g[i];
     y[i] = v / (1.0f + expf(-v)) * u[i];
   }
 }
+// One warp per 32 outputs (n % 32 == 0): row = gid / n.
+__global__ void swiglu_q8_kernel(const float* g, const float* u, float* y, int64_t n, int64_t total, Q8Act q8) {
+  pdl_wait();
+  pdl_trigger();
+  const int64_t i = gid();
+  if (i - (threadIdx.x & 31) >= total) return;  // whole warps leave together
+  const float v = g[i];
+  const float o = v / (1.0f + expf(-v)) * u[i];
+  y[i] = o;
+  quantize_chunk_warp(o, q8, i / n, (i % n) / 32);
+}
 __global__ void gather_kernel(const float* src, const int32_t* rows, float* dst, int64_t n, int64_t total) {
+  pdl_wait();
+  pdl_trigger();
   const int64_t i = gid();
   if (i < total) dst[i] = src[static_cast<int64_t>(rows[i / n]) * n + i % n];
 }
@@ -37,17 +56,24 @@ void add(const float* a, const float* b, float* y, int64_t n, cudaStream_t s) {
 }
 void add_bias(float* x, const float* bias, int64_t n, int64_t rows, cudaStream_t s) {
   if (n * rows == 0) return;
-  add_bias_kernel<<<grid(n * rows), 256, 0, s>>>(x, bias, n, n * rows);
+  launch(add_bias_kernel, grid(n * rows), 256, 0, s, x, bias, n, n * rows);
   QUARREL_CUDA_CHECK_LAUNCH();
 }
 void swiglu(const float* gate, const float* up, float* y, int64_t n, cudaStream_t s) {
   if (n == 0) return;
-  swiglu_kernel<<<grid(n), 256, 0, s>>>(gate, up, y, n);
+  launch(swiglu_kernel, grid(n), 256, 0, s, gate, up, y, n);
+  QUARREL_CUDA_CHECK_LAUNCH();
+}
+void swiglu_q8(const float* gate, const float* up, float* y, int64_t n, int64_t rows, const Q8Act& q8,
+               cudaStream_t s) {
+  if (n % 32 != 0) ::quarrel::fail(::quarrel::ErrorCode::kInternal, "swiglu_q8: rows of {}", n);
+  if (n * rows == 0) return;
+  launch(swiglu_q8_kernel, grid(n * rows), 256, 0, s, gate, up, y, n, n * rows, q8);
   QUARREL_CUDA_CHECK_LAUNCH();
 }
 void gather_rows(const float* src, const int32_t* rows, float* dst, int64_t n, int64_t n_rows, cudaStream_t s) {
   if (n * n_rows == 0) return;
-  gather_kernel<<<grid(n * n_rows), 256, 0, s>>>(src, rows, dst, n, n * n_rows);
+  launch(gather_kernel, grid(n * n_rows), 256, 0, s, src, rows, dst, n, n * n_rows);
   QUARREL_CUDA_CHECK_LAUNCH();
 }
 

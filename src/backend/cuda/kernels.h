@@ -37,18 +37,52 @@ void convert_f32_to_f16(const float* x, void* y_f16, int64_t n, cudaStream_t s);
 
 // --- matvec.cu ---
 // y[c * ldy + r] = sum_j W[r, j] * x[c * ldx + j] for r < w.n, c < n_cols (n_cols <= 8),
-// straight on the weight's blocks. x: [k, n_cols] f32, y: [n, n_cols] f32.
+// straight on the weight's blocks. x: [k, n_cols] f32, y: [n, n_cols] f32. accumulate: y += W x.
 constexpr int kMatvecMaxCols = 8;
-void matvec(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, int n_cols, cudaStream_t s);
+void matvec(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, int n_cols, cudaStream_t s,
+            bool accumulate = false);
+
+// --- q8_act.cu ---
+// Activations quantized to int8 in chunks of 32 (as ggml's q8_1) for the integer matvec:
+// column c's chunk j is q[c * ldq + 32 j .. + 32) (int8) with ds[c * (ldq / 32) + j] =
+// (d, d * sum of its 32 q), x ~= d * q. ldq: a multiple of 32 >= k (bytes per column).
+struct Q8Act {
+  int8_t* q = nullptr;
+  float2* ds = nullptr;
+  int64_t ldq = 0;
+};
+// Bytes of a Q8Act for k x n_cols (q and ds, each 256-byte aligned) and its layout in a buffer.
+size_t q8_act_bytes(int64_t k, int n_cols);
+Q8Act q8_act_at(void* buffer, int64_t k, int n_cols);
+// out = x [k, n_cols] (column stride ldx) quantized; k % 32 == 0.
+void quantize_q8(const float* x, int64_t ldx, int64_t k, int n_cols, const Q8Act& out, cudaStream_t s);
+
+// --- matvec_q8.cu ---
+// Up to three matrices with the same k and the same activations in one launch (q/k/v, gate/up):
+// y_i[c * ldy_i + r] (+)= sum_j W_i[r, j] * x[c, j], x given quantized (q8), n_cols <= 8.
+struct MatvecJob {
+  DevMatrix w;
+  float* y = nullptr;
+  int64_t ldy = 0;
+  bool accumulate = false;  // y += W x (residual adds)
+};
+void matvec_q8(const MatvecJob* jobs, int n_jobs, const Q8Act& x, int n_cols, cudaStream_t s);
+// Whether matvec_q8 reads this weight type (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K).
+bool matvec_q8_supported(uint32_t type);
 
 // --- rms_norm.cu ---
 // y = x / sqrt(mean(x^2) + eps) * w per row of n; rows packed (x, y may alias); w may be null.
-void rms_norm(const float* x, const float* w, float* y, int64_t n, int64_t rows, float eps, cudaStream_t s);
+// q8 (n % 32 == 0, rows <= 8): y also written quantized.
+void rms_norm(const float* x, const float* w, float* y, int64_t n, int64_t rows, float eps, cudaStream_t s,
+              const Q8Act* q8 = nullptr);
 
 // --- elementwise.cu ---
 void add(const float* a, const float* b, float* y, int64_t n, cudaStream_t s);               // y = a + b
 void add_bias(float* x, const float* bias, int64_t n, int64_t rows, cudaStream_t s);       // x[r, :] += bias
 void swiglu(const float* gate, const float* up, float* y, int64_t n, cudaStream_t s);       // silu(g) * u
+// y = silu(gate) * up for rows of n (row stride n), also written quantized (n % 32 == 0).
+void swiglu_q8(const float* gate, const float* up, float* y, int64_t n, int64_t rows, const Q8Act& q8,
+               cudaStream_t s);
 // dst[:, r] = src[:, rows[r]], rows of n floats.
 void gather_rows(const float* src, const int32_t* rows, float* dst, int64_t n, int64_t n_rows, cudaStream_t s);
 
@@ -85,6 +119,7 @@ struct AttentionArgs {
   int n_tokens = 0, n_head = 0, n_kv_head = 0, head_dim = 0, block_size = 0;
   int sliding_window = 0;
   float scale = 0.0f;  // 0: 1/sqrt(head_dim)
+  Q8Act out_q8;  // out_q8.q set: also write out quantized (head_dim % 32 == 0; column = token)
 };
 constexpr int kAttentionMaxHeadDim = 512;
 void attention(const AttentionArgs& a, cudaStream_t s);

@@ -11,6 +11,7 @@
 
 #include "backend/cuda/chunk_dot.cuh"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/launch.cuh"
 
 namespace quarrel::cuda {
 namespace {
@@ -27,10 +28,19 @@ constexpr int group_cols() {
 template <uint32_t T, int C, int R>
 __global__ void __launch_bounds__(kMaxWarps * 32) matvec_kernel(const uint8_t* __restrict__ w, size_t row_bytes,
                                                                 int64_t k, int64_t n, const float* __restrict__ x,
-                                                                int64_t ldx, float* __restrict__ y, int64_t ldy) {
+                                                                int64_t ldx, float* __restrict__ y, int64_t ldy,
+                                                                bool accumulate) {
   constexpr int G = group_cols<C>();
   const int64_t r0 = static_cast<int64_t>(blockIdx.x) * R;
   const int64_t n_chunks = (k + 31) / 32;
+  for (int64_t ch = threadIdx.x; ch < n_chunks; ch += blockDim.x) {  // weights first (see matvec_q8.cu)
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      if (r0 + r < n) prefetch_l2(w + static_cast<size_t>(r0 + r) * row_bytes + row_bytes * ch / n_chunks);
+    }
+  }
+  pdl_wait();
+  pdl_trigger();
   float acc[R][C];
 #pragma unroll
   for (int r = 0; r < R; ++r) {
@@ -99,39 +109,40 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_kernel(const uint8_t* _
     float s = 0.0f;
     for (int wi = 0; wi < n_warps; ++wi) s += part[wi][i];
     const int r = i / C, c = i % C;
-    if (r0 + r < n) y[c * ldy + r0 + r] = s;
+    if (r0 + r < n) y[c * ldy + r0 + r] = accumulate ? y[c * ldy + r0 + r] + s : s;
   }
 }
 
 template <uint32_t T, int C, int R>
-void launch_r(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, cudaStream_t s) {
+void launch_r(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, bool acc, cudaStream_t s) {
   const int64_t n_chunks = (w.k + 31) / 32;
   const int warps = static_cast<int>(std::min<int64_t>(kMaxWarps, std::max<int64_t>(1, n_chunks / 32)));
   const auto blocks = static_cast<unsigned>((w.n + R - 1) / R);
-  matvec_kernel<T, C, R><<<blocks, warps * 32, 0, s>>>(static_cast<const uint8_t*>(w.data), w.row_bytes, w.k, w.n, x,
-                                                        ldx, y, ldy);
+  launch(matvec_kernel<T, C, R>, blocks, warps * 32, 0, s, static_cast<const uint8_t*>(w.data), w.row_bytes, w.k, w.n,
+         x, ldx, y, ldy, acc);
 }
 
 template <uint32_t T, int C>
-void launch_c(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, cudaStream_t s) {
+void launch_c(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, bool acc, cudaStream_t s) {
   constexpr int kMaxRows = ChunkDot<T>::kMaxRows;
   if constexpr (C == 1 && kMaxRows >= 8) {
-    if (w.n / 8 >= kMinBlocks) return launch_r<T, C, 8>(w, x, ldx, y, ldy, s);
+    if (w.n / 8 >= kMinBlocks) return launch_r<T, C, 8>(w, x, ldx, y, ldy, acc, s);
   }
   if constexpr (C <= 2 && kMaxRows >= 4) {
-    if (w.n / 4 >= kMinBlocks) return launch_r<T, C, 4>(w, x, ldx, y, ldy, s);
+    if (w.n / 4 >= kMinBlocks) return launch_r<T, C, 4>(w, x, ldx, y, ldy, acc, s);
   }
   if constexpr (C <= 2) {
-    if (w.n / 2 >= kMinBlocks) return launch_r<T, C, 2>(w, x, ldx, y, ldy, s);
+    if (w.n / 2 >= kMinBlocks) return launch_r<T, C, 2>(w, x, ldx, y, ldy, acc, s);
   }
-  launch_r<T, C, 1>(w, x, ldx, y, ldy, s);
+  launch_r<T, C, 1>(w, x, ldx, y, ldy, acc, s);
 }
 
 template <uint32_t T>
-void launch(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, int n_cols, cudaStream_t s) {
+void launch(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, int n_cols, bool acc,
+            cudaStream_t s) {
   switch (n_cols) {
 #define QUARREL_MV_CASE(C) \
-  case C: launch_c<T, C>(w, x, ldx, y, ldy, s); break;
+  case C: launch_c<T, C>(w, x, ldx, y, ldy, acc, s); break;
     QUARREL_MV_CASE(1) QUARREL_MV_CASE(2) QUARREL_MV_CASE(3) QUARREL_MV_CASE(4)
     QUARREL_MV_CASE(5) QUARREL_MV_CASE(6) QUARREL_MV_CASE(7) QUARREL_MV_CASE(8)
 #undef QUARREL_MV_CASE
@@ -141,9 +152,10 @@ void launch(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t l
 
 }  // namespace
 
-void matvec(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, int n_cols, cudaStream_t s) {
+void matvec(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, int n_cols, cudaStream_t s,
+            bool accumulate) {
   if (n_cols < 1 || n_cols > kMatvecMaxCols || w.n == 0) return;
-  QUARREL_CUDA_DISPATCH_TYPE(w.type, (launch<T>(w, x, ldx, y, ldy, n_cols, s)));
+  QUARREL_CUDA_DISPATCH_TYPE(w.type, (launch<T>(w, x, ldx, y, ldy, n_cols, accumulate, s)));
   QUARREL_CUDA_CHECK_LAUNCH();
 }
 

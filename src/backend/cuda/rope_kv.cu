@@ -1,9 +1,10 @@
 // RoPE on Q and K (cos/sin from the host's RopeCache, so angles match the CPU backend's), then
-// K and V written as f16 into the paged cache. One block per token.
+// K and V written as f16 into the paged cache. One block of 512 threads per token.
 #include <cuda_fp16.h>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/launch.cuh"
 
 namespace quarrel::cuda {
 namespace {
@@ -22,6 +23,8 @@ __device__ __forceinline__ void rotate(float* x, int n_heads, int head_dim, int 
 }
 
 __global__ void rope_kv_kernel(RopeKvArgs a) {
+  pdl_wait();
+  pdl_trigger();
   const int t = blockIdx.x;
   const float* cs = a.cos_sin + static_cast<int64_t>(t) * a.n_dims;
   rotate(a.q + static_cast<int64_t>(t) * a.n_head * a.head_dim, a.n_head, a.head_dim, a.n_dims, a.neox, cs);
@@ -43,7 +46,7 @@ __global__ void rope_kv_kernel(RopeKvArgs a) {
 
 void rope_kv_store(const RopeKvArgs& a, cudaStream_t s) {
   if (a.n_tokens == 0) return;
-  rope_kv_kernel<<<static_cast<unsigned>(a.n_tokens), 128, 0, s>>>(a);
+  launch(rope_kv_kernel, static_cast<unsigned>(a.n_tokens), 512, 0, s, a);
   QUARREL_CUDA_CHECK_LAUNCH();
 }
 

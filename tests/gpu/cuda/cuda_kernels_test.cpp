@@ -17,6 +17,7 @@
 #include "core/thread_pool.h"
 #include "quant/quant.h"
 #include "tests/gpu/cuda/gpu_test_util.h"
+#include "tests/gpu/cuda/host_matrix.h"
 
 namespace quarrel::cuda {
 namespace {
@@ -31,31 +32,9 @@ const GgmlType kTypes[] = {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlTyp
 
 bool float_type(GgmlType t) { return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16; }
 
-// A random [k, n] matrix quantized to t, and its dequantized values.
-struct HostMatrix {
-  GgmlType type;
-  int64_t k, n;
-  std::vector<uint8_t> bytes;
-  std::vector<float> values;  // dequantized, [k, n]
-};
-
-HostMatrix random_matrix(std::mt19937_64& rng, GgmlType t, int64_t k, int64_t n) {
-  HostMatrix m{t, k, n, {}, {}};
-  const size_t rb = row_bytes(t, static_cast<uint64_t>(k));
-  m.bytes.resize(rb * static_cast<size_t>(n));
-  m.values.resize(static_cast<size_t>(k * n));
-  for (int64_t r = 0; r < n; ++r) {
-    const auto src = test::random_floats(rng, static_cast<size_t>(k));
-    quant::quantize_row(t, src.data(), m.bytes.data() + rb * static_cast<size_t>(r), k);
-    quant::dequantize_row(t, m.bytes.data() + rb * static_cast<size_t>(r), m.values.data() + r * k, k);
-  }
-  return m;
-}
-
-DevMatrix dev(const HostMatrix& m, const DeviceBuffer& b) {
-  return DevMatrix{.type = static_cast<uint32_t>(m.type), .data = b.get(), .k = m.k, .n = m.n,
-                   .row_bytes = static_cast<size_t>(row_bytes(m.type, static_cast<uint64_t>(m.k)))};
-}
+using test::dev;
+using test::HostMatrix;
+using test::random_matrix;
 
 std::vector<int64_t> ks_for(GgmlType t) {
   if (float_type(t)) return {1, 33, 77, 256, 1000};
@@ -294,7 +273,17 @@ TEST(CudaKernels, RopeKvAndPagedAttentionMatchCpu) {
     aa.head_dim = sh.hd;
     aa.block_size = sh.block;
     aa.sliding_window = sh.window;
+    const int64_t q_width = static_cast<int64_t>(sh.n_head) * sh.hd;
+    const bool with_q8 = sh.hd % 32 == 0;  // the output also quantized, as decode asks
+    auto q8b = poisoned(q8_act_bytes(q_width, n_tok));
+    if (with_q8) aa.out_q8 = q8_act_at(q8b.get(), q_width, n_tok);
     attention(aa, nullptr);
+    if (with_q8) {  // the same bytes as quantizing the f32 output afterwards
+      DeviceBuffer ref(q8_act_bytes(q_width, n_tok));
+      QUARREL_CUDA_CHECK(cudaMemset(ref.get(), 0xFF, ref.size()));
+      quantize_q8(outb.get<float>(), q_width, q_width, n_tok, q8_act_at(ref.get(), q_width, n_tok), nullptr);
+      EXPECT_EQ(to_host<uint8_t>(q8b, q8b.size()), to_host<uint8_t>(ref, ref.size())) << "attention q8, hd " << sh.hd;
+    }
 
     // CPU.
     cpu::rope(q.data(), sh.n_head, 0, rc);

@@ -26,15 +26,15 @@ struct Shape {
 
 // Median over 15 runs of 20 back-to-back launches (as a decode graph issues them), each run on
 // the next of `w.size()` copies of the weights so that the L2 cache (50 MB) does not keep them.
-double median_us(std::vector<DevMatrix>& w, const float* x, float* y, int cols, cudaStream_t s) {
+template <typename Launch>
+double median_us(std::vector<DevMatrix>& w, Launch launch, cudaStream_t s) {
   constexpr int kLaunches = 20;
   cudaEvent_t a, b;
   QUARREL_CUDA_CHECK(cudaEventCreate(&a));
   QUARREL_CUDA_CHECK(cudaEventCreate(&b));
   size_t next = 0;
   auto one = [&] {
-    const DevMatrix& m = w[next++ % w.size()];
-    matvec(m, x, m.k, y, m.n, cols, s);
+    launch(w[next++ % w.size()]);
   };
   for (int i = 0; i < 5; ++i) one();
   std::vector<float> t;
@@ -78,12 +78,16 @@ int main(int argc, char** argv) {
   const struct {
     const char* name;
     uint32_t type;
-  } types[] = {{"Q4_0", kDevQ4_0}, {"Q8_0", kDevQ8_0}, {"Q4_K", kDevQ4_K}, {"Q6_K", kDevQ6_K}, {"F16", kDevF16}};
+  } types[] = {{"Q4_0", kDevQ4_0}, {"Q8_0", kDevQ8_0}, {"Q4_K", kDevQ4_K}, {"Q5_K", kDevQ5_K}, {"Q6_K", kDevQ6_K},
+               {"F16", kDevF16}};
   cudaStream_t s;
   QUARREL_CUDA_CHECK(cudaStreamCreate(&s));
   DeviceBuffer x(static_cast<size_t>(14336) * kMatvecMaxCols * 4), y(static_cast<size_t>(128256) * kMatvecMaxCols * 4);
   QUARREL_CUDA_CHECK(cudaMemset(x.get(), 0, x.size()));
-  std::printf("| shape | type | MB | us | GB/s | %% of copy bw |\n|---|---|---|---|---|---|\n");
+  DeviceBuffer xq_buf(q8_act_bytes(14336, kMatvecMaxCols));
+  QUARREL_CUDA_CHECK(cudaMemset(xq_buf.get(), 0, xq_buf.size()));
+  std::printf("| shape | type | MB | f32 x: us | GB/s | %% of copy bw | int8 x: us | GB/s | %% of copy bw |\n"
+              "|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& sh : shapes) {
     for (const auto& ty : types) {
       DevMatrix m;
@@ -101,11 +105,25 @@ int main(int argc, char** argv) {
         m.data = bufs.back().get();
         ms.push_back(m);
       }
-      const double us = median_us(ms, x.get<float>(), y.get<float>(), cols, s);
+      const double us = median_us(ms, [&](const DevMatrix& w) {
+        matvec(w, x.get<float>(), w.k, y.get<float>(), w.n, cols, s);
+      }, s);
       const double bytes = static_cast<double>(bytes_one) + 4.0 * cols * static_cast<double>(sh.k + sh.n);
       const double gb_s = bytes / (us * 1e3);
-      std::printf("| %s | %s | %.1f | %.1f | %.0f | %.1f%% |\n", sh.name, ty.name, bytes_one / 1e6, us, gb_s,
+      std::printf("| %s | %s | %.1f | %.1f | %.0f | %.1f%% |", sh.name, ty.name, bytes_one / 1e6, us, gb_s,
                   100.0 * gb_s / copy_gb_s);
+      if (matvec_q8_supported(ty.type)) {
+        const Q8Act xq = q8_act_at(xq_buf.get(), sh.k, cols);
+        const double us8 = median_us(ms, [&](const DevMatrix& w) {
+          const MatvecJob job{.w = w, .y = y.get<float>(), .ldy = w.n, .accumulate = false};
+          matvec_q8(&job, 1, xq, cols, s);
+        }, s);
+        const double bytes8 = static_cast<double>(bytes_one) + cols * (1.125 * sh.k + 4.0 * sh.n);
+        const double gb8 = bytes8 / (us8 * 1e3);
+        std::printf(" %.1f | %.0f | %.1f%% |\n", us8, gb8, 100.0 * gb8 / copy_gb_s);
+      } else {
+        std::printf(" | | |\n");
+      }
     }
   }
   QUARREL_CUDA_CHECK(cudaStreamDestroy(s));

@@ -1,0 +1,192 @@
+// Decode matrix-vector products on the quantized weight blocks with int8 activations (Q8Act):
+// the integer products go four at a time through __dp4a and x is a quarter of the f32 bytes.
+// Same shape of work as matvec.cu: a block of W warps computes R consecutive rows of one
+// matrix; thread t takes chunks t, t + 32W, ... of k, loads the chunk of x once for its R rows
+// and issues the R weight loads before any arithmetic; warp shuffles, then shared memory, add
+// the warps' partial sums. Up to three matrices of one type with the same x share a launch
+// (q/k/v, gate/up): blocks are numbered across them. The epilogue can add into y (residuals).
+#include <algorithm>
+
+#include "backend/cuda/chunk_dot_q8.cuh"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/launch.cuh"
+
+namespace quarrel::cuda {
+namespace {
+
+constexpr int kMaxWarps = 8;
+constexpr int64_t kMinBlocks = 1024;
+constexpr int kMaxJobs = 3;
+
+struct JobSet {
+  const uint8_t* w[kMaxJobs];
+  size_t row_bytes[kMaxJobs];
+  int64_t n[kMaxJobs];
+  float* y[kMaxJobs];
+  int64_t ldy[kMaxJobs];
+  int accumulate[kMaxJobs];
+  unsigned first_block[kMaxJobs + 1];  // job j owns blocks [first_block[j], first_block[j + 1])
+  int64_t k;
+};
+
+template <uint32_t T, int C, int R>
+__global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8Act x) {
+  using Dot = ChunkDotQ8<T>;
+  int j = 0;
+#pragma unroll
+  for (int i = 1; i < kMaxJobs; ++i) j += blockIdx.x >= js.first_block[i] ? 1 : 0;
+  const uint8_t* __restrict__ w = js.w[j];
+  const size_t row_bytes = js.row_bytes[j];
+  const int64_t n = js.n[j], k = js.k;
+  const int64_t r0 = static_cast<int64_t>(blockIdx.x - js.first_block[j]) * R;
+  const int64_t n_chunks = k / 32, ld_ds = x.ldq / 32;
+  // The weights do not depend on the kernel before: start fetching them into the L2 while it
+  // finishes (a chunk's bytes sit near row_bytes * ch / n_chunks in every type).
+  for (int64_t ch = threadIdx.x; ch < n_chunks; ch += blockDim.x) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      if (r0 + r < n) prefetch_l2(w + static_cast<size_t>(r0 + r) * row_bytes + row_bytes * ch / n_chunks);
+    }
+  }
+  pdl_wait();
+  pdl_trigger();
+
+  float acc[R][C];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+#pragma unroll
+    for (int c = 0; c < C; ++c) acc[r][c] = 0.0f;
+  }
+  for (int64_t ch = threadIdx.x; ch < n_chunks; ch += blockDim.x) {
+    typename Dot::Raw raw[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      if (R == 1 || r0 + r < n) raw[r] = Dot::load(w + static_cast<size_t>(r0 + r) * row_bytes, ch, k);
+    }
+#pragma unroll
+    for (int c = 0; c < C; ++c) {
+      const uint4* xv = reinterpret_cast<const uint4*>(x.q + c * x.ldq + 32 * ch);
+      const uint4 a = __ldg(xv), b = __ldg(xv + 1);
+      const int xi[8] = {static_cast<int>(a.x), static_cast<int>(a.y), static_cast<int>(a.z), static_cast<int>(a.w),
+                         static_cast<int>(b.x), static_cast<int>(b.y), static_cast<int>(b.z), static_cast<int>(b.w)};
+      const float2 ds = __ldg(x.ds + c * ld_ds + ch);
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        if (R == 1 || r0 + r < n) acc[r][c] += Dot::dot(raw[r], xi, ds);
+      }
+    }
+  }
+  __shared__ float part[kMaxWarps][R * C];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+#pragma unroll
+    for (int c = 0; c < C; ++c) {
+      float a = acc[r][c];
+#pragma unroll
+      for (int off = 16; off > 0; off >>= 1) a += __shfl_xor_sync(0xffffffffu, a, off);
+      if (lane == 0) part[warp][r * C + c] = a;
+    }
+  }
+  __syncthreads();
+  const int n_warps = static_cast<int>(blockDim.x >> 5);
+  float* y = js.y[j];
+  const int64_t ldy = js.ldy[j];
+  for (int i = threadIdx.x; i < R * C; i += blockDim.x) {
+    float s = 0.0f;
+    for (int wi = 0; wi < n_warps; ++wi) s += part[wi][i];
+    const int r = i / C, c = i % C;
+    if (r0 + r < n) {
+      float* out = y + c * ldy + r0 + r;
+      *out = js.accumulate[j] ? *out + s : s;
+    }
+  }
+}
+
+// Rows per block: the most (up to the type's and the column count's limit) that still leaves
+// kMinBlocks blocks over all the jobs.
+template <uint32_t T, int C>
+int rows_per_block(int64_t total_rows) {
+  constexpr int kMaxRows = C == 1 ? ChunkDotQ8<T>::kMaxRows : (C <= 2 ? 4 : 2);
+  for (int r = kMaxRows; r > 1; r /= 2) {
+    if (total_rows / r >= kMinBlocks) return r;
+  }
+  return 1;
+}
+
+template <uint32_t T, int C, int R>
+void launch_r(const MatvecJob* jobs, int n_jobs, const Q8Act& x, cudaStream_t s) {
+  JobSet js{};
+  js.k = jobs[0].w.k;
+  unsigned blocks = 0;
+  for (int i = 0; i < kMaxJobs; ++i) {
+    js.first_block[i] = blocks;
+    if (i < n_jobs) {
+      const MatvecJob& jb = jobs[i];
+      js.w[i] = static_cast<const uint8_t*>(jb.w.data);
+      js.row_bytes[i] = jb.w.row_bytes;
+      js.n[i] = jb.w.n;
+      js.y[i] = jb.y;
+      js.ldy[i] = jb.ldy;
+      js.accumulate[i] = jb.accumulate ? 1 : 0;
+      blocks += static_cast<unsigned>((jb.w.n + R - 1) / R);
+    }
+  }
+  js.first_block[kMaxJobs] = blocks;
+  const int64_t n_chunks = js.k / 32;
+  const int warps = static_cast<int>(std::min<int64_t>(kMaxWarps, std::max<int64_t>(1, n_chunks / 32)));
+  launch(matvec_q8_kernel<T, C, R>, blocks, warps * 32, 0, s, js, x);
+}
+
+template <uint32_t T, int C>
+void launch_c(const MatvecJob* jobs, int n_jobs, const Q8Act& x, cudaStream_t s) {
+  int64_t rows = 0;
+  for (int i = 0; i < n_jobs; ++i) rows += jobs[i].w.n;
+  switch (rows_per_block<T, C>(rows)) {
+    case 8: if constexpr (C == 1 && ChunkDotQ8<T>::kMaxRows >= 8) return launch_r<T, C, 8>(jobs, n_jobs, x, s); break;
+    case 4: if constexpr (C <= 2 && ChunkDotQ8<T>::kMaxRows >= 4) return launch_r<T, C, 4>(jobs, n_jobs, x, s); break;
+    case 2: return launch_r<T, C, 2>(jobs, n_jobs, x, s);
+    default: break;
+  }
+  launch_r<T, C, 1>(jobs, n_jobs, x, s);
+}
+
+template <uint32_t T>
+void launch(const MatvecJob* jobs, int n_jobs, const Q8Act& x, int n_cols, cudaStream_t s) {
+  switch (n_cols) {
+#define QUARREL_MVQ_CASE(C) \
+  case C: launch_c<T, C>(jobs, n_jobs, x, s); break;
+    QUARREL_MVQ_CASE(1) QUARREL_MVQ_CASE(2) QUARREL_MVQ_CASE(3) QUARREL_MVQ_CASE(4)
+    QUARREL_MVQ_CASE(5) QUARREL_MVQ_CASE(6) QUARREL_MVQ_CASE(7) QUARREL_MVQ_CASE(8)
+#undef QUARREL_MVQ_CASE
+    default: break;
+  }
+}
+
+}  // namespace
+
+bool matvec_q8_supported(uint32_t type) {
+  return type == kDevQ4_0 || type == kDevQ8_0 || type == kDevQ4_K || type == kDevQ5_K || type == kDevQ6_K;
+}
+
+void matvec_q8(const MatvecJob* jobs, int n_jobs, const Q8Act& x, int n_cols, cudaStream_t s) {
+  if (n_cols < 1 || n_cols > kMatvecMaxCols || n_jobs < 1) return;
+  if (n_jobs > kMaxJobs) ::quarrel::fail(::quarrel::ErrorCode::kInternal, "matvec_q8: {} jobs (at most 3)", n_jobs);
+  for (int i = 0; i < n_jobs; ++i) {
+    if (jobs[i].w.type != jobs[0].w.type || jobs[i].w.k != jobs[0].w.k || !matvec_q8_supported(jobs[i].w.type)) {
+      ::quarrel::fail(::quarrel::ErrorCode::kInternal, "matvec_q8: job {} has type {} and k {} (job 0: {}, {})", i,
+                      jobs[i].w.type, jobs[i].w.k, jobs[0].w.type, jobs[0].w.k);
+    }
+  }
+  switch (jobs[0].w.type) {
+    case kDevQ4_0: launch<kDevQ4_0>(jobs, n_jobs, x, n_cols, s); break;
+    case kDevQ8_0: launch<kDevQ8_0>(jobs, n_jobs, x, n_cols, s); break;
+    case kDevQ4_K: launch<kDevQ4_K>(jobs, n_jobs, x, n_cols, s); break;
+    case kDevQ5_K: launch<kDevQ5_K>(jobs, n_jobs, x, n_cols, s); break;
+    case kDevQ6_K: launch<kDevQ6_K>(jobs, n_jobs, x, n_cols, s); break;
+    default: break;
+  }
+  QUARREL_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace quarrel::cuda

@@ -1,0 +1,182 @@
+// The integer decode path: activation quantization (standalone and fused into RMSNorm and
+// SwiGLU) against the same rounding on the host, and matvec_q8 on every type it reads against a
+// float64 product of the dequantized weights with the dequantized int8 activations, so the only
+// difference left is f32 accumulation order. Fresh random inputs, odd shapes, poisoned outputs.
+// Skipped without a GPU.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "backend/cuda/kernels.h"
+#include "common/random.h"
+#include "core/ggml_type.h"
+#include "tests/gpu/cuda/gpu_test_util.h"
+#include "tests/gpu/cuda/host_matrix.h"
+
+namespace quarrel::cuda {
+namespace {
+
+using test::poisoned;
+using test::rel_error;
+using test::to_device;
+using test::to_host;
+
+// Host quantization of one column of k values, rounding as the device does.
+struct HostQ8 {
+  std::vector<int8_t> q;
+  std::vector<float> d, s;
+  std::vector<float> values;  // d * q
+};
+HostQ8 host_q8(const float* x, int64_t k) {
+  HostQ8 h;
+  for (int64_t c = 0; c < k / 32; ++c) {
+    float amax = 0.0f;
+    for (int l = 0; l < 32; ++l) amax = std::max(amax, std::fabs(x[32 * c + l]));
+    const float d = amax / 127.0f;
+    int sum = 0;
+    for (int l = 0; l < 32; ++l) {
+      const int q = amax > 0.0f ? static_cast<int>(std::nearbyint(x[32 * c + l] / d)) : 0;
+      h.q.push_back(static_cast<int8_t>(q));
+      h.values.push_back(d * static_cast<float>(q));
+      sum += q;
+    }
+    h.d.push_back(d);
+    h.s.push_back(d * static_cast<float>(sum));
+  }
+  return h;
+}
+
+// The device Q8Act of k x cols, copied back per column.
+std::vector<HostQ8> fetch_q8(const DeviceBuffer& buf, int64_t k, int cols) {
+  const auto bytes = to_host<uint8_t>(buf, q8_act_bytes(k, cols));
+  const Q8Act layout = q8_act_at(const_cast<uint8_t*>(bytes.data()), k, cols);
+  std::vector<HostQ8> out(static_cast<size_t>(cols));
+  for (int c = 0; c < cols; ++c) {
+    out[c].q.assign(layout.q + c * layout.ldq, layout.q + c * layout.ldq + k);
+    for (int64_t j = 0; j < k / 32; ++j) {
+      out[c].d.push_back(layout.ds[c * (layout.ldq / 32) + j].x);
+      out[c].s.push_back(layout.ds[c * (layout.ldq / 32) + j].y);
+    }
+  }
+  return out;
+}
+
+void expect_same_q8(const HostQ8& got, const HostQ8& want, const char* what) {
+  ASSERT_EQ(got.q.size(), want.q.size()) << what;
+  EXPECT_TRUE(got.q == want.q) << what;
+  EXPECT_TRUE(got.d == want.d) << what;
+  EXPECT_TRUE(got.s == want.s) << what;
+}
+
+TEST(CudaQ8, QuantizeMatchesHostRounding) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  for (int64_t k : {32, 96, 4096, 14336}) {
+    for (int cols : {1, 3, 8}) {
+      const int64_t ldx = k + 7;
+      auto x = test::random_floats(rng, static_cast<size_t>(ldx * cols), -4, 4);
+      std::fill(x.begin(), x.begin() + 32, 0.0f);  // an all-zero chunk: d = 0, q = 0
+      const auto xb = to_device(x);
+      auto qb = poisoned(q8_act_bytes(k, cols));
+      quantize_q8(xb.get<float>(), ldx, k, cols, q8_act_at(qb.get(), k, cols), nullptr);
+      const auto got = fetch_q8(qb, k, cols);
+      for (int c = 0; c < cols; ++c) expect_same_q8(got[c], host_q8(x.data() + c * ldx, k), "quantize_q8");
+    }
+  }
+}
+
+TEST(CudaQ8, RmsNormAndSwigluWriteTheirOutputQuantized) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  for (int64_t n : {32, 2048, 4096, 14336}) {
+    for (int rows : {1, 5}) {
+      const auto x = test::random_floats(rng, static_cast<size_t>(n * rows), -3, 3);
+      const auto w = test::random_floats(rng, static_cast<size_t>(n));
+      const auto xb = to_device(x), wb = to_device(w);
+      auto yb = poisoned(static_cast<size_t>(n * rows) * 4);
+      auto qb = poisoned(q8_act_bytes(n, rows));
+      const Q8Act q8 = q8_act_at(qb.get(), n, rows);
+      rms_norm(xb.get<float>(), wb.get<float>(), yb.get<float>(), n, rows, 1e-5f, nullptr, &q8);
+      auto y = to_host<float>(yb, x.size());
+      auto got = fetch_q8(qb, n, rows);
+      for (int r = 0; r < rows; ++r) expect_same_q8(got[r], host_q8(y.data() + r * n, n), "rms_norm q8");
+
+      const auto g = test::random_floats(rng, x.size(), -6, 6);
+      const auto gb = to_device(g);
+      auto sb = poisoned(x.size() * 4);
+      auto qb2 = poisoned(q8_act_bytes(n, rows));
+      swiglu_q8(gb.get<float>(), xb.get<float>(), sb.get<float>(), n, rows, q8_act_at(qb2.get(), n, rows), nullptr);
+      y = to_host<float>(sb, x.size());
+      for (size_t i = 0; i < x.size(); ++i) {
+        const double want = g[i] / (1.0 + std::exp(-static_cast<double>(g[i]))) * x[i];
+        ASSERT_NEAR(y[i], want, 1e-5 * (1 + std::fabs(want))) << i;
+      }
+      got = fetch_q8(qb2, n, rows);
+      for (int r = 0; r < rows; ++r) expect_same_q8(got[r], host_q8(y.data() + r * n, n), "swiglu q8");
+    }
+  }
+}
+
+// matvec_q8 with one to three matrices per launch (different row counts, one accumulating into
+// its output), 1..8 columns, on every integer type, at decode shapes and odd ones.
+TEST(CudaQ8, MatvecMatchesFloat64OnTheQuantizedActivations) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  struct Shape {
+    int64_t k, n0, n1, n2;  // n1 = n2 = 0: one matrix
+  };
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+    const int64_t be = (t == GgmlType::Q8_0 || t == GgmlType::Q4_0) ? 32 : 256;
+    for (const Shape sh : {Shape{be, 1, 0, 0}, Shape{3 * be, 130, 0, 0}, Shape{4096, 1031, 257, 257},
+                           Shape{14336, 515, 0, 0}, Shape{2048, 8200, 0, 0}, Shape{4096, 4099, 4099, 0}}) {
+      std::vector<test::HostMatrix> ms;
+      std::vector<DeviceBuffer> wbs;
+      for (int64_t n : {sh.n0, sh.n1, sh.n2}) {
+        if (n == 0) continue;
+        ms.push_back(test::random_matrix(rng, t, sh.k, n));
+        wbs.push_back(to_device(ms.back().bytes));
+      }
+      for (int cols : {1, 2, 3, 8}) {
+        if (sh.k >= 4096 && cols == 3) continue;  // keep the host reference quick
+        const auto x = test::random_floats(rng, static_cast<size_t>(sh.k * cols), -2, 2);
+        const auto xb = to_device(x);
+        DeviceBuffer qb(q8_act_bytes(sh.k, cols));
+        const Q8Act q8 = q8_act_at(qb.get(), sh.k, cols);
+        quantize_q8(xb.get<float>(), sh.k, sh.k, cols, q8, nullptr);
+        std::vector<HostQ8> hx;
+        for (int c = 0; c < cols; ++c) hx.push_back(host_q8(x.data() + c * sh.k, sh.k));
+
+        std::vector<MatvecJob> jobs;
+        std::vector<DeviceBuffer> ybs;
+        std::vector<std::vector<float>> y0;
+        for (size_t i = 0; i < ms.size(); ++i) {
+          const bool acc = i == 1;  // the second matrix adds into what its output held
+          y0.push_back(acc ? test::random_floats(rng, static_cast<size_t>(ms[i].n * cols)) : std::vector<float>{});
+          ybs.push_back(acc ? to_device(y0.back()) : poisoned(static_cast<size_t>(ms[i].n * cols) * 4));
+          jobs.push_back({.w = test::dev(ms[i], wbs[i]), .y = ybs.back().get<float>(), .ldy = ms[i].n, .accumulate = acc});
+        }
+        matvec_q8(jobs.data(), static_cast<int>(jobs.size()), q8, cols, nullptr);
+        for (size_t i = 0; i < ms.size(); ++i) {
+          const test::HostMatrix& m = ms[i];
+          const auto y = to_host<float>(ybs[i], static_cast<size_t>(m.n * cols));
+          std::vector<double> want(y.size());
+          for (int c = 0; c < cols; ++c) {
+            for (int64_t r = 0; r < m.n; ++r) {
+              double s = y0[i].empty() ? 0.0 : y0[i][static_cast<size_t>(c * m.n + r)];
+              for (int64_t j = 0; j < sh.k; ++j) s += static_cast<double>(m.values[r * sh.k + j]) * hx[c].values[j];
+              want[static_cast<size_t>(c * m.n + r)] = s;
+            }
+          }
+          EXPECT_LT(rel_error(y, want), 1e-5) << type_name(t) << " k=" << sh.k << " n=" << m.n << " job " << i
+                                              << " cols=" << cols;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace quarrel::cuda
