@@ -21,47 +21,48 @@ namespace {
 // m = min, level (x - min) / d. Levels pack as nibbles (elements j and j + 16 share byte j),
 // the 5th bits to qh (bit j for element j).
 
-void pack_nibbles(const uint8_t* L, uint8_t* qs) {
-  for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>(L[j] | (L[16 + j] << 4));
-}
-
-void pack_nibbles_and_high_bits(const uint8_t* L, uint8_t* qs, uint8_t* qh_bytes) {
-  uint32_t qh = 0;
-  for (int j = 0; j < 16; ++j) {
-    qs[j] = static_cast<uint8_t>((L[j] & 0x0F) | ((L[16 + j] & 0x0F) << 4));
-    qh |= ((L[j] & 0x10u) >> 4) << (j + 0);
-    qh |= ((L[16 + j] & 0x10u) >> 4) << (j + 16);
+// Stores the levels of elements j and j + 16: nibbles in qs[j], for 5 bits the 5th bits in qh.
+template <int kBits>
+inline void store_pair(int j, uint8_t xi0, uint8_t xi1, uint8_t* qs, uint32_t& qh) {
+  if constexpr (kBits == 4) {
+    qs[j] = static_cast<uint8_t>(xi0 | (xi1 << 4));
+  } else {
+    qs[j] = static_cast<uint8_t>((xi0 & 0x0F) | ((xi1 & 0x0F) << 4));
+    qh |= ((xi0 & 0x10u) >> 4) << (j + 0);
+    qh |= ((xi1 & 0x10u) >> 4) << (j + 16);
   }
-  std::memcpy(qh_bytes, &qh, sizeof(qh));
 }
 
+// Q4_0 / Q5_0.
 template <int kBits, typename Block>
 void quantize_row_symmetric(const float* x, Block* y, int64_t n) {
   static_assert(sizeof(Block::qs) * 2 == 32);
   constexpr int half = 1 << (kBits - 1), top = (1 << kBits) - 1;
   constexpr float offset = static_cast<float>(half) + 0.5f;
   const int64_t nb = n / 32;
-  uint8_t L[32];
   for (int64_t i = 0; i < nb; ++i) {
     const float* xb = x + i * 32;
     float amax;
     const float d = max_by_magnitude(32, xb, &amax) / -half;
     const float id = d ? 1.0f / d : 0.0f;
     y[i].d = f32_to_fp16(d);
-    for (int j = 0; j < 32; ++j) {
-      const float v = xb[j] * id;
-      L[j] = static_cast<uint8_t>(min_of<int>(top, static_cast<int8_t>(v + offset)));
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; ++j) {
+      const float x0 = xb[j] * id;
+      const float x1 = xb[16 + j] * id;
+      const uint8_t xi0 = static_cast<uint8_t>(min_of<int>(top, static_cast<int8_t>(x0 + offset)));
+      const uint8_t xi1 = static_cast<uint8_t>(min_of<int>(top, static_cast<int8_t>(x1 + offset)));
+      store_pair<kBits>(j, xi0, xi1, y[i].qs, qh);
     }
-    if constexpr (kBits == 4) pack_nibbles(L, y[i].qs);
-    else pack_nibbles_and_high_bits(L, y[i].qs, y[i].qh);
+    if constexpr (kBits == 5) std::memcpy(y[i].qh, &qh, sizeof(qh));
   }
 }
 
+// Q4_1 / Q5_1.
 template <int kBits, typename Block>
 void quantize_row_with_min(const float* x, Block* y, int64_t n) {
   static_assert(sizeof(Block::qs) * 2 == 32);
   const int64_t nb = n / 32;
-  uint8_t L[32];
   for (int64_t i = 0; i < nb; ++i) {
     const float* xb = x + i * 32;
     float min = FLT_MAX, max = -FLT_MAX;
@@ -73,25 +74,44 @@ void quantize_row_with_min(const float* x, Block* y, int64_t n) {
     const float id = d ? 1.0f / d : 0.0f;
     y[i].d = f32_to_fp16(d);
     y[i].m = f32_to_fp16(min);
-    for (int j = 0; j < 32; ++j) {
-      const float v = (xb[j] - min) * id;
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; ++j) {
+      const float x0 = (xb[j] - min) * id;
+      const float x1 = (xb[16 + j] - min) * id;
       // As the reference: Q4_1 clamps to 15, Q5_1 does not clamp.
-      if constexpr (kBits == 4) L[j] = static_cast<uint8_t>(min_of<int>(15, static_cast<int8_t>(v + 0.5f)));
-      else L[j] = static_cast<uint8_t>(v + 0.5f);
+      if constexpr (kBits == 4) {
+        const uint8_t xi0 = static_cast<uint8_t>(min_of<int>(15, static_cast<int8_t>(x0 + 0.5f)));
+        const uint8_t xi1 = static_cast<uint8_t>(min_of<int>(15, static_cast<int8_t>(x1 + 0.5f)));
+        store_pair<kBits>(j, xi0, xi1, y[i].qs, qh);
+      } else {
+        store_pair<kBits>(j, static_cast<uint8_t>(x0 + 0.5f), static_cast<uint8_t>(x1 + 0.5f), y[i].qs, qh);
+      }
     }
-    if constexpr (kBits == 4) pack_nibbles(L, y[i].qs);
-    else pack_nibbles_and_high_bits(L, y[i].qs, y[i].qh);
+    if constexpr (kBits == 5) std::memcpy(y[i].qh, &qh, sizeof(qh));
   }
 }
 
-// Q8_0 / Q8_1: d = amax / 127, q = round(x / d) for a block of 32. Returns d.
-float quantize_block_q8(const float* xb, int8_t* qs) {
+// Q8_0 / Q8_1: d = amax / 127, q = round(x / d) for a block of 32; returns d. kSum: *sum gets
+// the sum of the quants.
+template <bool kSum>
+float quantize_block_q8(const float* xb, int8_t* qs, int* sum) {
   static_assert(QK8_0 == 32 && QK8_1 == 32);
   float amax = 0;
   for (int j = 0; j < 32; ++j) amax = max_of(amax, std::fabs(xb[j]));
   const float d = amax / ((1 << 7) - 1);
   const float id = d ? 1.0f / d : 0.0f;
-  for (int j = 0; j < 32; ++j) qs[j] = static_cast<int8_t>(std::round(xb[j] * id));
+  if constexpr (kSum) {
+    int s = 0;
+    for (int j = 0; j < 16; ++j) {
+      qs[j] = static_cast<int8_t>(std::round(xb[j] * id));
+      qs[16 + j] = static_cast<int8_t>(std::round(xb[16 + j] * id));
+      s += qs[j];
+      s += qs[16 + j];
+    }
+    *sum = s;
+  } else {
+    for (int j = 0; j < 32; ++j) qs[j] = static_cast<int8_t>(std::round(xb[j] * id));
+  }
   return d;
 }
 
@@ -119,15 +139,15 @@ void quantize_row_q5_1(const float* x, BlockQ5_1* y, int64_t n) { quantize_row_w
 // ---- Q8_0, Q8_1 ---------------------------------------------------------------------------------
 
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
-  for (int64_t i = 0; i < n / QK8_0; ++i) y[i].d = f32_to_fp16(quantize_block_q8(x + i * QK8_0, y[i].qs));
+  for (int64_t i = 0; i < n / QK8_0; ++i)
+    y[i].d = f32_to_fp16(quantize_block_q8<false>(x + i * QK8_0, y[i].qs, nullptr));
 }
 
 void quantize_row_q8_1(const float* x, BlockQ8_1* y, int64_t n) {
   for (int64_t i = 0; i < n / QK8_1; ++i) {
-    const float d = quantize_block_q8(x + i * QK8_1, y[i].qs);
+    int sum;
+    const float d = quantize_block_q8<true>(x + i * QK8_1, y[i].qs, &sum);
     y[i].d = f32_to_fp16(d);
-    int sum = 0;
-    for (int j = 0; j < QK8_1; ++j) sum += y[i].qs[j];
     y[i].s = f32_to_fp16(static_cast<float>(sum) * d);
   }
 }

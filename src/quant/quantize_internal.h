@@ -38,6 +38,16 @@ inline float max_by_magnitude(int n, const float* x, float* amax) {
   return max;
 }
 
+// The group's value of largest magnitude; 0, with every level in L set to 0, for a group whose
+// largest magnitude is below kGroupMaxEps.
+inline float group_max_or_clear(int n, const float* x, int8_t* L) {
+  float amax;
+  const float max = max_by_magnitude(n, x, &amax);
+  if (amax >= kGroupMaxEps) return max;
+  for (int i = 0; i < n; ++i) L[i] = 0;
+  return 0.f;
+}
+
 // Index of the value of the sorted table val[0..n) nearest to x (ties go up); n a power of 2.
 // Compares 2x with the sum of neighbours, which is exact.
 inline int best_index_int8(int n, const int8_t* val, float x) {
@@ -56,10 +66,6 @@ inline int best_index_int8(int n, const int8_t* val, float x) {
 // scale that maps the largest-magnitude value to -nmax and 18 nearby ones, keeping the best
 // weighted least-squares fit (weights x^2). Returns the scale; L gets level + nmax.
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L);
-
-// Q3_K's group search: start from the max-magnitude scale, then move single elements to
-// better levels while the weighted fit improves (up to 5 passes). L gets level + nmax.
-float make_q3_quants(int n, int nmax, const float* x, int8_t* L);
 
 // Asymmetric (scale, min) search for a group with levels 0..nmax: fits x ~ scale*l + min
 // (min <= 0) by weighted least squares for nstep+1 trial scales around (max-min)/nmax and

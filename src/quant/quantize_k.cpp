@@ -1,9 +1,10 @@
 // The k-quant row quantizers Q2_K, Q3_K, Q4_K, Q5_K, Q6_K (ggml's quantize_row_q*_K_ref, step
 // for step) and the activation format Q8_K: per super-block of 256 the group scale searches
-// (in lanes, or one group at a time for scalar_search.h), the quantization of the group scales
-// and mins, the final levels and their packing.
+// (in lanes, or one group at a time for scalar_search.h; Q3_K's own search is here), the
+// quantization of the group scales and mins, the final levels and their packing.
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "core/fp16.h"
 #include "quant/quant.h"
@@ -32,6 +33,48 @@ void pack_scale_min_k4(int j, uint8_t ls, uint8_t lm, uint8_t* scales) {
     scales[j - 4] = static_cast<uint8_t>(scales[j - 4] | ((ls >> 4) << 6));
     scales[j - 0] = static_cast<uint8_t>(scales[j - 0] | ((lm >> 4) << 6));
   }
+}
+
+// Q3_K's group search: start from the max-magnitude scale, then move single elements to
+// better levels while the weighted fit improves (up to 5 passes). L gets level + nmax.
+float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
+  const float max = group_max_or_clear(n, x, L);
+  if (max == 0) return 0.f;
+  const float iscale = static_cast<float>(-nmax) / max;
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    int l = nearest_int(iscale * x[i]);
+    l = max_of(-nmax, min_of(nmax - 1, l));
+    L[i] = static_cast<int8_t>(l);
+    const float w = x[i] * x[i];
+    sumlx += w * x[i] * static_cast<float>(l);
+    suml2 += w * static_cast<float>(l) * static_cast<float>(l);
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    int n_changed = 0;
+    for (int i = 0; i < n; ++i) {
+      const float w = x[i] * x[i];
+      float slx = sumlx - w * x[i] * static_cast<float>(L[i]);
+      if (slx > 0) {
+        float sl2 = suml2 - w * static_cast<float>(L[i]) * static_cast<float>(L[i]);
+        int new_l = nearest_int(x[i] * sl2 / slx);
+        new_l = max_of(-nmax, min_of(nmax - 1, new_l));
+        if (new_l != L[i]) {
+          slx += w * x[i] * static_cast<float>(new_l);
+          sl2 += w * static_cast<float>(new_l) * static_cast<float>(new_l);
+          if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+            L[i] = static_cast<int8_t>(new_l);
+            sumlx = slx;
+            suml2 = sl2;
+            ++n_changed;
+          }
+        }
+      }
+    }
+    if (!n_changed) break;
+  }
+  for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(L[i] + nmax);
+  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
 // The shared first half of Q4_K / Q5_K: per 32-element group a (scale, min) fit, the 6-bit
@@ -220,9 +263,10 @@ void pack_k4_levels(const uint8_t* L, BlockQ5_K& y) {
   }
 }
 
-// Q4_K and Q5_K (P: kQ4KSearch or kQ5KSearch).
-template <Search kSearch, Qkx2Params P, typename Block>
-void quantize_k45_impl(const float* x, Block* y, int64_t n) {
+// Q4_K and Q5_K.
+template <Search kSearch, typename Block>
+void quantize_q45_K_impl(const float* x, Block* y, int64_t n) {
+  constexpr Qkx2Params P = std::is_same_v<Block, BlockQ4_K> ? kQ4KSearch : kQ5KSearch;
   const int64_t nb = n / QK_K;
   uint8_t L[QK_K];
   for (int64_t i = 0; i < nb; ++i) {
@@ -280,30 +324,25 @@ void quantize_q6_K_impl(const float* x, BlockQ6_K* y, int64_t n) {
 }
 
 void quantize_row_q2_K(const float* x, BlockQ2_K* y, int64_t n) { quantize_q2_K_impl<Search::kLanes>(x, y, n); }
-void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t n) {
-  quantize_k45_impl<Search::kLanes, kQ4KSearch>(x, y, n);
-}
-void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t n) {
-  quantize_k45_impl<Search::kLanes, kQ5KSearch>(x, y, n);
-}
+void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t n) { quantize_q45_K_impl<Search::kLanes>(x, y, n); }
+void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t n) { quantize_q45_K_impl<Search::kLanes>(x, y, n); }
 void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t n) { quantize_q6_K_impl<Search::kLanes>(x, y, n); }
 
 namespace scalar_search {
 void quantize_row_q2_K(const float* x, BlockQ2_K* y, int64_t n) { quantize_q2_K_impl<Search::kScalar>(x, y, n); }
-void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t n) {
-  quantize_k45_impl<Search::kScalar, kQ4KSearch>(x, y, n);
-}
-void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t n) {
-  quantize_k45_impl<Search::kScalar, kQ5KSearch>(x, y, n);
-}
+void quantize_row_q4_K(const float* x, BlockQ4_K* y, int64_t n) { quantize_q45_K_impl<Search::kScalar>(x, y, n); }
+void quantize_row_q5_K(const float* x, BlockQ5_K* y, int64_t n) { quantize_q45_K_impl<Search::kScalar>(x, y, n); }
 void quantize_row_q6_K(const float* x, BlockQ6_K* y, int64_t n) { quantize_q6_K_impl<Search::kScalar>(x, y, n); }
 }  // namespace scalar_search
 
 void quantize_row_q8_K(const float* x, BlockQ8_K* y, int64_t n) {
   const int64_t nb = n / QK_K;
   for (int64_t i = 0; i < nb; ++i) {
-    float amax;
-    const float max = max_by_magnitude(QK_K, x, &amax);
+    float max = 0, amax = 0;
+    for (int j = 0; j < QK_K; ++j) {
+      const float ax = std::fabs(x[j]);
+      if (ax > amax) { amax = ax; max = x[j]; }
+    }
     if (!amax) {
       y[i].d = 0;
       std::memset(y[i].qs, 0, QK_K);

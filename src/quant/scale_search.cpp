@@ -1,27 +1,13 @@
-// The group scale searches of the k-quants and IQ4, one group at a time: the reference
-// implementation's make_qx_quants, make_q3_quants, make_qkx2_quants and the block scale search
-// of quantize_iq4_nl_impl (ntry = 7, no importance matrix), step for step with the float32
-// operations in the same order. scale_search_lanes.cpp runs the same searches in vector lanes.
+// The group scale searches that scale_search_lanes.cpp also runs in vector lanes, one group at
+// a time: the reference implementation's make_qx_quants (Q6_K), make_qkx2_quants (Q2_K, Q4_K,
+// Q5_K) and the block scale search of quantize_iq4_nl_impl (ntry = 7, no importance matrix),
+// step for step with the float32 operations in the same order.
 #include <cmath>
 
 #include "quant/blocks.h"
 #include "quant/quantize_internal.h"
 
 namespace quarrel::quant::detail {
-namespace {
-
-// The group's value of largest magnitude; 0, with every level in L set to 0, for a group whose
-// largest magnitude is below kGroupMaxEps.
-float group_max_or_clear(int n, const float* x, int8_t* L) {
-  float amax;
-  const float max = max_by_magnitude(n, x, &amax);
-  if (amax >= kGroupMaxEps) return max;
-  for (int i = 0; i < n; ++i) L[i] = 0;
-  return 0.f;
-}
-
-}  // namespace
-
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
   const float max = group_max_or_clear(n, x, L);
   if (max == 0) return 0.f;
@@ -58,46 +44,6 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
     }
   }
   return scale;
-}
-
-float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
-  const float max = group_max_or_clear(n, x, L);
-  if (max == 0) return 0.f;
-  const float iscale = static_cast<float>(-nmax) / max;
-  float sumlx = 0, suml2 = 0;
-  for (int i = 0; i < n; ++i) {
-    int l = nearest_int(iscale * x[i]);
-    l = max_of(-nmax, min_of(nmax - 1, l));
-    L[i] = static_cast<int8_t>(l);
-    const float w = x[i] * x[i];
-    sumlx += w * x[i] * static_cast<float>(l);
-    suml2 += w * static_cast<float>(l) * static_cast<float>(l);
-  }
-  for (int itry = 0; itry < 5; ++itry) {
-    int n_changed = 0;
-    for (int i = 0; i < n; ++i) {
-      const float w = x[i] * x[i];
-      float slx = sumlx - w * x[i] * static_cast<float>(L[i]);
-      if (slx > 0) {
-        float sl2 = suml2 - w * static_cast<float>(L[i]) * static_cast<float>(L[i]);
-        int new_l = nearest_int(x[i] * sl2 / slx);
-        new_l = max_of(-nmax, min_of(nmax - 1, new_l));
-        if (new_l != L[i]) {
-          slx += w * x[i] * static_cast<float>(new_l);
-          sl2 += w * static_cast<float>(new_l) * static_cast<float>(new_l);
-          if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
-            L[i] = static_cast<int8_t>(new_l);
-            sumlx = slx;
-            suml2 = sl2;
-            ++n_changed;
-          }
-        }
-      }
-    }
-    if (!n_changed) break;
-  }
-  for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(L[i] + nmax);
-  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
 float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
