@@ -117,7 +117,7 @@ float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, ui
   return scale;
 }
 
-// The max-magnitude scale and 2 * kIq4Tries nearby ones are tried, keeping the best fit
+// The max-magnitude scale and 2 * kIq4Tries + 1 nearby ones are tried, keeping the best fit
 // weighted by x^2.
 float iq4_block_scale(const float* xb) {
   constexpr int block_size = 32;
