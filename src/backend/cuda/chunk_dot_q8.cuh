@@ -16,7 +16,6 @@ struct ChunkDotQ8;
 
 template <>
 struct ChunkDotQ8<kDevQ8_0> : ChunkDot<kDevQ8_0> {
-  static constexpr int kStreamRows = 4;  // rows per block of the streaming kernel (registers: 2 x raw)
   __device__ static float dot(const Raw& r, const int* x, float2 ds) {
     int s = 0;
 #pragma unroll
@@ -27,7 +26,6 @@ struct ChunkDotQ8<kDevQ8_0> : ChunkDot<kDevQ8_0> {
 
 template <>
 struct ChunkDotQ8<kDevQ4_0> : ChunkDot<kDevQ4_0> {  // low nibbles: elements 0..15, high: 16..31
-  static constexpr int kStreamRows = 8;
   __device__ static float dot(const Raw& r, const int* x, float2 ds) {
     int s = 0;
 #pragma unroll
@@ -41,7 +39,6 @@ struct ChunkDotQ8<kDevQ4_0> : ChunkDot<kDevQ4_0> {  // low nibbles: elements 0..
 
 template <>
 struct ChunkDotQ8<kDevQ4_K> : ChunkDot<kDevQ4_K> {
-  static constexpr int kStreamRows = 4;
   __device__ static float dot(const Raw& r, const int* x, float2 ds) {
     const uint32_t w[8] = {r.v0.x, r.v0.y, r.v0.z, r.v0.w, r.v1.x, r.v1.y, r.v1.z, r.v1.w};
     int s = 0;
@@ -56,7 +53,6 @@ struct ChunkDotQ8<kDevQ4_K> : ChunkDot<kDevQ4_K> {
 template <>
 struct ChunkDotQ8<kDevQ5_K> {  // 176 bytes (16-byte aligned): d, dmin, scales[12], qh[32], qs[128]
   static constexpr int kMaxRows = 4;  // registers: 16 words of raw data per row
-  static constexpr int kStreamRows = 2;
   struct Raw {
     uint4 q0, q1, h0, h1;
     uint32_t dd, shift, bit;
@@ -95,7 +91,6 @@ struct ChunkDotQ8<kDevQ5_K> {  // 176 bytes (16-byte aligned): d, dmin, scales[1
 
 template <>
 struct ChunkDotQ8<kDevQ6_K> : ChunkDot<kDevQ6_K> {  // elements 0..15 scale d0, 16..31 scale d1
-  static constexpr int kStreamRows = 2;
   __device__ static float dot(const Raw& r, const int* x, float2 ds) {
     int s0 = 0, s1 = 0, x0 = 0, x1 = 0;
 #pragma unroll

@@ -6,8 +6,6 @@
 // the warps' partial sums. Up to three matrices of one type with the same x share a launch
 // (q/k/v, gate/up): blocks are numbered across them. The epilogue can add into y (residuals).
 #include <algorithm>
-#include <cstdlib>
-#include <string_view>
 
 #include "backend/cuda/chunk_dot_q8.cuh"
 #include "backend/cuda/cuda_check.h"
@@ -19,15 +17,6 @@ namespace {
 constexpr int kMaxWarps = 8;
 constexpr int64_t kMinBlocks = 1024;
 constexpr int kMaxJobs = 3;
-
-// QUARREL_CUDA_MATVEC_STREAM=0 keeps one column on the one-shot kernel (for comparisons).
-bool stream_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("QUARREL_CUDA_MATVEC_STREAM");
-    return !(e && std::string_view(e) == "0");
-  }();
-  return on;
-}
 
 struct JobSet {
   const uint8_t* w[kMaxJobs];
@@ -114,101 +103,6 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8
   }
 }
 
-// One column, the batch-1 decode case: a streaming version of the kernel above. A grid of as
-// many blocks as fit on the GPU at once walks the row groups (R rows each) of all jobs; every
-// thread keeps its CPT chunks of x in registers for all of them and loads the next group's
-// weights before it computes the current one, so each thread always has loads in flight
-// (the one-shot kernel's threads issue one batch of loads and wait: every wave pays the memory
-// latency). The first group's weights are loaded before waiting on the previous kernel (PDL).
-template <uint32_t T, int R, int CPT>
-__global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_stream_kernel(JobSet js, Q8Act x, unsigned n_groups) {
-  using Dot = ChunkDotQ8<T>;
-  using Raw = typename Dot::Raw;
-  const int64_t k = js.k, n_chunks = k / 32;
-  struct Group {
-    int j;
-    int64_t r0;
-  };
-  auto group = [&](unsigned g) {
-    int j = 0;
-#pragma unroll
-    for (int i = 1; i < kMaxJobs; ++i) j += g >= js.first_block[i] ? 1 : 0;
-    return Group{j, static_cast<int64_t>(g - js.first_block[j]) * R};
-  };
-  auto load = [&](const Group& gr, Raw (&raw)[R][CPT]) {
-    const uint8_t* w = js.w[gr.j];
-    const size_t rb = js.row_bytes[gr.j];
-    const int64_t n = js.n[gr.j];
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-#pragma unroll
-      for (int i = 0; i < CPT; ++i) {
-        const int64_t ch = threadIdx.x + static_cast<int64_t>(i) * blockDim.x;
-        if (ch < n_chunks && gr.r0 + r < n) raw[r][i] = Dot::load(w + static_cast<size_t>(gr.r0 + r) * rb, ch, k);
-      }
-    }
-  };
-  Raw cur[R][CPT], nxt[R][CPT];
-  unsigned g = blockIdx.x;
-  Group gc = group(g);
-  load(gc, cur);
-  pdl_wait();
-  pdl_trigger();
-  int xi[CPT][8];
-  float2 ds[CPT];
-#pragma unroll
-  for (int i = 0; i < CPT; ++i) {
-    const int64_t ch = threadIdx.x + static_cast<int64_t>(i) * blockDim.x;
-    if (ch < n_chunks) {
-      const uint4* xv = reinterpret_cast<const uint4*>(x.q + 32 * ch);
-      const uint4 a = __ldg(xv), b = __ldg(xv + 1);
-      xi[i][0] = static_cast<int>(a.x), xi[i][1] = static_cast<int>(a.y), xi[i][2] = static_cast<int>(a.z);
-      xi[i][3] = static_cast<int>(a.w), xi[i][4] = static_cast<int>(b.x), xi[i][5] = static_cast<int>(b.y);
-      xi[i][6] = static_cast<int>(b.z), xi[i][7] = static_cast<int>(b.w);
-      ds[i] = __ldg(x.ds + ch);
-    }
-  }
-  __shared__ float part[kMaxWarps][R];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int n_warps = static_cast<int>(blockDim.x >> 5);
-  for (; g < n_groups; g += gridDim.x) {
-    const unsigned gn = g + gridDim.x;
-    Group gnext{};
-    if (gn < n_groups) {
-      gnext = group(gn);
-      load(gnext, nxt);
-    }
-    const int64_t n = js.n[gc.j];
-    float acc[R];
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      acc[r] = 0.0f;
-#pragma unroll
-      for (int i = 0; i < CPT; ++i) {
-        const int64_t ch = threadIdx.x + static_cast<int64_t>(i) * blockDim.x;
-        if (ch < n_chunks && gc.r0 + r < n) acc[r] += Dot::dot(cur[r][i], xi[i], ds[i]);
-      }
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], off);
-      if (lane == 0) part[warp][r] = acc[r];
-    }
-    __syncthreads();
-    if (threadIdx.x < R && gc.r0 + threadIdx.x < n) {
-      float s = 0.0f;
-      for (int wi = 0; wi < n_warps; ++wi) s += part[wi][threadIdx.x];
-      float* out = js.y[gc.j] + gc.r0 + threadIdx.x;
-      *out = js.accumulate[gc.j] ? *out + s : s;
-    }
-    __syncthreads();  // part[] is rewritten by the next group
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-#pragma unroll
-      for (int i = 0; i < CPT; ++i) cur[r][i] = nxt[r][i];
-    }
-    gc = gnext;
-  }
-}
-
 // Rows per block: the most (up to the type's and the column count's limit) that still leaves
 // kMinBlocks blocks over all the jobs.
 template <uint32_t T, int C>
@@ -244,56 +138,8 @@ void launch_r(const MatvecJob* jobs, int n_jobs, const Q8Act& x, cudaStream_t s)
   launch(matvec_q8_kernel<T, C, R>, blocks, warps * 32, 0, s, js, x);
 }
 
-// Blocks of the streaming kernel that fit on the device at once.
-template <typename Kernel>
-unsigned resident_blocks(Kernel kernel, int threads) {
-  static int sms = 0;
-  if (sms == 0) {
-    int dev = 0;
-    QUARREL_CUDA_CHECK(cudaGetDevice(&dev));
-    QUARREL_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-  }
-  int per_sm = 0;
-  QUARREL_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, 0));
-  return static_cast<unsigned>(std::max(1, per_sm) * sms);
-}
-
-template <uint32_t T, int CPT>
-void launch_stream(const MatvecJob* jobs, int n_jobs, const Q8Act& x, int warps, cudaStream_t s) {
-  constexpr int R = ChunkDotQ8<T>::kStreamRows / CPT > 0 ? ChunkDotQ8<T>::kStreamRows / CPT : 1;
-  JobSet js{};
-  js.k = jobs[0].w.k;
-  unsigned groups = 0;
-  for (int i = 0; i < kMaxJobs; ++i) {
-    js.first_block[i] = groups;
-    if (i < n_jobs) {
-      const MatvecJob& jb = jobs[i];
-      js.w[i] = static_cast<const uint8_t*>(jb.w.data);
-      js.row_bytes[i] = jb.w.row_bytes;
-      js.n[i] = jb.w.n;
-      js.y[i] = jb.y;
-      js.ldy[i] = jb.ldy;
-      js.accumulate[i] = jb.accumulate ? 1 : 0;
-      groups += static_cast<unsigned>((jb.w.n + R - 1) / R);
-    }
-  }
-  js.first_block[kMaxJobs] = groups;
-  const unsigned blocks = std::min(groups, resident_blocks(matvec_q8_stream_kernel<T, R, CPT>, warps * 32));
-  launch(matvec_q8_stream_kernel<T, R, CPT>, blocks, warps * 32, 0, s, js, x, groups);
-}
-
 template <uint32_t T, int C>
 void launch_c(const MatvecJob* jobs, int n_jobs, const Q8Act& x, cudaStream_t s) {
-  if constexpr (C == 1) {
-    if (stream_enabled()) {
-      const int64_t n_chunks = jobs[0].w.k / 32;
-      const int warps = static_cast<int>(std::min<int64_t>(kMaxWarps, std::max<int64_t>(1, n_chunks / 32)));
-      const int64_t cpt = (n_chunks + 32 * warps - 1) / (32 * warps);
-      if (cpt == 1) return launch_stream<T, 1>(jobs, n_jobs, x, warps, s);
-      if (cpt == 2) return launch_stream<T, 2>(jobs, n_jobs, x, warps, s);
-      if (cpt <= 4) return launch_stream<T, 4>(jobs, n_jobs, x, warps, s);
-    }
-  }
   int64_t rows = 0;
   for (int i = 0; i < n_jobs; ++i) rows += jobs[i].w.n;
   switch (rows_per_block<T, C>(rows)) {

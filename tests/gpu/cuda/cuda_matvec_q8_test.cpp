@@ -121,9 +121,8 @@ TEST(CudaQ8, RmsNormAndSwigluWriteTheirOutputQuantized) {
 }
 
 // matvec_q8 with one to three matrices per launch (different row counts, one accumulating into
-// its output), 1..8 columns, on every integer type, at decode shapes and odd ones. One column
-// takes the streaming kernel (1, 2 or 4 chunks per thread; more row groups than resident blocks
-// at n = 8200) up to k = 32768, the one-shot kernel beyond (k = 36864) and for several columns.
+// its output), 1..8 columns, on every integer type, at decode shapes and odd ones (k up to
+// 36864: threads taking one to five chunks).
 TEST(CudaQ8, MatvecMatchesFloat64OnTheQuantizedActivations) {
   QUARREL_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(test::test_seed());
