@@ -54,7 +54,21 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, fl
       rowoff[tid] = ro;
       const __half2* kr = reinterpret_cast<const __half2*>(kc + ro);
       float dot = 0.0f;
-      if ((hd & 1) == 0) {
+      if ((hd & 7) == 0) {  // 16-byte loads, eight in flight
+        const uint4* k8 = reinterpret_cast<const uint4*>(kc + ro);
+        float d0 = 0.0f, d1 = 0.0f;
+#pragma unroll 8
+        for (int c = 0; c < hd / 8; ++c) {
+          const uint4 u = k8[c];
+          const __half2* h2 = reinterpret_cast<const __half2*>(&u);
+          const float2 f0 = __half22float2(h2[0]), f1 = __half22float2(h2[1]);
+          const float2 f2 = __half22float2(h2[2]), f3 = __half22float2(h2[3]);
+          const float* qc = q + 8 * c;
+          d0 += qc[0] * f0.x + qc[1] * f0.y + qc[2] * f1.x + qc[3] * f1.y;
+          d1 += qc[4] * f2.x + qc[5] * f2.y + qc[6] * f3.x + qc[7] * f3.y;
+        }
+        dot = d0 + d1;
+      } else if ((hd & 1) == 0) {
 #pragma unroll 8
         for (int d = 0; d < hd / 2; ++d) {
           const float2 kf = __half22float2(kr[d]);
@@ -76,16 +90,14 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, fl
     for (int i = 0; i < kMaxDimsPerThread; ++i) {
       const int d = tid + i * kThreads;
       if (d < hd) {
-        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        float sv[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
         int jj = 0;
-        for (; jj + 4 <= n_keys; jj += 4) {  // four independent loads in flight
-          s0 += w[jj] * __half2float(vc[rowoff[jj] + d]);
-          s1 += w[jj + 1] * __half2float(vc[rowoff[jj + 1] + d]);
-          s2 += w[jj + 2] * __half2float(vc[rowoff[jj + 2] + d]);
-          s3 += w[jj + 3] * __half2float(vc[rowoff[jj + 3] + d]);
+        for (; jj + 8 <= n_keys; jj += 8) {  // eight independent loads in flight
+#pragma unroll
+          for (int u = 0; u < 8; ++u) sv[u] += w[jj + u] * __half2float(vc[rowoff[jj + u] + d]);
         }
-        for (; jj < n_keys; ++jj) s0 += w[jj] * __half2float(vc[rowoff[jj] + d]);
-        acc[i] = acc[i] * corr + ((s0 + s1) + (s2 + s3));
+        for (; jj < n_keys; ++jj) sv[0] += w[jj] * __half2float(vc[rowoff[jj] + d]);
+        acc[i] = acc[i] * corr + (((sv[0] + sv[1]) + (sv[2] + sv[3])) + ((sv[4] + sv[5]) + (sv[6] + sv[7])));
       }
     }
     m = m_new;
