@@ -19,17 +19,13 @@ constexpr int kThreads = 128;
 constexpr int kMaxDimsPerThread = kAttentionMaxHeadDim / kThreads;
 
 __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, float scale) {
-  pdl_wait();
-  pdl_trigger();
   const int h = blockIdx.x, t = blockIdx.y, tid = threadIdx.x;
   const int hd = a.head_dim;
   const int g = h / (a.n_head / a.n_kv_head);
   __shared__ float q[kAttentionMaxHeadDim];
   __shared__ float w[kThreads];
-  const float* qt = a.q + (static_cast<int64_t>(t) * a.n_head + h) * hd;
-  for (int d = tid; d < hd; d += kThreads) q[d] = qt[d];
-  __syncthreads();
-
+  // The batch metadata (positions, block tables) was copied before the step's first kernel:
+  // look up the first chunk's key rows before waiting for the kernel that wrote q and the cache.
   const int pos = a.positions[t];
   const int lo = a.sliding_window > 0 && pos - a.sliding_window + 1 > 0 ? pos - a.sliding_window + 1 : 0;
   const int32_t* bt = a.block_tables + a.bt_offset[t];
@@ -39,6 +35,12 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, fl
     const int64_t blk = bt[j / a.block_size];
     return ((blk * a.n_kv_head + g) * a.block_size + j % a.block_size) * hd;
   };
+  const int64_t first_row = lo + tid <= pos ? row(lo + tid) : 0;
+  pdl_wait();
+  pdl_trigger();
+  const float* qt = a.q + (static_cast<int64_t>(t) * a.n_head + h) * hd;
+  for (int d = tid; d < hd; d += kThreads) q[d] = qt[d];
+  __syncthreads();
 
   __shared__ int64_t rowoff[kThreads];  // cache element offset of each key row of the chunk
   float m = -FLT_MAX, l = 0.0f;
@@ -50,7 +52,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, fl
     const int j = c0 + tid;
     float s = -FLT_MAX;
     if (j <= pos) {
-      const int64_t ro = row(j);
+      const int64_t ro = c0 == lo ? first_row : row(j);
       rowoff[tid] = ro;
       const __half2* kr = reinterpret_cast<const __half2*>(kc + ro);
       float dot = 0.0f;

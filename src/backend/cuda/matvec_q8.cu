@@ -6,6 +6,7 @@
 // the warps' partial sums. Up to three matrices of one type with the same x share a launch
 // (q/k/v, gate/up): blocks are numbered across them. The epilogue can add into y (residuals).
 #include <algorithm>
+#include <cstdlib>
 
 #include "backend/cuda/chunk_dot_q8.cuh"
 #include "backend/cuda/cuda_check.h"
@@ -105,10 +106,21 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8
 
 // Rows per block: the most (up to the type's and the column count's limit) that still leaves
 // kMinBlocks blocks over all the jobs.
+// At most 4 rows per block by default; QUARREL_CUDA_MATVEC_ROWS (1, 2, 4, 8) sets the cap, for tuning.
+int rows_cap() {
+  static const int cap = [] {
+    const char* e = std::getenv("QUARREL_CUDA_MATVEC_ROWS");
+    const int v = e ? std::atoi(e) : 4;  // 4 measured faster than 8 on an H100 (PERF_NOTES.md)
+    return v >= 1 && v <= 8 ? v : 4;
+  }();
+  return cap;
+}
+
 template <uint32_t T, int C>
 int rows_per_block(int64_t total_rows) {
   constexpr int kMaxRows = C == 1 ? ChunkDotQ8<T>::kMaxRows : (C <= 2 ? 4 : 2);
   for (int r = kMaxRows; r > 1; r /= 2) {
+    if (r > rows_cap()) continue;
     if (total_rows / r >= kMinBlocks) return r;
   }
   return 1;

@@ -1,5 +1,8 @@
 // RMSNorm: one block per row, f32 sum of squares reduced over the block; optionally the result
-// is also quantized for the integer matvec (each warp's 32 consecutive outputs are one chunk).
+// is also quantized for the integer matvec (kernels.h's Q8Act).
+// Rows of n = 128 m <= 4096 (every decode shape) take the register path: each thread holds four
+// consecutive elements (one float4), so x is read once, the weights' load is issued before the
+// reduction, and a chunk of 32 is eight lanes' float4s (quantized with 8-lane shuffles).
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
@@ -26,17 +29,57 @@ __global__ void rms_norm_kernel(const float* x, const float* w, float* y, int64_
   }
 }
 
+// blockDim.x = n / 4: thread t holds elements [4t, 4t + 4).
+template <bool kQ8>
+__global__ void rms_norm_vec4_kernel(const float* x, const float* w, float* y, int64_t n, float eps, Q8Act q8) {
+  const int t = threadIdx.x;
+  const float4 wv = w ? reinterpret_cast<const float4*>(w)[t] : make_float4(1.0f, 1.0f, 1.0f, 1.0f);
+  pdl_wait();
+  pdl_trigger();
+  const float4 v = reinterpret_cast<const float4*>(x + static_cast<int64_t>(blockIdx.x) * n)[t];
+  const float inv = rsqrtf(block_sum(v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w) / static_cast<float>(n) + eps);
+  const float4 o = make_float4(v.x * inv * wv.x, v.y * inv * wv.y, v.z * inv * wv.z, v.w * inv * wv.w);
+  reinterpret_cast<float4*>(y + static_cast<int64_t>(blockIdx.x) * n)[t] = o;
+  if constexpr (kQ8) {  // chunk t / 8 of this row: lanes 8c .. 8c + 7 of the warp
+    float amax = fmaxf(fmaxf(fabsf(o.x), fabsf(o.y)), fmaxf(fabsf(o.z), fabsf(o.w)));
+#pragma unroll
+    for (int off = 4; off > 0; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
+    const float d = amax / 127.0f;
+    const int q0 = amax > 0.0f ? __float2int_rn(o.x / d) : 0, q1 = amax > 0.0f ? __float2int_rn(o.y / d) : 0;
+    const int q2 = amax > 0.0f ? __float2int_rn(o.z / d) : 0, q3 = amax > 0.0f ? __float2int_rn(o.w / d) : 0;
+    int sum = q0 + q1 + q2 + q3;
+#pragma unroll
+    for (int off = 4; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    const int64_t col = blockIdx.x;
+    reinterpret_cast<uint32_t*>(q8.q + col * q8.ldq)[t] =
+        (q0 & 0xFF) | ((q1 & 0xFF) << 8) | ((q2 & 0xFF) << 16) | (static_cast<uint32_t>(q3 & 0xFF) << 24);
+    if ((t & 7) == 0) q8.ds[col * (q8.ldq / 32) + t / 8] = make_float2(d, d * static_cast<float>(sum));
+  }
+}
+
 }  // namespace
 
 void rms_norm(const float* x, const float* w, float* y, int64_t n, int64_t rows, float eps, cudaStream_t s,
               const Q8Act* q8) {
   if (rows == 0) return;
-  const int threads = n >= 1024 ? 1024 : (n >= 256 ? 256 : 32);
-  if (q8) {
-    if (n % 32 != 0) ::quarrel::fail(::quarrel::ErrorCode::kInternal, "rms_norm: q8 output of rows of {}", n);
-    launch(rms_norm_kernel<true>, static_cast<unsigned>(rows), threads, 0, s, x, w, y, n, eps, *q8);
+  if (q8 && n % 32 != 0) ::quarrel::fail(::quarrel::ErrorCode::kInternal, "rms_norm: q8 output of rows of {}", n);
+  const bool vec4 = n % 128 == 0 && n <= 4096 && (reinterpret_cast<uintptr_t>(x) & 15) == 0 &&
+                    (reinterpret_cast<uintptr_t>(y) & 15) == 0 && (reinterpret_cast<uintptr_t>(w) & 15) == 0;
+  const auto grid = static_cast<unsigned>(rows);
+  if (vec4) {
+    const auto threads = static_cast<unsigned>(n / 4);
+    if (q8) {
+      launch(rms_norm_vec4_kernel<true>, grid, threads, 0, s, x, w, y, n, eps, *q8);
+    } else {
+      launch(rms_norm_vec4_kernel<false>, grid, threads, 0, s, x, w, y, n, eps, Q8Act{});
+    }
   } else {
-    launch(rms_norm_kernel<false>, static_cast<unsigned>(rows), threads, 0, s, x, w, y, n, eps, Q8Act{});
+    const int threads = n >= 1024 ? 1024 : (n >= 256 ? 256 : 32);
+    if (q8) {
+      launch(rms_norm_kernel<true>, grid, threads, 0, s, x, w, y, n, eps, *q8);
+    } else {
+      launch(rms_norm_kernel<false>, grid, threads, 0, s, x, w, y, n, eps, Q8Act{});
+    }
   }
   QUARREL_CUDA_CHECK_LAUNCH();
 }

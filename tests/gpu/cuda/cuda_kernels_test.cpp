@@ -84,15 +84,19 @@ TEST(CudaKernels, MatvecMatchesFloat64Reference) {
           auto yb = poisoned(static_cast<size_t>(n * cols) * 4);
           matvec(dev(m, wb), xb.get<float>(), k, yb.get<float>(), n, cols, nullptr);
           const auto y = to_host<float>(yb, static_cast<size_t>(n * cols));
-          std::vector<double> want(static_cast<size_t>(n * cols));
+          std::vector<double> want(static_cast<size_t>(n * cols)), mag(want.size());
           for (int c = 0; c < cols; ++c) {
             for (int64_t r = 0; r < n; ++r) {
-              double s = 0;
-              for (int64_t j = 0; j < k; ++j) s += static_cast<double>(m.values[r * k + j]) * x[c * k + j];
+              double s = 0, a = 0;
+              for (int64_t j = 0; j < k; ++j) {
+                s += static_cast<double>(m.values[r * k + j]) * x[c * k + j];
+                a += std::fabs(static_cast<double>(m.values[r * k + j]) * x[c * k + j]);
+              }
               want[static_cast<size_t>(c * n + r)] = s;
+              mag[static_cast<size_t>(c * n + r)] = a;
             }
           }
-          EXPECT_LT(rel_error(y, want), 1e-5) << type_name(t) << " k=" << k << " n=" << n << " cols=" << cols;
+          EXPECT_LT(test::dot_error(y, want, mag), 1e-5) << type_name(t) << " k=" << k << " n=" << n << " cols=" << cols;
         }
       }
     }
@@ -118,15 +122,19 @@ TEST(CudaKernels, MatvecLongRowsEveryFastTypeMatchesFloat64Reference) {
         auto yb = poisoned(static_cast<size_t>(sh.n * cols) * 4);
         matvec(dev(m, wb), xb.get<float>(), sh.k, yb.get<float>(), sh.n, cols, nullptr);
         const auto y = to_host<float>(yb, static_cast<size_t>(sh.n * cols));
-        std::vector<double> want(static_cast<size_t>(sh.n * cols));
+        std::vector<double> want(static_cast<size_t>(sh.n * cols)), mag(want.size());
         for (int c = 0; c < cols; ++c) {
           for (int64_t r = 0; r < sh.n; ++r) {
-            double acc = 0;
-            for (int64_t j = 0; j < sh.k; ++j) acc += static_cast<double>(m.values[r * sh.k + j]) * x[c * sh.k + j];
+            double acc = 0, a = 0;
+            for (int64_t j = 0; j < sh.k; ++j) {
+              acc += static_cast<double>(m.values[r * sh.k + j]) * x[c * sh.k + j];
+              a += std::fabs(static_cast<double>(m.values[r * sh.k + j]) * x[c * sh.k + j]);
+            }
             want[static_cast<size_t>(c * sh.n + r)] = acc;
+            mag[static_cast<size_t>(c * sh.n + r)] = a;
           }
         }
-        EXPECT_LT(rel_error(y, want), 1e-5) << type_name(t) << " k=" << sh.k << " n=" << sh.n << " cols=" << cols;
+        EXPECT_LT(test::dot_error(y, want, mag), 1e-5) << type_name(t) << " k=" << sh.k << " n=" << sh.n << " cols=" << cols;
       }
     }
   }
@@ -147,15 +155,19 @@ TEST(CudaKernels, MatvecTallMatricesMatchFloat64Reference) {
         auto yb = poisoned(static_cast<size_t>(n * cols) * 4);
         matvec(dev(m, wb), xb.get<float>(), k, yb.get<float>(), n, cols, nullptr);
         const auto y = to_host<float>(yb, static_cast<size_t>(n * cols));
-        std::vector<double> want(static_cast<size_t>(n * cols));
+        std::vector<double> want(static_cast<size_t>(n * cols)), mag(want.size());
         for (int c = 0; c < cols; ++c) {
           for (int64_t r = 0; r < n; ++r) {
-            double acc = 0;
-            for (int64_t j = 0; j < k; ++j) acc += static_cast<double>(m.values[r * k + j]) * x[c * k + j];
+            double acc = 0, a = 0;
+            for (int64_t j = 0; j < k; ++j) {
+              acc += static_cast<double>(m.values[r * k + j]) * x[c * k + j];
+              a += std::fabs(static_cast<double>(m.values[r * k + j]) * x[c * k + j]);
+            }
             want[static_cast<size_t>(c * n + r)] = acc;
+            mag[static_cast<size_t>(c * n + r)] = a;
           }
         }
-        EXPECT_LT(rel_error(y, want), 1e-5) << type_name(t) << " n=" << n << " cols=" << cols;
+        EXPECT_LT(test::dot_error(y, want, mag), 1e-5) << type_name(t) << " n=" << n << " cols=" << cols;
       }
     }
   }

@@ -20,7 +20,6 @@ namespace quarrel::cuda {
 namespace {
 
 using test::poisoned;
-using test::rel_error;
 using test::to_device;
 using test::to_host;
 
@@ -164,15 +163,20 @@ TEST(CudaQ8, MatvecMatchesFloat64OnTheQuantizedActivations) {
         for (size_t i = 0; i < ms.size(); ++i) {
           const test::HostMatrix& m = ms[i];
           const auto y = to_host<float>(ybs[i], static_cast<size_t>(m.n * cols));
-          std::vector<double> want(y.size());
+          std::vector<double> want(y.size()), mag(y.size());
           for (int c = 0; c < cols; ++c) {
             for (int64_t r = 0; r < m.n; ++r) {
-              double s = y0[i].empty() ? 0.0 : y0[i][static_cast<size_t>(c * m.n + r)];
-              for (int64_t j = 0; j < sh.k; ++j) s += static_cast<double>(m.values[r * sh.k + j]) * hx[c].values[j];
+              const double y_old = y0[i].empty() ? 0.0 : y0[i][static_cast<size_t>(c * m.n + r)];
+              double s = y_old, a = std::fabs(y_old);
+              for (int64_t j = 0; j < sh.k; ++j) {
+                s += static_cast<double>(m.values[r * sh.k + j]) * hx[c].values[j];
+                a += std::fabs(static_cast<double>(m.values[r * sh.k + j]) * hx[c].values[j]);
+              }
               want[static_cast<size_t>(c * m.n + r)] = s;
+              mag[static_cast<size_t>(c * m.n + r)] = a;
             }
           }
-          EXPECT_LT(rel_error(y, want), 1e-5) << type_name(t) << " k=" << sh.k << " n=" << m.n << " job " << i
+          EXPECT_LT(test::dot_error(y, want, mag), 1e-5) << type_name(t) << " k=" << sh.k << " n=" << m.n << " job " << i
                                               << " cols=" << cols;
         }
       }

@@ -2,6 +2,7 @@
 // Helpers of the GPU tests: skip without a GPU, device <-> host copies, NaN poisoning.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -47,6 +48,18 @@ inline double rel_error(const std::vector<float>& a, const std::vector<double>& 
     den += b[i] * b[i];
   }
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+// Largest |a_i - b_i| / mag_i (NaN anywhere gives infinity): for dot products, mag_i = sum_j
+// |w_ij x_j| bounds what f32 accumulation can lose, where a norm-relative error is unbounded
+// when an output cancels to near zero.
+inline double dot_error(const std::vector<float>& a, const std::vector<double>& b, const std::vector<double>& mag) {
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i])) return INFINITY;
+    worst = std::max(worst, std::fabs(a[i] - b[i]) / (mag[i] + 1e-30));
+  }
+  return worst;
 }
 
 }  // namespace quarrel::test
