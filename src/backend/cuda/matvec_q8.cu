@@ -11,6 +11,7 @@
 #include "backend/cuda/chunk_dot_q8.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/launch.cuh"
+#include "backend/cuda/matvec_epilogue.cuh"
 
 namespace quarrel::cuda {
 namespace {
@@ -77,31 +78,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8
       }
     }
   }
-  __shared__ float part[kMaxWarps][R * C];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-#pragma unroll
-    for (int c = 0; c < C; ++c) {
-      float a = acc[r][c];
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1) a += __shfl_xor_sync(0xffffffffu, a, off);
-      if (lane == 0) part[warp][r * C + c] = a;
-    }
-  }
-  __syncthreads();
-  const int n_warps = static_cast<int>(blockDim.x >> 5);
-  float* y = js.y[j];
-  const int64_t ldy = js.ldy[j];
-  for (int i = threadIdx.x; i < R * C; i += blockDim.x) {
-    float s = 0.0f;
-    for (int wi = 0; wi < n_warps; ++wi) s += part[wi][i];
-    const int r = i / C, c = i % C;
-    if (r0 + r < n) {
-      float* out = y + c * ldy + r0 + r;
-      *out = js.accumulate[j] ? *out + s : s;
-    }
-  }
+  reduce_rows_and_store<R, C, kMaxWarps>(acc, js.y[j], js.ldy[j], r0, n, js.accumulate[j] != 0);
 }
 
 // Rows per block: the most (up to the type's and the column count's limit) that still leaves

@@ -1,0 +1,37 @@
+#pragma once
+// The end of both decode matvec kernels: each thread's partial sums acc[R][C] (R rows, C
+// columns) added over the block (warp shuffles, then shared memory across the warps) and stored
+// as y[c * ldy + r0 + r] (or added to it) for the rows r0 + r < n.
+#include <cstdint>
+
+namespace quarrel::cuda {
+
+template <int R, int C, int kMaxWarps>
+__device__ __forceinline__ void reduce_rows_and_store(const float (&acc)[R][C], float* y, int64_t ldy, int64_t r0,
+                                                      int64_t n, bool accumulate) {
+  __shared__ float part[kMaxWarps][R * C];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+#pragma unroll
+    for (int c = 0; c < C; ++c) {
+      float a = acc[r][c];
+#pragma unroll
+      for (int off = 16; off > 0; off >>= 1) a += __shfl_xor_sync(0xffffffffu, a, off);
+      if (lane == 0) part[warp][r * C + c] = a;
+    }
+  }
+  __syncthreads();
+  const int n_warps = static_cast<int>(blockDim.x >> 5);
+  for (int i = threadIdx.x; i < R * C; i += blockDim.x) {
+    float s = 0.0f;
+    for (int wi = 0; wi < n_warps; ++wi) s += part[wi][i];
+    const int r = i / C, c = i % C;
+    if (r0 + r < n) {
+      float* out = y + c * ldy + r0 + r;
+      *out = accumulate ? *out + s : s;
+    }
+  }
+}
+
+}  // namespace quarrel::cuda
