@@ -327,9 +327,13 @@ __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionAr
 template <int HD>
 void launch(const AttentionArgs& a, const int32_t* tiles, int n_tiles, float scale_log2, cudaStream_t s) {
   constexpr size_t smem = smem_bytes<HD>();
-  if (smem > 48 * 1024) {
-    QUARREL_CUDA_CHECK(cudaFuncSetAttribute(attention_prefill_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            static_cast<int>(smem)));
+  if (smem > 48 * 1024) {  // once per process and head size (the backend uses one device)
+    static const bool raised = [] {
+      QUARREL_CUDA_CHECK(cudaFuncSetAttribute(attention_prefill_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                              static_cast<int>(smem)));
+      return true;
+    }();
+    (void)raised;
   }
   constexpr int kMaxGridY = 65535;
   for (int base = 0; base < n_tiles; base += kMaxGridY) {
