@@ -34,20 +34,8 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_kernel(const uint8_t* _
   constexpr int G = group_cols<C>();
   const int64_t r0 = static_cast<int64_t>(blockIdx.x) * R;
   const int64_t n_chunks = (k + 31) / 32;
-  for (int64_t ch = threadIdx.x; ch < n_chunks; ch += blockDim.x) {  // weights first (see matvec_q8.cu)
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      if (r0 + r < n) prefetch_l2(w + static_cast<size_t>(r0 + r) * row_bytes + row_bytes * ch / n_chunks);
-    }
-  }
-  pdl_wait();
-  pdl_trigger();
   float acc[R][C];
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-#pragma unroll
-    for (int c = 0; c < C; ++c) acc[r][c] = 0.0f;
-  }
+  start_rows<R, C>(w, row_bytes, r0, n, n_chunks, acc);
   const bool vec_x = (ldx & 3) == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0;
   for (int64_t ch = threadIdx.x; ch < n_chunks; ch += blockDim.x) {
     const int64_t base = 32 * ch;

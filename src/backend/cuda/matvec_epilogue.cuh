@@ -1,10 +1,34 @@
 #pragma once
-// The end of both decode matvec kernels: each thread's partial sums acc[R][C] (R rows, C
-// columns) added over the block (warp shuffles, then shared memory across the warps) and stored
-// as y[c * ldy + r0 + r] (or added to it) for the rows r0 + r < n.
+// The shared start and end of both decode matvec kernels. Start: the weights do not depend on
+// the kernel before, so they are fetched into the L2 before waiting on it (PDL), and the
+// accumulators are zeroed. End: each thread's partial sums acc[R][C] (R rows, C columns) added
+// over the block (warp shuffles, then shared memory across the warps) and stored as
+// y[c * ldy + r0 + r] (or added to it) for the rows r0 + r < n.
 #include <cstdint>
 
+#include "backend/cuda/launch.cuh"
+
 namespace quarrel::cuda {
+
+// Prefetches this thread's chunks of rows [r0, r0 + R) (a chunk's bytes sit near
+// row_bytes * ch / n_chunks in every type), waits for the previous kernel, zeroes acc.
+template <int R, int C>
+__device__ __forceinline__ void start_rows(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t n,
+                                           int64_t n_chunks, float (&acc)[R][C]) {
+  for (int64_t ch = threadIdx.x; ch < n_chunks; ch += blockDim.x) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      if (r0 + r < n) prefetch_l2(w + static_cast<size_t>(r0 + r) * row_bytes + row_bytes * ch / n_chunks);
+    }
+  }
+  pdl_wait();
+  pdl_trigger();
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+#pragma unroll
+    for (int c = 0; c < C; ++c) acc[r][c] = 0.0f;
+  }
+}
 
 template <int R, int C, int kMaxWarps>
 __device__ __forceinline__ void reduce_rows_and_store(const float (&acc)[R][C], float* y, int64_t ldy, int64_t r0,

@@ -42,23 +42,8 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8
   const int64_t n = js.n[j], k = js.k;
   const int64_t r0 = static_cast<int64_t>(blockIdx.x - js.first_block[j]) * R;
   const int64_t n_chunks = k / 32, ld_ds = x.ldq / 32;
-  // The weights do not depend on the kernel before: start fetching them into the L2 while it
-  // finishes (a chunk's bytes sit near row_bytes * ch / n_chunks in every type).
-  for (int64_t ch = threadIdx.x; ch < n_chunks; ch += blockDim.x) {
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      if (r0 + r < n) prefetch_l2(w + static_cast<size_t>(r0 + r) * row_bytes + row_bytes * ch / n_chunks);
-    }
-  }
-  pdl_wait();
-  pdl_trigger();
-
   float acc[R][C];
-#pragma unroll
-  for (int r = 0; r < R; ++r) {
-#pragma unroll
-    for (int c = 0; c < C; ++c) acc[r][c] = 0.0f;
-  }
+  start_rows<R, C>(w, row_bytes, r0, n, n_chunks, acc);
   for (int64_t ch = threadIdx.x; ch < n_chunks; ch += blockDim.x) {
     typename Dot::Raw raw[R];
 #pragma unroll

@@ -36,6 +36,28 @@ using test::dev;
 using test::HostMatrix;
 using test::random_matrix;
 
+// Float64 products of a test matrix with x [k, cols] and, per output, sum |w x| (the bound
+// f32 accumulation is measured against: test::dot_error).
+struct Products {
+  std::vector<double> want, mag;  // [n, cols]
+};
+Products reference_products(const HostMatrix& m, const std::vector<float>& x, int cols) {
+  Products p{std::vector<double>(static_cast<size_t>(m.n * cols)), std::vector<double>(static_cast<size_t>(m.n * cols))};
+  for (int c = 0; c < cols; ++c) {
+    for (int64_t r = 0; r < m.n; ++r) {
+      double s = 0, a = 0;
+      for (int64_t j = 0; j < m.k; ++j) {
+        const double t = static_cast<double>(m.values[r * m.k + j]) * x[c * m.k + j];
+        s += t;
+        a += std::fabs(t);
+      }
+      p.want[static_cast<size_t>(c * m.n + r)] = s;
+      p.mag[static_cast<size_t>(c * m.n + r)] = a;
+    }
+  }
+  return p;
+}
+
 std::vector<int64_t> ks_for(GgmlType t) {
   if (float_type(t)) return {1, 33, 77, 256, 1000};
   const int64_t be = (t == GgmlType::Q8_0 || t == GgmlType::Q4_0) ? 32 : 256;
@@ -84,19 +106,9 @@ TEST(CudaKernels, MatvecMatchesFloat64Reference) {
           auto yb = poisoned(static_cast<size_t>(n * cols) * 4);
           matvec(dev(m, wb), xb.get<float>(), k, yb.get<float>(), n, cols, nullptr);
           const auto y = to_host<float>(yb, static_cast<size_t>(n * cols));
-          std::vector<double> want(static_cast<size_t>(n * cols)), mag(want.size());
-          for (int c = 0; c < cols; ++c) {
-            for (int64_t r = 0; r < n; ++r) {
-              double s = 0, a = 0;
-              for (int64_t j = 0; j < k; ++j) {
-                s += static_cast<double>(m.values[r * k + j]) * x[c * k + j];
-                a += std::fabs(static_cast<double>(m.values[r * k + j]) * x[c * k + j]);
-              }
-              want[static_cast<size_t>(c * n + r)] = s;
-              mag[static_cast<size_t>(c * n + r)] = a;
-            }
-          }
-          EXPECT_LT(test::dot_error(y, want, mag), 1e-5) << type_name(t) << " k=" << k << " n=" << n << " cols=" << cols;
+          const Products p = reference_products(m, x, cols);
+          EXPECT_LT(test::dot_error(y, p.want, p.mag), 1e-5)
+              << type_name(t) << " k=" << k << " n=" << n << " cols=" << cols;
         }
       }
     }
@@ -122,19 +134,9 @@ TEST(CudaKernels, MatvecLongRowsEveryFastTypeMatchesFloat64Reference) {
         auto yb = poisoned(static_cast<size_t>(sh.n * cols) * 4);
         matvec(dev(m, wb), xb.get<float>(), sh.k, yb.get<float>(), sh.n, cols, nullptr);
         const auto y = to_host<float>(yb, static_cast<size_t>(sh.n * cols));
-        std::vector<double> want(static_cast<size_t>(sh.n * cols)), mag(want.size());
-        for (int c = 0; c < cols; ++c) {
-          for (int64_t r = 0; r < sh.n; ++r) {
-            double acc = 0, a = 0;
-            for (int64_t j = 0; j < sh.k; ++j) {
-              acc += static_cast<double>(m.values[r * sh.k + j]) * x[c * sh.k + j];
-              a += std::fabs(static_cast<double>(m.values[r * sh.k + j]) * x[c * sh.k + j]);
-            }
-            want[static_cast<size_t>(c * sh.n + r)] = acc;
-            mag[static_cast<size_t>(c * sh.n + r)] = a;
-          }
-        }
-        EXPECT_LT(test::dot_error(y, want, mag), 1e-5) << type_name(t) << " k=" << sh.k << " n=" << sh.n << " cols=" << cols;
+        const Products p = reference_products(m, x, cols);
+        EXPECT_LT(test::dot_error(y, p.want, p.mag), 1e-5)
+            << type_name(t) << " k=" << sh.k << " n=" << sh.n << " cols=" << cols;
       }
     }
   }
@@ -155,19 +157,8 @@ TEST(CudaKernels, MatvecTallMatricesMatchFloat64Reference) {
         auto yb = poisoned(static_cast<size_t>(n * cols) * 4);
         matvec(dev(m, wb), xb.get<float>(), k, yb.get<float>(), n, cols, nullptr);
         const auto y = to_host<float>(yb, static_cast<size_t>(n * cols));
-        std::vector<double> want(static_cast<size_t>(n * cols)), mag(want.size());
-        for (int c = 0; c < cols; ++c) {
-          for (int64_t r = 0; r < n; ++r) {
-            double acc = 0, a = 0;
-            for (int64_t j = 0; j < k; ++j) {
-              acc += static_cast<double>(m.values[r * k + j]) * x[c * k + j];
-              a += std::fabs(static_cast<double>(m.values[r * k + j]) * x[c * k + j]);
-            }
-            want[static_cast<size_t>(c * n + r)] = acc;
-            mag[static_cast<size_t>(c * n + r)] = a;
-          }
-        }
-        EXPECT_LT(test::dot_error(y, want, mag), 1e-5) << type_name(t) << " n=" << n << " cols=" << cols;
+        const Products p = reference_products(m, x, cols);
+        EXPECT_LT(test::dot_error(y, p.want, p.mag), 1e-5) << type_name(t) << " n=" << n << " cols=" << cols;
       }
     }
   }
