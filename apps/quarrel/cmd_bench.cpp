@@ -45,6 +45,7 @@ struct Args {
   bool json = false;
   std::string kv_type = "f16";
   std::string backend = "cpu";  // cpu or cuda
+  std::string sampling = "greedy";  // what a tg step sends back: greedy, top-k or logits
 };
 
 struct TestResult {
@@ -72,7 +73,8 @@ void finish_stats(TestResult& t, double bandwidth_bytes_per_s) {
 // One sequence owning pool blocks 0, 1, 2, ...: the slot of position p is p.
 class Runner {
  public:
-  Runner(backend::Backend& be, int32_t batch) : be_(be), batch_(batch) {
+  enum class Output { kGreedy, kTopK, kLogits };
+  Runner(backend::Backend& be, int32_t batch, Output out) : be_(be), batch_(batch), out_(out) {
     table_.resize(static_cast<size_t>(be.kv_config().n_blocks));
     std::iota(table_.begin(), table_.end(), 0);
   }
@@ -89,15 +91,25 @@ class Runner {
     }
   }
 
-  // n decode steps from an empty context, each feeding back the previous argmax.
+  // n decode steps from an empty context, each feeding back the previous best token: from the
+  // argmax (a GPU sends back only the id), the 40 best (what a top-k sampler asks for) or the
+  // whole logits row.
   void generate(int32_t n, int32_t first_token) {
     int32_t tok = first_token;
     for (int32_t p = 0; p < n; ++p) {
       batch.clear();
       batch.set_sequence(0, table_, p + 1);
       batch.add_token(tok, p, 0, p, true);
-      be_.forward_greedy(batch, ids_);  // the argmax; a GPU returns only the id
-      tok = ids_.at(0);
+      if (out_ == Output::kGreedy) {
+        be_.forward_greedy(batch, ids_);
+        tok = ids_.at(0);
+      } else if (out_ == Output::kTopK) {
+        be_.forward_candidates(batch, top40_, candidates_);
+        tok = candidates_.rows.at(0).best.at(0).id;
+      } else {
+        be_.forward(batch, logits);
+        tok = static_cast<int32_t>(std::max_element(logits.values.begin(), logits.values.end()) - logits.values.begin());
+      }
     }
   }
 
@@ -108,7 +120,10 @@ class Runner {
   backend::Backend& be_;
   int32_t batch_;
   std::vector<int32_t> table_;
+  Output out_;
   std::vector<int32_t> ids_;
+  std::vector<backend::CandidateRequest> top40_ = {{.k = 40, .ids = {}}};
+  backend::Candidates candidates_;
 };
 
 double load_average() {
@@ -128,6 +143,8 @@ int run(const Args& a) {
   if (a.n_prompt < 0 || a.n_gen < 0) fail(ErrorCode::kInvalidArgument, "-p and -n must not be negative");
   if (a.n_prompt == 0 && a.n_gen == 0) fail(ErrorCode::kInvalidArgument, "nothing to measure: -p and -n are both 0");
   if (a.reps < 1) fail(ErrorCode::kInvalidArgument, "-r must be at least 1, got {}", a.reps);
+  if (a.sampling != "greedy" && a.sampling != "top-k" && a.sampling != "logits")
+    fail(ErrorCode::kInvalidArgument, "--sampling must be greedy, top-k or logits, got '{}'", a.sampling);
   if (a.batch < 1) fail(ErrorCode::kInvalidArgument, "--batch must be at least 1, got {}", a.batch);
   if (a.threads < 0) fail(ErrorCode::kInvalidArgument, "--threads must be at least 1, got {}", a.threads);
   const auto kv_type = parse_type_name(a.kv_type);
@@ -175,7 +192,10 @@ int run(const Args& a) {
 
   std::mt19937_64 rng(42);
   std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(hp.n_vocab - 1));
-  Runner runner(be, a.batch);
+  const Runner::Output out = a.sampling == "greedy"  ? Runner::Output::kGreedy
+                            : a.sampling == "top-k" ? Runner::Output::kTopK
+                                                    : Runner::Output::kLogits;
+  Runner runner(be, a.batch, out);
   std::vector<TestResult> results;
   if (a.n_prompt > 0) {
     TestResult t{.name = fmt::format("pp{}", a.n_prompt), .n_tokens = a.n_prompt};
@@ -194,7 +214,7 @@ int run(const Args& a) {
     results.push_back(t);
   }
   if (a.n_gen > 0) {
-    TestResult t{.name = fmt::format("tg{}", a.n_gen), .n_tokens = a.n_gen};
+    TestResult t{.name = fmt::format("tg{}{}", a.n_gen, a.sampling == "greedy" ? "" : "-" + a.sampling), .n_tokens = a.n_gen};
     runner.generate(std::min(a.n_gen, 4), tok(rng));  // warm-up
     for (int r = 0; r < a.reps; ++r) {
       const int32_t first = tok(rng);
@@ -272,6 +292,9 @@ const RegisterCommand kBench{Command{
       sub.add_option("-b,--batch", a->batch, "Prompt tokens per forward pass (default 512)");
       sub.add_option("--kv-type", a->kv_type, "KV cache type: f16, f32 or q8_0 (default f16; cuda: f16 only)");
       sub.add_option("--backend,--device", a->backend, "Backend: cpu or cuda (default cpu)");
+      sub.add_option("--sampling", a->sampling,
+                     "What each tg step sends back: greedy (the argmax), top-k (the 40 best, as a top-k sampler asks) "
+                     "or logits (the whole row) (default greedy)");
       sub.add_flag("--json", a->json, "Print the results as JSON");
       sub.footer(
           "tokens/s is the mean ± standard deviation over the runs. The bound is the copy bandwidth (read + written "

@@ -43,6 +43,36 @@ struct Capabilities {
   bool device_memory = false;      // weights / KV live off the host (GPU)
 };
 
+// What a sampler needs from one logits row when it does not need the whole row: the k best
+// tokens and the logits of a few named ones (those it biases or penalizes).
+struct CandidateRequest {
+  int32_t k = 1;               // best tokens wanted, 1 <= k <= n_vocab
+  std::vector<TokenId> ids;    // tokens whose logits are wanted as well (in [0, n_vocab))
+};
+
+struct TokenLogit {
+  TokenId id = -1;
+  float logit = 0.0f;
+  bool operator==(const TokenLogit&) const = default;
+};
+
+// The answer for one row. `best` is in the sampler's rank order: a higher logit first, equal
+// logits by lower id, NaN ranked as -infinity and +infinity as the largest float (the logits
+// themselves are as computed). named[i] is the logit of request.ids[i].
+struct RowCandidates {
+  std::vector<TokenLogit> best;
+  std::vector<float> named;
+};
+
+struct Candidates {
+  std::vector<int32_t> batch_index;  // row r belongs to batch token batch_index[r]
+  std::vector<RowCandidates> rows;
+};
+
+// The host reference of one row's answer (Backend::forward_candidates' default, and the
+// reference the device selections are tested against).
+void select_candidates(std::span<const float> logits, const CandidateRequest& request, RowCandidates& out);
+
 // Logits of the tokens of a batch that asked for them, in batch order.
 struct Logits {
   int64_t n_vocab = 0;
@@ -91,6 +121,11 @@ class Backend {
       }
     }
   }
+
+  // forward() for a caller that needs only candidates: requests[r] is for the r-th token that
+  // wants logits. The default computes the logits and selects on the host (select_candidates);
+  // a device backend selects on the device so that only the candidates leave it.
+  virtual void forward_candidates(const Batch& batch, std::span<const CandidateRequest> requests, Candidates& out);
 
   // Copies every slot of block src to block dst, in every layer (copy-on-write).
   virtual void copy_blocks(std::span<const kv::BlockCopy> copies) = 0;

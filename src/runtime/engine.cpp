@@ -38,6 +38,9 @@ Engine::Engine(std::unique_ptr<backend::Backend> backend, std::optional<tokenize
       n_vocab_(static_cast<int32_t>(backend_->model().hparams().n_vocab)),
       kv_(backend_->kv_config().n_blocks, backend_->kv_config().block_size, config_.prefix_caching),
       scheduler_(kv_, SchedulerConfig{config_.max_running, config_.max_batch_tokens}) {
+  using CS = EngineConfig::CandidateSampling;
+  device_sampling_ = config_.candidate_sampling == CS::kAlways ||
+                     (config_.candidate_sampling == CS::kAuto && backend_->capabilities().device_memory);
   publish_stats(false);
 }
 
@@ -202,30 +205,68 @@ bool Engine::iterate() {
   }
   try {
     if (!plan_.copies.empty()) backend_->copy_blocks(plan_.copies);
-    backend_->forward(plan_.batch, logits_);
+    if (use_candidates()) {
+      backend_->forward_candidates(plan_.batch, requests_, candidates_);
+    } else {
+      needs_.clear();
+      backend_->forward(plan_.batch, logits_);
+    }
   } catch (const std::exception& e) {
     log::error("engine: forward pass failed", {{"error", e.what()}, {"batch_tokens", plan_.batch.size()}});
     for (const StepEntry& e2 : plan_.entries) finish(e2.seq, StopReason::kError, e.what());
     flush_finished(true);
     return true;
   }
+  sample_step();
+  flush_finished(true);
+  return true;
+}
+
+bool Engine::use_candidates() {
+  needs_.clear();
+  requests_.clear();
+  if (!device_sampling_) return false;
+  const size_t rows = plan_.batch.n_logits();
+  needs_.resize(rows);
+  requests_.resize(rows);
+  for (const StepEntry& e : plan_.entries) {
+    if (e.logits_row < 0) continue;
+    std::optional<sampling::CandidateNeed> need = e.seq->sampler->candidate_need(config_.max_candidates);
+    if (!need) {
+      needs_.clear();
+      requests_.clear();
+      return false;
+    }
+    const auto row = static_cast<size_t>(e.logits_row);
+    requests_[row] = {.k = need->k, .ids = need->ids};
+    needs_[row] = std::move(*need);
+  }
+  return true;
+}
+
+void Engine::sample_step() {
   for (const StepEntry& e : plan_.entries) {
     Sequence& s = *e.seq;
     s.n_computed = e.begin + e.n;
     kv_.commit(s.id, s.n_computed);
     if (e.logits_row < 0) continue;
+    const auto row = static_cast<size_t>(e.logits_row);
     try {
-      sample(s, logits_.row(static_cast<size_t>(e.logits_row)));
+      if (needs_.empty()) {
+        take_token(s, s.sampler->sample(logits_.row(row), scratch_));
+      } else {
+        const backend::RowCandidates& c = candidates_.rows[row];
+        best_.clear();
+        for (const backend::TokenLogit& t : c.best) best_.push_back({t.id, t.logit});
+        take_token(s, s.sampler->sample_candidates(needs_[row], best_, c.named));
+      }
     } catch (const std::exception& ex) {
       finish(&s, StopReason::kError, ex.what());
     }
   }
-  flush_finished(true);
-  return true;
 }
 
-void Engine::sample(Sequence& seq, std::span<const float> logits) {
-  sampling::SampleResult r = seq.sampler->sample(logits, scratch_);
+void Engine::take_token(Sequence& seq, sampling::SampleResult r) {
   seq.sampler->accept(r.token);
   seq.tokens.push_back(r.token);
   ++seq.n_generated;

@@ -44,6 +44,13 @@ struct EngineConfig {
   int32_t max_queue = 64;          // waiting requests; submit() beyond it throws OverloadedError
   std::chrono::milliseconds default_timeout{std::chrono::minutes(5)};  // Request::timeout == 0
   bool prefix_caching = true;
+  // Sampling from candidates (the k best tokens and the biased / penalized ones, selected by
+  // the backend) instead of whole logits rows, in steps where every sequence's settings allow
+  // it (Sampler::candidate_need): the same tokens either way. kAuto: on device backends, so
+  // that only the candidates leave the GPU; kAlways: on any backend; kNever: whole rows.
+  enum class CandidateSampling { kAuto, kAlways, kNever };
+  CandidateSampling candidate_sampling = CandidateSampling::kAuto;
+  int32_t max_candidates = 1024;  // the most candidates a row may ask for
 };
 
 // A snapshot for metrics (quarrel_queue_depth, quarrel_kv_blocks_used, ...).
@@ -117,7 +124,11 @@ class Engine {
   bool iterate();            // one loop iteration (engine thread, or step())
   void take_incoming();
   void end_cancelled_and_expired();
-  void sample(Sequence& seq, std::span<const float> logits);
+  // Samples every sequence of the step that has logits: from candidates when
+  // use_candidates() set up requests_, else from logits_.
+  void sample_step();
+  bool use_candidates();
+  void take_token(Sequence& seq, sampling::SampleResult r);
   void finish(Sequence* seq, StopReason reason, std::string error = {});
   void flush_finished(bool ran_forward);
   void fail_all(const std::string& error);
@@ -133,6 +144,11 @@ class Engine {
   StepPlan plan_;
   backend::Logits logits_;
   sampling::CandidateList scratch_;
+  bool device_sampling_ = false;  // candidates on this backend (config_.candidate_sampling)
+  std::vector<sampling::CandidateNeed> needs_;       // per logits row, when sampling from candidates
+  std::vector<backend::CandidateRequest> requests_;  // the same, as the backend takes them
+  backend::Candidates candidates_;
+  std::vector<sampling::Candidate> best_;
   // Ended this iteration, with their final events: flush_finished() removes them (freeing
   // their blocks), publishes the stats, then sends the events.
   std::vector<std::pair<Sequence*, TokenEvent>> finished_;

@@ -125,15 +125,7 @@ void fill(CandidateList& list, std::span<const float> logits) {
   list.items.resize(logits.size());
   Candidate* out = list.items.data();
   const float* in = logits.data();
-  for (size_t i = 0; i < logits.size(); ++i) {
-    // NaN -> -infinity, +infinity -> FLT_MAX, on the bits (branch-free, vectorizable).
-    uint32_t b = std::bit_cast<uint32_t>(in[i]);
-    const uint32_t is_nan = 0u - static_cast<uint32_t>((b & 0x7fffffffu) > 0x7f800000u);
-    const uint32_t is_inf = 0u - static_cast<uint32_t>(b == 0x7f800000u);
-    b = (b & ~is_nan) | (0xff800000u & is_nan);
-    b = (b & ~is_inf) | (0x7f7fffffu & is_inf);
-    out[i] = {static_cast<TokenId>(i), std::bit_cast<float>(b)};
-  }
+  for (size_t i = 0; i < logits.size(); ++i) out[i] = {static_cast<TokenId>(i), sanitize_logit(in[i])};
   list.sorted = 0;
   list.id_order = true;
 }

@@ -7,6 +7,7 @@
 //
 // Ordering is total: a higher logit first, equal logits by lower token id. So partial sorts give
 // the same result with any standard library, and greedy ties go to the lowest id.
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -34,6 +35,16 @@ struct CandidateList {
 
   size_t size() const { return items.size(); }
 };
+
+// NaN -> -infinity, +infinity -> FLT_MAX, on the bits (branch-free, so loops over it vectorize).
+inline float sanitize_logit(float f) {
+  uint32_t b = std::bit_cast<uint32_t>(f);
+  const uint32_t is_nan = 0u - static_cast<uint32_t>((b & 0x7fffffffu) > 0x7f800000u);
+  const uint32_t is_inf = 0u - static_cast<uint32_t>(b == 0x7f800000u);
+  b = (b & ~is_nan) | (0xff800000u & is_nan);
+  b = (b & ~is_inf) | (0x7f7fffffu & is_inf);
+  return std::bit_cast<float>(b);
+}
 
 // Every token of logits [n_vocab], in id order. NaN logits become -infinity and +infinity
 // becomes the largest float, so that every later stage sees an ordered, finite-or-minus-infinity

@@ -1,5 +1,6 @@
 #include "sampling/sampler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -68,18 +69,61 @@ SampleResult Sampler::sample(std::span<const float> logits, CandidateList& list)
     }
   }
 
-  Candidate chosen;
-  if (p.temperature <= 0.0f) {
-    chosen = argmax(list);
-  } else {
-    top_k(list, p.top_k, min_keep);
-    top_p(list, p.top_p, min_keep);
-    min_p(list, p.min_p, min_keep);
-    typical_p(list, p.typical_p, min_keep);
-    chosen = list.items[draw(list, p.temperature, rng_.uniform())];
-  }
+  const Candidate chosen = choose(list);
   r.token = chosen.id;
   if (want_logprobs) r.logprob = logprob(chosen.logit, lse);
+  return r;
+}
+
+Candidate Sampler::choose(CandidateList& list) {
+  const SamplingParams& p = params_;
+  if (p.temperature <= 0.0f) return argmax(list);
+  const size_t min_keep = static_cast<size_t>(std::max(p.min_keep, 1));
+  top_k(list, p.top_k, min_keep);
+  top_p(list, p.top_p, min_keep);
+  min_p(list, p.min_p, min_keep);
+  typical_p(list, p.typical_p, min_keep);
+  return list.items[draw(list, p.temperature, rng_.uniform())];
+}
+
+std::optional<CandidateNeed> Sampler::candidate_need(int32_t max_k) const {
+  const SamplingParams& p = params_;
+  if (p.logprobs || p.top_logprobs > 0) return std::nullopt;
+  if (p.temperature > 0.0f && p.top_k <= 0) return std::nullopt;
+  CandidateNeed need;
+  for (const auto& [id, bias] : p.logit_bias) need.ids.push_back(id);
+  if (!(p.repeat_penalty == 1.0f && p.frequency_penalty == 0.0f && p.presence_penalty == 0.0f)) {
+    for (const auto& [id, count] : history_.counts())
+      if (count > 0) need.ids.push_back(id);
+  }
+  std::sort(need.ids.begin(), need.ids.end());
+  need.ids.erase(std::unique(need.ids.begin(), need.ids.end()), need.ids.end());
+  const int64_t keep = p.temperature <= 0.0f ? 1 : std::max<int64_t>(p.top_k, std::max(p.min_keep, 1));
+  const int64_t k = keep + static_cast<int64_t>(need.ids.size());
+  if (k > max_k || k >= n_vocab_) return std::nullopt;
+  need.k = static_cast<int32_t>(k);
+  return need;
+}
+
+SampleResult Sampler::sample_candidates(const CandidateNeed& need, std::span<const Candidate> best,
+                                        std::span<const float> named) {
+  if (best.size() != static_cast<size_t>(need.k) || named.size() != need.ids.size())
+    fail(ErrorCode::kInternal, "sampling: {} best and {} named logits for a need of {} and {}", best.size(),
+         named.size(), need.k, need.ids.size());
+  CandidateList& list = own_;
+  list.items.clear();
+  for (size_t i = 0; i < named.size(); ++i) list.items.push_back({need.ids[i], sanitize_logit(named[i])});
+  for (const Candidate& c : best) {
+    if (!std::binary_search(need.ids.begin(), need.ids.end(), c.id)) list.items.push_back({c.id, sanitize_logit(c.logit)});
+  }
+  list.sorted = 0;
+  list.id_order = false;
+  apply_logit_bias(list, params_.logit_bias);
+  apply_penalties(list, history_.counts(), params_.repeat_penalty, params_.frequency_penalty, params_.presence_penalty);
+  // Rank order, as the whole-row chain has it after its top-k (or for its argmax).
+  sort_prefix(list, list.size());
+  SampleResult r;
+  r.token = choose(list).id;
   return r;
 }
 

@@ -16,6 +16,7 @@
 // orders for every sort. Only typical-p uses libm (exp/log in double).
 // Each sampler owns its RNG state: sequences never share one.
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -38,6 +39,15 @@ struct SampleResult {
   std::vector<TokenLogprob> top;    // top_logprobs entries, most likely first (ties: lower id)
 };
 
+// A step that can be served from part of the logits row (a device backend then sends back only
+// that part): the k best tokens by logit, and the logits of `ids`, the tokens that logit bias
+// and the penalties change. That is exact: the tokens the chain keeps are among the k - |ids|
+// best unchanged tokens (all within the k best overall) and the changed ones.
+struct CandidateNeed {
+  int32_t k = 0;
+  std::vector<TokenId> ids;  // sorted, distinct
+};
+
 class Sampler {
  public:
   // Validates params (Error kInvalidArgument on nonsense); n_vocab is the logits' length.
@@ -49,6 +59,16 @@ class Sampler {
   // The same, with a caller-owned candidate buffer (one per engine thread instead of one per
   // sequence: the buffer holds n_vocab candidates).
   SampleResult sample(std::span<const float> logits, CandidateList& scratch);
+
+  // What the next sample() needs when it can do with candidates, k <= max_k; nullopt when it
+  // needs the whole row (log-probabilities asked for, top-k off while sampling, or too many
+  // candidates for max_k or the vocabulary).
+  std::optional<CandidateNeed> candidate_need(int32_t max_k) const;
+  // sample() from the candidates candidate_need() asked for: `best` the k best tokens (in any
+  // order), named[i] the logit of need.ids[i]. Same result, and the same RNG step, as sample()
+  // on the whole row.
+  SampleResult sample_candidates(const CandidateNeed& need, std::span<const Candidate> best,
+                                 std::span<const float> named);
 
   // Adds tokens to the penalty window. The runtime accepts each generated token; it may also
   // accept the prompt (llama.cpp's server does, so prompt tokens are penalized too).
@@ -65,6 +85,9 @@ class Sampler {
   const TokenHistory& history() const { return history_; }
 
  private:
+  // The truncating stages and the draw (or the argmax), on a list after bias and penalties.
+  Candidate choose(CandidateList& list);
+
   SamplingParams params_;
   int32_t n_vocab_;
   uint64_t seed_;

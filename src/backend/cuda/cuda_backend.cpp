@@ -13,6 +13,7 @@
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/device_info.h"
 #include "backend/cuda/kernels.h"
+#include "backend/rank_key.h"
 #include "core/error.h"
 #include "model/model.h"
 
@@ -53,6 +54,7 @@ struct CudaBackend::Impl {
   size_t cap = 0, bt_cap = 0;
   cuda::DeviceBuffer act, wh, q8buf;
   cuda::DeviceBuffer dec_scratch, dec_counters;  // attention_decode (batches of <= kMatvecMaxCols tokens)
+  cuda::DeviceBuffer argmax_scratch;
   float *x = nullptr, *xn = nullptr, *q = nullptr, *att = nullptr, *k = nullptr, *v = nullptr;
   float *gate = nullptr, *up = nullptr, *logits = nullptr;
   void* xh = nullptr;
@@ -99,8 +101,56 @@ struct CudaBackend::Impl {
   // The int8 copy of an activation of k rows (one shared buffer: each is used before the next).
   cuda::Q8Act q8_for(int64_t k) { return cuda::q8_act_at(q8buf.get(), k, cuda::kMatvecMaxCols); }
   void run_layer(int64_t il, int64_t n);
-  void enqueue(int64_t n, int64_t n_out, bool greedy);
+  void enqueue(int64_t n, int64_t n_out, Output out);
+
+  // Sampling candidates (forward_candidates): the k best of each logits row and the logits of
+  // named (row, id) pairs. Device and pinned copies of one layout, in 4-byte words:
+  // [ids k*rows][vals k*rows][named values count] then the inputs [rows of count][ids of count].
+  cuda::DeviceBuffer sel_d;
+  cuda::PinnedBuffer sel_h;
+  int sel_k = 0;
+  int64_t sel_count = 0;
+  void prepare_selection(int64_t rows, std::span<const CandidateRequest> requests);
+  void enqueue_selection(int64_t rows);
 };
+
+void CudaBackend::Impl::prepare_selection(int64_t rows, std::span<const CandidateRequest> requests) {
+  sel_k = 0;
+  sel_count = 0;
+  for (const CandidateRequest& r : requests) {
+    sel_k = std::max(sel_k, r.k);
+    sel_count += static_cast<int64_t>(r.ids.size());
+  }
+  const size_t words = static_cast<size_t>(2 * sel_k * rows + 3 * sel_count);
+  if (sel_h.size() < words * 4) {
+    const size_t bytes = pow2_at_least(words * 4, 4096);
+    sel_h.reset(bytes);
+    sel_d.reset(bytes);
+  }
+  auto* in = sel_h.get<int32_t>() + 2 * sel_k * rows + sel_count;
+  int64_t j = 0;
+  for (size_t r = 0; r < requests.size(); ++r) {
+    for (TokenId id : requests[r].ids) {
+      in[j] = static_cast<int32_t>(r);
+      in[sel_count + j] = id;
+      ++j;
+    }
+  }
+}
+
+void CudaBackend::Impl::enqueue_selection(int64_t rows) {
+  const int64_t n_vocab = model->hparams().n_vocab;
+  const int64_t out_words = 2 * sel_k * rows + sel_count;
+  auto* d = sel_d.get<int32_t>();
+  if (sel_count > 0) {
+    QUARREL_CUDA_CHECK(cudaMemcpyAsync(d + out_words, sel_h.get<int32_t>() + out_words,
+                                       static_cast<size_t>(2 * sel_count) * 4, cudaMemcpyHostToDevice, stream));
+  }
+  cuda::select_top_k(logits, n_vocab, rows, sel_k, d, reinterpret_cast<float*>(d + sel_k * rows), stream);
+  cuda::gather_logits(logits, n_vocab, d + out_words, d + out_words + sel_count, sel_count,
+                      reinterpret_cast<float*>(d + 2 * sel_k * rows), stream);
+  QUARREL_CUDA_CHECK(cudaMemcpyAsync(sel_h.get(), d, static_cast<size_t>(out_words) * 4, cudaMemcpyDeviceToHost, stream));
+}
 
 void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {
   if (n <= cap && bt_total <= bt_cap) return;
@@ -139,6 +189,8 @@ void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {
   dec_scratch.reset(cuda::attention_decode_scratch_floats(cuda::kMatvecMaxCols, n_head, static_cast<int>(hp.head_dim_k)) * 4);
   dec_counters.reset(cuda::attention_decode_counters(cuda::kMatvecMaxCols, n_kv) * 4);
   QUARREL_CUDA_CHECK(cudaMemset(dec_counters.get(), 0, dec_counters.size()));
+  argmax_scratch.reset(cuda::argmax_scratch_bytes(hp.n_vocab, c));
+  QUARREL_CUDA_CHECK(cudaMemset(argmax_scratch.get(), 0, argmax_scratch.size()));
   off_slots = take_m(cap * 8);
   off_tokens = take_m(cap * 4);
   off_pos = take_m(cap * 4);
@@ -275,7 +327,7 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   matmuls({{&L.down, x, true}}, gate, q8 ? &hq : nullptr, n);  // x += down h
 }
 
-void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, bool greedy) {
+void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, Output out) {
   const model::HParams& hp = model->hparams();
   QUARREL_CUDA_CHECK(cudaMemcpyAsync(meta_d.get(), meta_h.get(), meta_bytes, cudaMemcpyHostToDevice, stream));
   cuda::dequantize_rows_f32(w.token_embd, meta_d_at<int32_t>(off_tokens), n, x, stream);
@@ -286,10 +338,10 @@ void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, bool greedy) {
   cuda::Q8Act xq = q8_for(hp.n_embd);
   cuda::rms_norm(xn, w.output_norm, xn, hp.n_embd, n_out, hp.rms_eps, stream, q8 ? &xq : nullptr);
   matmuls({{&w.output, logits, false}}, xn, q8 ? &xq : nullptr, n_out);
-  if (greedy) {
-    cuda::argmax_rows(logits, hp.n_vocab, n_out, ids, stream);
+  if (out == Output::kGreedy) {
+    cuda::argmax_rows(logits, hp.n_vocab, n_out, ids, argmax_scratch.get(), stream);
     QUARREL_CUDA_CHECK(cudaMemcpyAsync(out_h.get(), ids, static_cast<size_t>(n_out) * 4, cudaMemcpyDeviceToHost, stream));
-  } else {
+  } else if (out == Output::kLogits) {
     QUARREL_CUDA_CHECK(cudaMemcpyAsync(out_h.get(), logits, static_cast<size_t>(n_out * hp.n_vocab) * 4,
                                        cudaMemcpyDeviceToHost, stream));
   }
@@ -391,7 +443,7 @@ void CudaBackend::load(std::shared_ptr<const model::Model> model, const KvCacheC
 }
 
 void CudaBackend::forward(const Batch& batch, Logits& out) {
-  run(batch, false);
+  run(batch, Output::kLogits);
   const model::HParams& hp = d_->model->hparams();
   out.n_vocab = hp.n_vocab;
   out.batch_index.clear();
@@ -403,12 +455,52 @@ void CudaBackend::forward(const Batch& batch, Logits& out) {
 }
 
 void CudaBackend::forward_greedy(const Batch& batch, std::vector<TokenId>& ids) {
-  run(batch, true);
+  run(batch, Output::kGreedy);
   const size_t n_out = batch.empty() ? 0 : batch.n_logits();
   ids.assign(d_->out_h.get<int32_t>(), d_->out_h.get<int32_t>() + n_out);
 }
 
-void CudaBackend::run(const Batch& batch, bool greedy) {
+void CudaBackend::forward_candidates(const Batch& batch, std::span<const CandidateRequest> requests, Candidates& out) {
+  Impl& d = *d_;
+  const int64_t n_vocab = model().hparams().n_vocab;
+  const size_t rows = batch.n_logits();
+  if (requests.size() != rows) {
+    fail(ErrorCode::kInternal, "candidates: {} requests for {} logits rows", requests.size(), rows);
+  }
+  for (const CandidateRequest& r : requests) {
+    if (r.k < 1 || r.k > n_vocab) fail(ErrorCode::kInvalidArgument, "candidates: k = {} for a vocabulary of {}", r.k, n_vocab);
+    for (TokenId id : r.ids) {
+      if (id < 0 || id >= n_vocab) fail(ErrorCode::kInvalidArgument, "candidates: token {} outside the vocabulary of {}", id, n_vocab);
+    }
+  }
+  d.prepare_selection(static_cast<int64_t>(rows), requests);
+  run(batch, Output::kOnDevice);
+  out.batch_index.clear();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (batch.want_logits[i]) out.batch_index.push_back(static_cast<int32_t>(i));
+  }
+  out.rows.resize(rows);
+  const auto* ids = d.sel_h.get<int32_t>();
+  const auto* vals = d.sel_h.get<float>() + static_cast<size_t>(d.sel_k) * rows;
+  const auto* named = d.sel_h.get<float>() + static_cast<size_t>(2 * d.sel_k) * rows;
+  const auto ranks_before = [](const TokenLogit& a, const TokenLogit& b) {
+    const uint32_t ka = logit_rank_key(a.logit), kb = logit_rank_key(b.logit);
+    return ka > kb || (ka == kb && a.id < b.id);
+  };
+  for (size_t r = 0; r < rows; ++r) {
+    RowCandidates& rc = out.rows[r];
+    rc.best.resize(static_cast<size_t>(d.sel_k));
+    for (size_t i = 0; i < rc.best.size(); ++i) {
+      rc.best[i] = {ids[r * static_cast<size_t>(d.sel_k) + i], vals[r * static_cast<size_t>(d.sel_k) + i]};
+    }
+    std::sort(rc.best.begin(), rc.best.end(), ranks_before);
+    rc.best.resize(static_cast<size_t>(requests[r].k));  // the k best of the sel_k best
+    rc.named.assign(named, named + requests[r].ids.size());
+    named += requests[r].ids.size();
+  }
+}
+
+void CudaBackend::run(const Batch& batch, Output mode) {
   Impl& d = *d_;
   const model::HParams& hp = model().hparams();
   batch.validate(kv_.n_blocks, kv_.block_size);
@@ -454,12 +546,12 @@ void CudaBackend::run(const Batch& batch, bool greedy) {
               d.meta_h_at<float>(d.off_cs));
 
   if (d.opt.cuda_graphs && n <= cuda::kMatvecMaxCols) {
-    const uint32_t key = static_cast<uint32_t>(n) | static_cast<uint32_t>(n_out) << 8 | (greedy ? 1u << 16 : 0u);
+    const uint32_t key = static_cast<uint32_t>(n) | static_cast<uint32_t>(n_out) << 8 | static_cast<uint32_t>(mode) << 16;
     auto it = d.graphs.find(key);
     if (it == d.graphs.end()) {
       QUARREL_CUDA_CHECK(cudaStreamBeginCapture(d.stream, cudaStreamCaptureModeThreadLocal));
       try {
-        d.enqueue(n, n_out, greedy);
+        d.enqueue(n, n_out, mode);
       } catch (...) {
         cudaGraph_t g = nullptr;
         cudaStreamEndCapture(d.stream, &g);
@@ -477,8 +569,9 @@ void CudaBackend::run(const Batch& batch, bool greedy) {
     }
     QUARREL_CUDA_CHECK(cudaGraphLaunch(it->second, d.stream));
   } else {
-    d.enqueue(n, n_out, greedy);
+    d.enqueue(n, n_out, mode);
   }
+  if (mode == Output::kOnDevice && n_out > 0) d.enqueue_selection(n_out);
   QUARREL_CUDA_CHECK(cudaStreamSynchronize(d.stream));
 }
 

@@ -45,6 +45,9 @@ class CudaBackend final : public Backend {
   uint64_t kv_bytes() const override;
   void forward(const Batch& batch, Logits& out) override;
   void forward_greedy(const Batch& batch, std::vector<TokenId>& ids) override;
+  // The k best of each row are selected on the device (select_top_k.cu); only the candidates
+  // and the named logits come back.
+  void forward_candidates(const Batch& batch, std::span<const CandidateRequest> requests, Candidates& out) override;
   void copy_blocks(std::span<const kv::BlockCopy> copies) override;
 
   // Bytes of weights on the device (as uploaded, without the F16 prompt cache).
@@ -54,7 +57,10 @@ class CudaBackend final : public Backend {
 
  private:
   struct Impl;
-  void run(const Batch& batch, bool greedy);
+  // What a forward leaves on the host: every logits row, the argmax of each, or nothing (the
+  // caller selects candidates on the device after it).
+  enum class Output { kLogits = 0, kGreedy = 1, kOnDevice = 2 };
+  void run(const Batch& batch, Output mode);
   KvCacheConfig kv_;
   std::unique_ptr<Impl> d_;
 };

@@ -126,6 +126,18 @@ void attention(const AttentionArgs& a, cudaStream_t s);
 
 // --- argmax.cu ---
 // ids[r] = index of the largest of row r of x [n, rows] (first on ties, NaNs skipped; -1 if none).
-void argmax_rows(const float* x, int64_t n, int64_t rows, int32_t* ids, cudaStream_t s);
+// scratch: argmax_scratch_bytes(n, rows), zeroed once before its first use (it is left zeroed).
+size_t argmax_scratch_bytes(int64_t n, int64_t rows);
+void argmax_rows(const float* x, int64_t n, int64_t rows, int32_t* ids, void* scratch, cudaStream_t s);
+
+// --- select_top_k.cu ---
+// Sampling candidates: for each of `rows` rows of logits [n, rows], the k best tokens (the
+// sampler's rank order, backend/rank_key.h; ties to the lower ids) as out_ids / out_vals
+// [k, rows], in no particular order within a row. 1 <= k <= n.
+void select_top_k(const float* logits, int64_t n, int64_t rows, int k, int32_t* out_ids, float* out_vals,
+                  cudaStream_t s);
+// out[i] = logits[rows[i] * n + ids[i]] for i < count.
+void gather_logits(const float* logits, int64_t n, const int32_t* rows, const int32_t* ids, int64_t count, float* out,
+                   cudaStream_t s);
 
 }  // namespace quarrel::cuda

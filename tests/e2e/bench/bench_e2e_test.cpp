@@ -48,9 +48,19 @@ TEST(BenchE2E, TableAndSkippedTests) {
   EXPECT_NE(r.out.find("of bound"), std::string::npos) << r.out;
 }
 
+// What a tg step sends back: the 40 best (a top-k sampler) or the whole row, named in the test.
+TEST(BenchE2E, SamplingOutputs) {
+  for (const std::string mode : {"top-k", "logits"}) {
+    const auto r = run_cli("bench " + model() + " -p 0 -n 8 -r 1 -t 1 --sampling " + mode);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("| tg8-" + mode + " "), std::string::npos) << r.out;
+  }
+}
+
 TEST(BenchE2E, ErrorsAreOneLine) {
   for (const std::string& args : {std::string("bench /nonexistent.gguf"), "bench " + model() + " -r 0",
-                                 "bench " + model() + " -p 0 -n 0", "bench " + model() + " --kv-type q2_k"}) {
+                                 "bench " + model() + " -p 0 -n 0", "bench " + model() + " --kv-type q2_k",
+                                 "bench " + model() + " --sampling nucleus"}) {
     const auto r = run_cli(args);
     EXPECT_NE(r.status, 0) << args;
     EXPECT_EQ(test::count_lines(r.err), 1u) << args << ": " << r.err;

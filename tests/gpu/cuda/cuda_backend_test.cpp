@@ -251,6 +251,58 @@ TEST_F(CudaModelTest, BatchedEqualsSequentialAndCopyOnWrite) {
   EXPECT_EQ(a, s);
 }
 
+// forward_candidates selects on the device what the host selects from forward()'s rows (the
+// same logits: the K/V written again are the same): a prompt batch of two sequences (no graph)
+// and decode steps (graphs), a different k and named tokens per row.
+TEST_F(CudaModelTest, CandidatesEqualTheHostSelection) {
+  auto m = model::Model::load(make("llama", GgmlType::Q4_K), {.n_ctx = 256});
+  const auto n_vocab = static_cast<int32_t>(m->hparams().n_vocab);
+  CudaBackend gpu;
+  gpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock});
+  const std::vector<std::vector<int32_t>> bts = {{0, 2, 4, 6}, {1, 3, 5, 7}};
+  const std::vector<CandidateRequest> reqs = {{.k = 1, .ids = {}}, {.k = std::min(300, n_vocab), .ids = {0, 5, n_vocab - 1}}};
+  auto check = [&](const Batch& b) {
+    Logits l;
+    gpu.forward(b, l);
+    Candidates c;
+    gpu.forward_candidates(b, reqs, c);
+    ASSERT_EQ(c.batch_index, l.batch_index);
+    ASSERT_EQ(c.rows.size(), 2u);
+    for (size_t r = 0; r < 2; ++r) {
+      RowCandidates want;
+      select_candidates(l.row(r), reqs[r], want);
+      ASSERT_EQ(c.rows[r].best.size(), want.best.size());
+      for (size_t i = 0; i < want.best.size(); ++i) {
+        EXPECT_EQ(c.rows[r].best[i].id, want.best[i].id) << "row " << r << " rank " << i;
+        EXPECT_EQ(c.rows[r].best[i].logit, want.best[i].logit);
+      }
+      EXPECT_EQ(c.rows[r].named, want.named);
+    }
+  };
+  Batch b;
+  for (int s = 0; s < 2; ++s) {
+    b.set_sequence(s, bts[s], 9 + s);
+    for (int p = 0; p < 9 + s; ++p) b.add_token((p * 13 + s) % 256, p, s, slot_of(bts[s], p), p == 8 + s);
+  }
+  check(b);
+  for (int step = 0; step < 3; ++step) {
+    b.clear();
+    for (int s = 0; s < 2; ++s) {
+      const int p = 9 + s + step;
+      b.set_sequence(s, bts[s], p + 1);
+      b.add_token(40 + step + s, p, s, slot_of(bts[s], p), true);
+    }
+    check(b);
+  }
+  Candidates c;
+  b.clear();
+  b.set_sequence(0, bts[0], 1);
+  b.add_token(1, 0, 0, slot_of(bts[0], 0), true);
+  EXPECT_THROW(gpu.forward_candidates(b, std::vector<CandidateRequest>{{.k = n_vocab + 1, .ids = {}}}, c), Error);
+  EXPECT_THROW(gpu.forward_candidates(b, std::vector<CandidateRequest>{{.k = 1, .ids = {-1}}}, c), Error);
+  EXPECT_THROW(gpu.forward_candidates(b, std::vector<CandidateRequest>{}, c), Error);
+}
+
 TEST_F(CudaModelTest, ErrorsNotCrashes) {
   auto m = model::Model::load(make("llama", GgmlType::F16), {.n_ctx = 256});
   CudaBackend gpu;

@@ -196,9 +196,39 @@ TEST(CudaKernels, RmsNormSwigluAddArgmax) {
     if (n > 3) lx[static_cast<size_t>(n + 2)] = lx[static_cast<size_t>(n + 3)] = 100.0f;
     const auto lb = to_device(lx);
     auto ib = poisoned(static_cast<size_t>(rows) * 4);
-    argmax_rows(lb.get<float>(), n, rows, ib.get<int32_t>(), nullptr);
+    auto scratch = to_device(std::vector<uint8_t>(argmax_scratch_bytes(n, rows), 0));
+    argmax_rows(lb.get<float>(), n, rows, ib.get<int32_t>(), scratch.get(), nullptr);
     const auto ids = to_host<int32_t>(ib, static_cast<size_t>(rows));
     for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(ids[static_cast<size_t>(r)], cpu::argmax(lx.data() + r * n, n)) << n;
+  }
+}
+
+// Argmax over vocabulary-sized rows, split over many blocks: the maximum tied across slices
+// (the lower index wins), NaN rows, a row of one NaN-free element; run twice on the same scratch
+// (the per-row counters must be left at zero).
+TEST(CudaKernels, ArgmaxOverLargeRows) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  for (const int64_t n : {int64_t{2047}, int64_t{2049}, int64_t{32000}, int64_t{128256}}) {
+    const int64_t rows = 5;
+    auto lx = test::random_floats(rng, static_cast<size_t>(n * rows), -10.0f, 10.0f);
+    lx[static_cast<size_t>(n - 1)] = lx[static_cast<size_t>(n / 3)] = 50.0f;  // row 0: tie, far apart
+    for (int64_t i = 0; i < n; ++i) lx[static_cast<size_t>(n + i)] = NAN;      // row 1: all NaN
+    lx[static_cast<size_t>(n + n - 1)] = -3.0f;                                 // but its last
+    lx[static_cast<size_t>(2 * n + 5)] = INFINITY;                              // row 2: +inf
+    const auto lb = to_device(lx);
+    auto scratch = to_device(std::vector<uint8_t>(argmax_scratch_bytes(n, rows), 0));
+    for (int rep = 0; rep < 2; ++rep) {
+      auto ib = poisoned(static_cast<size_t>(rows) * 4);
+      argmax_rows(lb.get<float>(), n, rows, ib.get<int32_t>(), scratch.get(), nullptr);
+      const auto ids = to_host<int32_t>(ib, static_cast<size_t>(rows));
+      for (int64_t r = 0; r < rows; ++r) {
+        EXPECT_EQ(ids[static_cast<size_t>(r)], cpu::argmax(lx.data() + r * n, n)) << n << " row " << r << " rep " << rep;
+      }
+      EXPECT_EQ(ids[0], n / 3);
+      EXPECT_EQ(ids[1], n - 1);
+      EXPECT_EQ(ids[2], 5);
+    }
   }
 }
 

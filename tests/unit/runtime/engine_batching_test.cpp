@@ -3,6 +3,8 @@
 // gives alone, and alone equals the backend's own single-sequence greedy loop.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "backend/generate.h"
 #include "engine_fixture.h"
 
@@ -150,6 +152,79 @@ TEST(EngineBatching, SharedPrefixesHitTheCacheAndGiveTheSameTokens) {
   }
   e->stop();
   EXPECT_GT(e->stats().cached_prompt_tokens, 0u);
+}
+
+
+
+// The CPU backend, counting the steps served from candidates.
+class CountingBackend final : public backend::Backend {
+ public:
+  explicit CountingBackend(std::shared_ptr<int> count) : count_(std::move(count)) {
+    inner_.load(tiny_model(), {.n_blocks = 128, .block_size = 16, .type = GgmlType::F32});
+  }
+  std::string_view name() const override { return "counting-cpu"; }
+  backend::Capabilities capabilities() const override { return inner_.capabilities(); }
+  void load(std::shared_ptr<const model::Model>, const backend::KvCacheConfig&) override {}
+  const model::Model& model() const override { return inner_.model(); }
+  const backend::KvCacheConfig& kv_config() const override { return inner_.kv_config(); }
+  uint64_t kv_bytes() const override { return inner_.kv_bytes(); }
+  void forward(const backend::Batch& b, backend::Logits& out) override { inner_.forward(b, out); }
+  void forward_candidates(const backend::Batch& b, std::span<const backend::CandidateRequest> req,
+                          backend::Candidates& out) override {
+    ++*count_;
+    Backend::forward_candidates(b, req, out);
+  }
+  void copy_blocks(std::span<const kv::BlockCopy> c) override { inner_.copy_blocks(c); }
+
+ private:
+  backend::CpuBackend inner_{{.n_threads = 1}};
+  std::shared_ptr<int> count_;
+};
+
+// Sampling from the backend's candidates gives the tokens whole rows give: seeded sampling with
+// top-k, penalties both ways, logit bias (a ban among them), greedy; one request asks for
+// logprobs, so the steps it is in fall back to whole rows.
+TEST(EngineBatching, SamplingFromCandidatesEqualsWholeRows) {
+  auto cases = make_cases(test::test_seed(), true);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    auto& p = cases[i].sampling;
+    p.top_k = 1 + static_cast<int32_t>(i * 7 % 50);
+    if (i % 2) {
+      p.repeat_penalty = 1.3f;
+      p.frequency_penalty = i % 4 == 1 ? 0.4f : -0.4f;
+    }
+    if (i % 3 == 0) p.logit_bias = {{5, 4.0f}, {9, -INFINITY}};
+    if (i == 4) p.temperature = 0.0f;
+  }
+  auto run = [&](EngineConfig::CandidateSampling mode, int* steps) {
+    auto count = std::make_shared<int>(0);
+    EngineConfig cfg{.max_running = 8, .max_batch_tokens = 512};
+    cfg.candidate_sampling = mode;
+    auto e = std::make_unique<Engine>(std::make_unique<CountingBackend>(count), std::nullopt, cfg);
+    std::vector<std::shared_ptr<RequestHandle>> handles;
+    for (const Case& c : cases) handles.push_back(e->submit(to_request(c)));
+    e->run_until_idle();
+    std::vector<std::vector<TokenId>> out;
+    for (auto& h : handles) out.push_back(collect(*h).tokens);
+    *steps = *count;
+    return out;
+  };
+  int steps_whole = 0, steps_cand = 0;
+  const auto whole = run(EngineConfig::CandidateSampling::kNever, &steps_whole);
+  const auto cand = run(EngineConfig::CandidateSampling::kAlways, &steps_cand);
+  EXPECT_EQ(steps_whole, 0);
+  EXPECT_GT(steps_cand, 10);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_EQ(cand[i], whole[i]) << "case " << i;
+    EXPECT_EQ(cand[i].size(), static_cast<size_t>(cases[i].max_tokens));
+  }
+
+  // With one request that needs whole rows (logprobs) running, its steps use whole rows.
+  cases[2].sampling.logprobs = true;
+  int steps_mixed = 0;
+  const auto mixed = run(EngineConfig::CandidateSampling::kAlways, &steps_mixed);
+  EXPECT_LT(steps_mixed, steps_cand);
+  for (size_t i = 0; i < cases.size(); ++i) EXPECT_EQ(mixed[i], whole[i]) << "case " << i;
 }
 
 }  // namespace
