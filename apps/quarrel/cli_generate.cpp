@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include "apps/quarrel/kv_type_option.h"
 #include "chat/named_templates.h"
 #include "core/error.h"
 #include "model/model.h"
@@ -67,7 +68,7 @@ void add_engine_options(CLI::App& sub, RunArgs& a) {
   sub.add_option("-c,--ctx", a.ctx, "Context size in tokens, prompt and reply (0: the model's; default 4096)");
   sub.add_option("-t,--threads", a.threads, "Threads (default: the physical cores)");
   sub.add_option("-b,--batch", a.batch, "Prompt tokens per forward pass (default 512)");
-  sub.add_option("--kv-type", a.kv_type, "KV cache type: f16, f32 or q8_0 (default f16; cuda: f16 only)");
+  sub.add_option("--kv-type", a.kv_type, kKvTypeHelp);
   sub.add_option("--backend,--device", a.backend, "Backend: cpu or cuda (default cpu)");
 }
 
@@ -95,10 +96,7 @@ std::unique_ptr<runtime::Engine> load_engine(const RunArgs& a) {
   o.backend = a.backend;
   o.n_ctx = a.ctx;
   o.n_threads = a.threads;
-  const auto kv = parse_type_name(a.kv_type);
-  if (!kv || (*kv != GgmlType::F16 && *kv != GgmlType::F32 && *kv != GgmlType::Q8_0))
-    fail(ErrorCode::kInvalidArgument, "--kv-type must be f16, f32 or q8_0, got '{}'", a.kv_type);
-  o.kv_type = *kv;
+  o.kv_type = parse_kv_type_option(a.kv_type);
   if (a.batch < 1) fail(ErrorCode::kInvalidArgument, "--batch must be at least 1, got {}", a.batch);
   o.engine.max_running = 1;
   o.engine.max_batch_tokens = a.batch;

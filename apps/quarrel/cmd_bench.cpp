@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/quarrel/command.h"
+#include "apps/quarrel/kv_type_option.h"
 #include "backend/cpu/cpu_info.h"
 #include "backend/cpu/membw.h"
 #include "backend/cpu_backend.h"
@@ -147,22 +148,21 @@ int run(const Args& a) {
     fail(ErrorCode::kInvalidArgument, "--sampling must be greedy, top-k or logits, got '{}'", a.sampling);
   if (a.batch < 1) fail(ErrorCode::kInvalidArgument, "--batch must be at least 1, got {}", a.batch);
   if (a.threads < 0) fail(ErrorCode::kInvalidArgument, "--threads must be at least 1, got {}", a.threads);
-  const auto kv_type = parse_type_name(a.kv_type);
-  if (!kv_type || (*kv_type != GgmlType::F16 && *kv_type != GgmlType::F32 && *kv_type != GgmlType::Q8_0))
-    fail(ErrorCode::kInvalidArgument, "--kv-type must be f16, f32 or q8_0, got '{}'", a.kv_type);
+  const GgmlType kv_type = parse_kv_type_option(a.kv_type);
 
   const int32_t n_ctx = std::max(a.n_prompt, a.n_gen) + 1;
   auto model = model::Model::load(a.model, {.n_ctx = n_ctx});
   const auto& hp = model->hparams();
   constexpr int32_t kBlock = 16;
   const backend::KvCacheConfig kv{
-      .n_blocks = backend::KvCacheConfig::blocks_for(n_ctx, kBlock), .block_size = kBlock, .type = *kv_type};
+      .n_blocks = backend::KvCacheConfig::blocks_for(n_ctx, kBlock), .block_size = kBlock, .type = kv_type};
   std::unique_ptr<backend::Backend> be_owner;
   double bw_gb_per_s = 0;
   int n_threads = 0;
   std::string device;
   if (a.backend == "cpu") {
     auto cpu_be = std::make_unique<backend::CpuBackend>(backend::CpuBackendOptions{.n_threads = a.threads});
+    backend::require_kv_type(*cpu_be, kv_type);
     cpu_be->load(model, kv);
     bw_gb_per_s = cpu::measure_copy_bandwidth(cpu_be->pool()).gb_per_s;
     n_threads = cpu_be->pool().size();
@@ -171,6 +171,7 @@ int run(const Args& a) {
   } else if (a.backend == "cuda") {
 #ifdef QUARREL_HAVE_CUDA
     auto gpu_be = std::make_unique<backend::CudaBackend>();
+    backend::require_kv_type(*gpu_be, kv_type);
     gpu_be->load(model, kv);
     bw_gb_per_s = cuda::measure_copy_bandwidth_gb_s();
     device = "gpu: " + cuda::device_info(0).name;
@@ -187,8 +188,8 @@ int run(const Args& a) {
   // Bytes read per token.
   const double weights = static_cast<double>(model->bytes_per_token());
   const double kv_per_pos = static_cast<double>(hp.n_layer) *
-                            static_cast<double>(row_bytes(*kv_type, static_cast<uint64_t>(hp.n_embd_k_gqa())) +
-                                                row_bytes(*kv_type, static_cast<uint64_t>(hp.n_embd_v_gqa())));
+                            static_cast<double>(row_bytes(kv_type, static_cast<uint64_t>(hp.n_embd_k_gqa())) +
+                                                row_bytes(kv_type, static_cast<uint64_t>(hp.n_embd_v_gqa())));
 
   std::mt19937_64 rng(42);
   std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(hp.n_vocab - 1));
@@ -246,7 +247,7 @@ int run(const Args& a) {
     j["threads"] = n_threads;
     j["device"] = device;
     if (a.backend == "cpu") j["cpu"] = cpu::cpu_info_summary();
-    j["kv_type"] = std::string(type_name(*kv_type));
+    j["kv_type"] = std::string(type_name(kv_type));
     j["copy_bandwidth_gb_s"] = bw_gb_per_s;
     j["load_average_1m"] = load;
     j["tests"] = nlohmann::ordered_json::array();
@@ -267,7 +268,7 @@ int run(const Args& a) {
   std::printf("model: %s (%s, %.2f B params, %s, %s)\n", a.model.c_str(), hp.arch.c_str(), n_params / 1e9,
               ftype_s.c_str(), human_bytes(static_cast<double>(model->weight_bytes())).c_str());
   std::printf("%s; backend %s; threads %d; KV %s\n", device.c_str(), a.backend.c_str(), n_threads,
-              std::string(type_name(*kv_type)).c_str());
+              std::string(type_name(kv_type)).c_str());
   std::printf("copy bandwidth: %.1f GB/s (read + written, best of 5); load average %.2f\n\n", bw_gb_per_s, load);
   std::printf("| %-7s | %18s | %12s | %14s | %8s |\n", "test", "tokens/s", "bytes/token", "bound tokens/s",
               "of bound");
@@ -290,7 +291,7 @@ const RegisterCommand kBench{Command{
       sub.add_option("-r,--repetitions", a->reps, "Runs of each test after a warm-up (default 3)");
       sub.add_option("-t,--threads", a->threads, "Threads (default: the physical cores)");
       sub.add_option("-b,--batch", a->batch, "Prompt tokens per forward pass (default 512)");
-      sub.add_option("--kv-type", a->kv_type, "KV cache type: f16, f32 or q8_0 (default f16; cuda: f16 only)");
+      sub.add_option("--kv-type", a->kv_type, kKvTypeHelp);
       sub.add_option("--backend,--device", a->backend, "Backend: cpu or cuda (default cpu)");
       sub.add_option("--sampling", a->sampling,
                      "What each tg step sends back: greedy (the argmax), top-k (the 40 best, as a top-k sampler asks) "

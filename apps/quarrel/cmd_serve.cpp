@@ -18,6 +18,7 @@
 
 #include "apps/quarrel/command.h"
 #include "apps/quarrel/default_model.h"
+#include "apps/quarrel/kv_type_option.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "runtime/engine.h"
@@ -59,9 +60,7 @@ int serve(ServeArgs& a) {
   if (a.model.empty()) a.model = default_model();
   if (!runtime::is_backend_name(a.backend))
     fail(ErrorCode::kInvalidArgument, "--backend must be cpu or cuda, got '{}'", a.backend);
-  const auto kv = parse_type_name(a.kv_type);
-  if (!kv || (*kv != GgmlType::F16 && *kv != GgmlType::F32 && *kv != GgmlType::Q8_0))
-    fail(ErrorCode::kInvalidArgument, "--kv-type must be f16, f32 or q8_0, got '{}'", a.kv_type);
+  const GgmlType kv = parse_kv_type_option(a.kv_type);
 
   server::ServerConfig cfg;
   cfg.host = a.host;
@@ -86,7 +85,7 @@ int serve(ServeArgs& a) {
   o.backend = a.backend;
   o.n_ctx = a.ctx;
   o.n_threads = a.threads;
-  o.kv_type = *kv;
+  o.kv_type = kv;
   o.engine.max_running = a.parallel;
   o.engine.max_queue = a.queue;
   o.engine.max_batch_tokens = a.batch;
@@ -136,8 +135,7 @@ const std::vector<ServeOption>& serve_options() {
       {"--queue,--queue-size", "QUARREL_QUEUE", &ServeArgs::queue, "Waiting requests before 503 (default 64)"},
       {"-t,--threads", "QUARREL_THREADS", &ServeArgs::threads, "Threads (default: the physical cores)"},
       {"-b,--batch", "QUARREL_BATCH", &ServeArgs::batch, "Tokens per forward pass (default 512)"},
-      {"--kv-type", "QUARREL_KV_TYPE", &ServeArgs::kv_type,
-       "KV cache type: f16, f32 or q8_0 (default f16; cuda: f16 only)"},
+      {"--kv-type", "QUARREL_KV_TYPE", &ServeArgs::kv_type, kKvTypeHelp},
       {"--backend,--device", "QUARREL_BACKEND", &ServeArgs::backend, "Backend: cpu or cuda (default cpu)"},
       {"--alias", "QUARREL_ALIAS", &ServeArgs::alias,
        "The model's id in the API (default: the file name without .gguf)"},

@@ -28,7 +28,7 @@ namespace quarrel::backend {
 struct KvCacheConfig {
   int32_t n_blocks = 0;             // blocks in the pool
   int32_t block_size = 16;          // token slots per block
-  GgmlType type = GgmlType::F16;    // element type of the cached K and V: F16, F32 or Q8_0
+  GgmlType type = GgmlType::F16;    // element type of the cached K and V: F16, F32, Q8_0 (cpu), F8_E4M3 (cuda)
 
   int64_t n_slots() const { return static_cast<int64_t>(n_blocks) * block_size; }
   // Blocks for n_tokens tokens of context (rounded up).
@@ -130,5 +130,9 @@ class Backend {
   // Copies every slot of block src to block dst, in every layer (copy-on-write).
   virtual void copy_blocks(std::span<const kv::BlockCopy> copies) = 0;
 };
+
+// Error(kInvalidArgument) unless the backend's capabilities().kv_types hold type, one line naming
+// the types it does hold: "--kv-type f8_e4m3: the cpu backend keeps the KV cache in f16, f32 or q8_0".
+void require_kv_type(const Backend& be, GgmlType type);
 
 }  // namespace quarrel::backend

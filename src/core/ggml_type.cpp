@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cctype>
+#include <span>
 #include <string>
 
 #include "core/error.h"
@@ -28,6 +29,11 @@ constexpr std::array kTypes = {
     Entry{35, {"TQ2_0", 256, 66}},   Entry{39, {"MXFP4", 32, 17}},
 };
 
+// Element types of KV caches only: never accepted from a file (ggml_type_traits).
+constexpr std::array kKvOnlyTypes = {
+    Entry{1000, {"F8_E4M3", 1, 1}},
+};
+
 }  // namespace
 
 std::optional<GgmlTypeTraits> ggml_type_traits(uint32_t type) {
@@ -37,18 +43,22 @@ std::optional<GgmlTypeTraits> ggml_type_traits(uint32_t type) {
 }
 
 GgmlTypeTraits traits(GgmlType t) {
-  auto tr = ggml_type_traits(static_cast<uint32_t>(t));
-  QUARREL_ASSERT(tr.has_value());
-  return *tr;
+  if (auto tr = ggml_type_traits(static_cast<uint32_t>(t))) return *tr;
+  for (const auto& e : kKvOnlyTypes)
+    if (e.id == static_cast<uint32_t>(t)) return e.traits;
+  assert_failed("t is a known GgmlType", __FILE__, __LINE__);
 }
+
+bool is_gguf_type(GgmlType t) { return ggml_type_traits(static_cast<uint32_t>(t)).has_value(); }
 
 std::string_view type_name(GgmlType t) { return traits(t).name; }
 
 std::optional<GgmlType> parse_type_name(std::string_view name) {
   std::string upper(name);
   for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  for (const auto& e : kTypes)
-    if (e.traits.name == upper) return static_cast<GgmlType>(e.id);
+  for (const auto& table : {std::span<const Entry>(kTypes), std::span<const Entry>(kKvOnlyTypes)})
+    for (const auto& e : table)
+      if (e.traits.name == upper) return static_cast<GgmlType>(e.id);
   return std::nullopt;
 }
 

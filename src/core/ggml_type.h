@@ -1,6 +1,7 @@
 #pragma once
-// Tensor element types as numbered in GGUF (ggml_type), with their block geometry.
-// A quantized row of n elements is n / block_size blocks of type_size bytes each.
+// Tensor element types as numbered in GGUF (ggml_type), with their block geometry, plus
+// Quarrel-only element types (numbers >= 1000) that exist only in KV caches and are never valid
+// in a file. A quantized row of n elements is n / block_size blocks of type_size bytes each.
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -13,6 +14,9 @@ enum class GgmlType : uint32_t {
   IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ4_NL = 20, IQ3_S = 21, IQ2_S = 22,
   IQ4_XS = 23, I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, IQ1_M = 29, BF16 = 30,
   TQ1_0 = 34, TQ2_0 = 35, MXFP4 = 39,
+  // Quarrel-only (no GGUF number): FP8 E4M3 (1 sign, 4 exponent, 3 mantissa bits, bias 7,
+  // finite range +-448), a KV cache element type only (core/fp8.h).
+  F8_E4M3 = 1000,
 };
 
 struct GgmlTypeTraits {
@@ -21,12 +25,15 @@ struct GgmlTypeTraits {
   uint32_t type_size;     // bytes per block
 };
 
-// Traits of a type number read from a file; nullopt for a number no GGUF type has.
+// Traits of a type number read from a file; nullopt for a number no GGUF type has (the
+// Quarrel-only KV types included: a file can never hold them).
 std::optional<GgmlTypeTraits> ggml_type_traits(uint32_t type);
-// Traits of a known type (never fails).
+// Traits of a known type, Quarrel-only ones included (never fails).
 GgmlTypeTraits traits(GgmlType t);
 std::string_view type_name(GgmlType t);
-// "q4_k" / "Q4_K" -> GgmlType; nullopt when no type has that name.
+// Whether the type has a GGUF number (false for the Quarrel-only KV types).
+bool is_gguf_type(GgmlType t);
+// "q4_k" / "Q4_K" / "f8_e4m3" -> GgmlType; nullopt when no type has that name.
 std::optional<GgmlType> parse_type_name(std::string_view name);
 
 // Bytes taken by a row of n elements; n must be a multiple of the block size.

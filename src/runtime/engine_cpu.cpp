@@ -16,10 +16,6 @@ std::unique_ptr<backend::Backend> make_backend(const EngineOptions& o) {
   }
   if (o.backend == "cuda") {
 #ifdef QUARREL_HAVE_CUDA
-    if (o.kv_type != GgmlType::F16) {
-      fail(ErrorCode::kInvalidArgument, "--kv-type {}: the cuda backend keeps the KV cache in f16 only",
-           type_name(o.kv_type));
-    }
     return std::make_unique<backend::CudaBackend>();
 #else
     fail(ErrorCode::kUnsupported, "backend cuda: this quarrel was built without the CUDA backend");
@@ -42,6 +38,7 @@ std::unique_ptr<Engine> load_engine(const EngineOptions& o) {
   }
   // The backend first: a cuda request in a build or on a machine without it fails before the load.
   std::unique_ptr<backend::Backend> be = make_backend(o);
+  backend::require_kv_type(*be, o.kv_type);
   std::shared_ptr<const model::Model> model = model::Model::load(o.model_path, {.n_ctx = o.n_ctx});
   const int64_t n_ctx = model->hparams().n_ctx;
   std::optional<tokenizer::Tokenizer> tok;

@@ -1,13 +1,14 @@
 // Paged attention for decode and prefill alike: one block per (query head, token), keys taken
 // 128 at a time through the token's block table with an online softmax in f32; each thread
 // scores one key of a chunk, then accumulates its head dimensions (d = tid, tid + 128, ...)
-// over the chunk's weights. Causal, optional sliding window.
-#include <cuda_fp16.h>
+// over the chunk's weights. Causal, optional sliding window. Templated on the cache's element
+// type KV (f16 or fp8 e4m3, kv_elem.cuh), widened to f32 as it is read.
 
 #include <cfloat>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/kv_elem.cuh"
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/q8_act.cuh"
 #include "backend/cuda/reduce.cuh"
@@ -18,6 +19,7 @@ namespace {
 constexpr int kThreads = 128;
 constexpr int kMaxDimsPerThread = kAttentionMaxHeadDim / kThreads;
 
+template <typename KV>
 __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, float scale) {
   const int h = blockIdx.x, t = blockIdx.y, tid = threadIdx.x;
   const int hd = a.head_dim;
@@ -29,8 +31,8 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, fl
   const int pos = a.positions[t];
   const int lo = a.sliding_window > 0 && pos - a.sliding_window + 1 > 0 ? pos - a.sliding_window + 1 : 0;
   const int32_t* bt = a.block_tables + a.bt_offset[t];
-  const __half* kc = static_cast<const __half*>(a.k_cache);
-  const __half* vc = static_cast<const __half*>(a.v_cache);
+  const KV* kc = static_cast<const KV*>(a.k_cache);
+  const KV* vc = static_cast<const KV*>(a.v_cache);
   auto row = [&](int j) {
     const int64_t blk = bt[j / a.block_size];
     return ((blk * a.n_kv_head + g) * a.block_size + j % a.block_size) * hd;
@@ -54,30 +56,26 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, fl
     if (j <= pos) {
       const int64_t ro = c0 == lo ? first_row : row(j);
       rowoff[tid] = ro;
-      const __half2* kr = reinterpret_cast<const __half2*>(kc + ro);
       float dot = 0.0f;
-      if ((hd & 7) == 0) {  // 16-byte loads, eight in flight
-        const uint4* k8 = reinterpret_cast<const uint4*>(kc + ro);
+      if ((hd & 7) == 0) {  // 8 elements per load (16 bytes of f16, 8 of fp8), eight in flight
         float d0 = 0.0f, d1 = 0.0f;
 #pragma unroll 8
         for (int c = 0; c < hd / 8; ++c) {
-          const uint4 u = k8[c];
-          const __half2* h2 = reinterpret_cast<const __half2*>(&u);
-          const float2 f0 = __half22float2(h2[0]), f1 = __half22float2(h2[1]);
-          const float2 f2 = __half22float2(h2[2]), f3 = __half22float2(h2[3]);
+          float f[8];
+          kv_load8(kc + ro + 8 * c, f);
           const float* qc = q + 8 * c;
-          d0 += qc[0] * f0.x + qc[1] * f0.y + qc[2] * f1.x + qc[3] * f1.y;
-          d1 += qc[4] * f2.x + qc[5] * f2.y + qc[6] * f3.x + qc[7] * f3.y;
+          d0 += qc[0] * f[0] + qc[1] * f[1] + qc[2] * f[2] + qc[3] * f[3];
+          d1 += qc[4] * f[4] + qc[5] * f[5] + qc[6] * f[6] + qc[7] * f[7];
         }
         dot = d0 + d1;
       } else if ((hd & 1) == 0) {
 #pragma unroll 8
         for (int d = 0; d < hd / 2; ++d) {
-          const float2 kf = __half22float2(kr[d]);
+          const float2 kf = kv_load2(kc + ro + 2 * d);
           dot += q[2 * d] * kf.x + q[2 * d + 1] * kf.y;
         }
       } else {
-        for (int d = 0; d < hd; ++d) dot += q[d] * __half2float(kc[ro + d]);
+        for (int d = 0; d < hd; ++d) dot += q[d] * kv_load(kc + ro + d);
       }
       s = dot * scale;
     }
@@ -96,9 +94,9 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, fl
         int jj = 0;
         for (; jj + 8 <= n_keys; jj += 8) {  // eight independent loads in flight
 #pragma unroll
-          for (int u = 0; u < 8; ++u) sv[u] += w[jj + u] * __half2float(vc[rowoff[jj + u] + d]);
+          for (int u = 0; u < 8; ++u) sv[u] += w[jj + u] * kv_load(vc + rowoff[jj + u] + d);
         }
-        for (; jj < n_keys; ++jj) sv[0] += w[jj] * __half2float(vc[rowoff[jj] + d]);
+        for (; jj < n_keys; ++jj) sv[0] += w[jj] * kv_load(vc + rowoff[jj] + d);
         acc[i] = acc[i] * corr + (((sv[0] + sv[1]) + (sv[2] + sv[3])) + ((sv[4] + sv[5]) + (sv[6] + sv[7])));
       }
     }
@@ -129,7 +127,8 @@ void attention(const AttentionArgs& a, cudaStream_t s) {
     ::quarrel::fail(::quarrel::ErrorCode::kInternal, "cuda attention: q8 output with head size {}", a.head_dim);
   }
   const float scale = a.scale > 0.0f ? a.scale : 1.0f / sqrtf(static_cast<float>(a.head_dim));
-  launch(attention_kernel, dim3(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tokens)), kThreads, 0, s, a, scale);
+  const dim3 grid(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tokens));
+  with_kv_type(a.kv_type, [&](auto kv) { launch(attention_kernel<decltype(kv)>, grid, kThreads, 0, s, a, scale); });
   QUARREL_CUDA_CHECK_LAUNCH();
 }
 

@@ -1,11 +1,10 @@
 // Decode attention split over the sequence: see attention_decode.h.
 #include "backend/cuda/attention_decode.h"
 
-#include <cuda_fp16.h>
-
 #include <cfloat>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/kv_elem.cuh"
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/q8_act.cuh"
 #include "backend/cuda/reduce.cuh"
@@ -17,9 +16,9 @@ constexpr int kWarps = 4;
 constexpr int kThreads = 32 * kWarps;
 constexpr int kMaxHeadDim = 256;
 
-// GMAX: query heads per KV head rounded up (runtime G <= GMAX); P: half2 pairs per lane
-// (dimension 2 lane + 64 i for i < P).
-template <int GMAX, int P>
+// GMAX: query heads per KV head rounded up (runtime G <= GMAX); P: element pairs per lane
+// (dimension 2 lane + 64 i for i < P); KV: the cache's element type (f16 or fp8 e4m3).
+template <int GMAX, int P, typename KV>
 __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArgs a, float scale, float* part,
                                                                     int* counters) {
   const int kvh = blockIdx.x, t = blockIdx.y, split = blockIdx.z;
@@ -52,16 +51,16 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
       acc[g][i] = make_float2(0.0f, 0.0f);
     }
   }
-  const __half2* kc = static_cast<const __half2*>(a.k_cache);
-  const __half2* vc = static_cast<const __half2*>(a.v_cache);
+  const KV* kc = static_cast<const KV*>(a.k_cache);
+  const KV* vc = static_cast<const KV*>(a.v_cache);
   for (int j = j0 + warp; j < j1; j += kWarps) {
-    const int64_t ro = row(j) / 2;
+    const int64_t ro = row(j);
     float2 kf[P], vf[P];
 #pragma unroll
     for (int i = 0; i < P; ++i) {
       const int d = 2 * lane + 64 * i;
-      kf[i] = d < hd ? __half22float2(kc[ro + d / 2]) : make_float2(0.0f, 0.0f);
-      vf[i] = d < hd ? __half22float2(vc[ro + d / 2]) : make_float2(0.0f, 0.0f);
+      kf[i] = d < hd ? kv_load2(kc + ro + d) : make_float2(0.0f, 0.0f);
+      vf[i] = d < hd ? kv_load2(vc + ro + d) : make_float2(0.0f, 0.0f);
     }
 #pragma unroll
     for (int g = 0; g < GMAX; ++g) {
@@ -139,15 +138,15 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
   if (threadIdx.x == 0) counters[t * a.n_kv_head + kvh] = 0;
 }
 
-template <int GMAX>
+template <int GMAX, typename KV>
 void launch_g(const AttentionArgs& a, float scale, float* scratch, int* counters, cudaStream_t s) {
   const dim3 grid(static_cast<unsigned>(a.n_kv_head), static_cast<unsigned>(a.n_tokens), kDecodeSplits);
   if (a.head_dim <= 64) {
-    launch(attention_decode_kernel<GMAX, 1>, grid, kThreads, 0, s, a, scale, scratch, counters);
+    launch(attention_decode_kernel<GMAX, 1, KV>, grid, kThreads, 0, s, a, scale, scratch, counters);
   } else if (a.head_dim <= 128) {
-    launch(attention_decode_kernel<GMAX, 2>, grid, kThreads, 0, s, a, scale, scratch, counters);
+    launch(attention_decode_kernel<GMAX, 2, KV>, grid, kThreads, 0, s, a, scale, scratch, counters);
   } else {
-    launch(attention_decode_kernel<GMAX, 4>, grid, kThreads, 0, s, a, scale, scratch, counters);
+    launch(attention_decode_kernel<GMAX, 4, KV>, grid, kThreads, 0, s, a, scale, scratch, counters);
   }
 }
 
@@ -174,15 +173,18 @@ void attention_decode(const AttentionArgs& a, float* scratch, int* counters, cud
   }
   const float scale = a.scale > 0.0f ? a.scale : 1.0f / sqrtf(static_cast<float>(a.head_dim));
   const int g = a.n_head / a.n_kv_head;
-  if (g == 1) {
-    launch_g<1>(a, scale, scratch, counters, s);
-  } else if (g == 2) {
-    launch_g<2>(a, scale, scratch, counters, s);
-  } else if (g <= 4) {
-    launch_g<4>(a, scale, scratch, counters, s);
-  } else {
-    launch_g<8>(a, scale, scratch, counters, s);
-  }
+  with_kv_type(a.kv_type, [&](auto kv) {
+    using KV = decltype(kv);
+    if (g == 1) {
+      launch_g<1, KV>(a, scale, scratch, counters, s);
+    } else if (g == 2) {
+      launch_g<2, KV>(a, scale, scratch, counters, s);
+    } else if (g <= 4) {
+      launch_g<4, KV>(a, scale, scratch, counters, s);
+    } else {
+      launch_g<8, KV>(a, scale, scratch, counters, s);
+    }
+  });
   QUARREL_CUDA_CHECK_LAUNCH();
 }
 

@@ -4,7 +4,7 @@
 //
 // Grid (KV head, token, split): a block takes one KV head's group of query heads (K and V rows
 // read once for all of them) over one of kDecodeSplits slices of the token's keys; its 4 warps
-// take every 4th key of the slice, lanes split the head dimensions (one half2 per 64), with an
+// take every 4th key of the slice, lanes split the head dimensions (one pair of elements per 64), with an
 // online softmax per warp. Warps merge in shared memory, the block writes its partial (max,
 // sum, unnormalised output) to `scratch`, and the last block of the (KV head, token) to finish
 // (a counter in `counters`, reset by it) merges the splits and writes out: one launch, so a

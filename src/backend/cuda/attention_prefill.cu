@@ -1,4 +1,5 @@
-// Prefill attention on the tensor cores, FlashAttention-2 style, over the paged F16 KV cache.
+// Prefill attention on the tensor cores, FlashAttention-2 style, over the paged KV cache (f16 or
+// fp8 e4m3 elements; the tensor cores always see f16).
 //
 // One block of 4 warps per (query tile, query head). A query tile is up to 64 consecutive batch
 // tokens of one sequence (build_prefill_tiles); warp w owns query rows [16w, 16w + 16). The
@@ -10,6 +11,11 @@
 // P into f16 A fragments straight from the S accumulators (same register layout) and adds P V
 // into its O accumulators (16 x head_dim, f32, in registers). At the end O / l is written as
 // f32; a row with no keys writes 0.
+//
+// With an fp8 cache the K and V rows land (cp.async, 16 fp8 per copy, double buffered) in byte
+// staging tiles; after its copies of a tile have landed each thread widens the same 16-byte
+// chunks it copied to f16 (exact) in the one f16 K and V tile, and the block syncs before the
+// unchanged mma path reads them.
 //
 // mma.sync.m16n8k16 fragments (PTX ISA), lane = 4 * grp + tig:
 //   A (16 x 16, row major), 4 x b32: {A[grp][2tig..+1]}, {A[grp+8][2tig..+1]},
@@ -27,6 +33,7 @@
 
 #include "backend/cuda/attention_prefill.h"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/kv_elem.cuh"
 
 namespace quarrel::cuda {
 namespace {
@@ -37,11 +44,30 @@ constexpr int kThreads = kWarps * 32;
 constexpr int kPad = 8;                    // halves of padding per shared row: 16-byte aligned rows, no bank conflicts
 static_assert(kTile == 64, "the S fragments below hold 64 keys (8 n-tiles of 8)");
 
-// Dynamic shared memory of one block: the Q tile and two K and two V tiles (double buffered),
-// each [HD + kPad, kTile] f16.
-template <int HD>
+constexpr int kStagePad = 16;              // bytes of padding per fp8 staging row: 16-byte aligned rows
+
+// Dynamic shared memory of one block. f16 cache: the Q tile and two K and two V tiles (double
+// buffered), each [HD + kPad, kTile] f16. fp8 cache: the Q tile, one K and one V f16 tile, and
+// two K and two V byte staging tiles [HD + kStagePad, kTile] (double buffered).
+template <int HD, typename KV>
 constexpr size_t smem_bytes() {
-  return 5 * static_cast<size_t>(kTile) * (HD + kPad) * sizeof(__half);
+  constexpr bool f8 = sizeof(KV) == 1;
+  return (f8 ? 3 : 5) * static_cast<size_t>(kTile) * (HD + kPad) * sizeof(__half) +
+         (f8 ? 4 * static_cast<size_t>(kTile) * (HD + kStagePad) : 0);
+}
+
+// 16 fp8 e4m3 at src (shared, 16-byte aligned) -> 16 f16 at dst (shared, 16-byte aligned), exact.
+__device__ __forceinline__ void widen16_fp8(const uint8_t* src, __half* dst) {
+  const uint4 u = *reinterpret_cast<const uint4*>(src);
+  const uint32_t w[4] = {u.x, u.y, u.z, u.w};
+  uint32_t h[8];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    h[2 * i] = fp8x2_to_half2_bits(static_cast<uint16_t>(w[i] & 0xFFFFu));
+    h[2 * i + 1] = fp8x2_to_half2_bits(static_cast<uint16_t>(w[i] >> 16));
+  }
+  reinterpret_cast<uint4*>(dst)[0] = make_uint4(h[0], h[1], h[2], h[3]);
+  reinterpret_cast<uint4*>(dst)[1] = make_uint4(h[4], h[5], h[6], h[7]);
 }
 
 __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
@@ -83,16 +109,23 @@ __device__ __forceinline__ uint32_t pack_floats(float lo, float hi) {
 
 // grid (n_head, tiles of this launch); tiles [2 * n_tiles] = (first token, count) pairs; this
 // launch does tiles [tile_base, tile_base + gridDim.y), the last (heaviest, in a prompt) first.
-// q, out [HD, n_head, n_tokens] f32; caches [HD, block_size, n_kv_head, n_blocks] f16.
-template <int HD>
+// q, out [HD, n_head, n_tokens] f32; caches [HD, block_size, n_kv_head, n_blocks] of KV (__half
+// or __nv_fp8_e4m3).
+template <int HD, typename KV>
 __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionArgs a, const int32_t* tiles,
                                                                      int tile_base, float scale_log2) {
   static_assert(HD % 16 == 0, "head_dim must be a multiple of 16");
-  constexpr int LD = HD + kPad;  // halves per shared row
+  constexpr bool kF8 = sizeof(KV) == 1;
+  constexpr int LD = HD + kPad;          // halves per shared row
+  constexpr int SLD = HD + kStagePad;    // bytes per fp8 staging row
+  constexpr int kF16Bufs = kF8 ? 1 : 2;  // f16 K/V tiles: double buffered, or one (fp8: the staging is)
   extern __shared__ __align__(16) unsigned char smem_raw[];
   __half* qs = reinterpret_cast<__half*>(smem_raw);  // [LD, kTile]: query row r of the tile, f16
-  __half* ks0 = qs + kTile * LD;                     // [LD, kTile, 2]: key kb + j, buffer (kb - kmin) / kTile % 2
-  __half* vs0 = ks0 + 2 * kTile * LD;                // [LD, kTile, 2]: value kb + j, likewise
+  __half* ks0 = qs + kTile * LD;                     // [LD, kTile, kF16Bufs]: key kb + j, buffer (kb - kmin) / kTile % 2
+  __half* vs0 = ks0 + kF16Bufs * kTile * LD;         // [LD, kTile, kF16Bufs]: value kb + j, likewise
+  // fp8 only: [SLD, kTile, 2] bytes each, the cache rows as copied (buffer (kb - kmin) / kTile % 2).
+  uint8_t* kst0 = reinterpret_cast<uint8_t*>(vs0 + kF16Bufs * kTile * LD);
+  uint8_t* vst0 = kst0 + 2 * kTile * SLD;
   __shared__ int pos_s[kTile], lo_s[kTile];          // per query row; rows past count: pos -1 (no keys)
   __shared__ int64_t key_row[2][kTile];              // cache element offset of key kb + j; -1: not loaded
   __shared__ int range_s[2];                         // smallest lo, largest pos of the tile
@@ -144,8 +177,8 @@ __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionAr
   const int kmin = range_s[0], kmax = range_s[1];
 
   const int32_t* bt = a.block_tables + a.bt_offset[t0];
-  const __half* kc = static_cast<const __half*>(a.k_cache);
-  const __half* vc = static_cast<const __half*>(a.v_cache);
+  const KV* kc = static_cast<const KV*>(a.k_cache);
+  const KV* vc = static_cast<const KV*>(a.v_cache);
   const bool windowed = a.sliding_window > 0;
 
   float o[HD / 8][4];  // O rows grp, grp + 8 of this warp; columns 8 dn + 2 tig, +1
@@ -174,20 +207,36 @@ __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionAr
       key_row[buf][tid] = ro;
     }
   };
-  // K and V rows of a tile -> shared buffer buf, 16 bytes per copy; keys not loaded are zeros (P
-  // is 0 there, and 0 * garbage could be NaN). Then commits the group.
+  // K and V rows of a tile -> shared buffer buf (f16: the f16 tiles; fp8: the staging tiles),
+  // 16 bytes per copy; keys not loaded are zeros (P is 0 there, and 0 * garbage could be NaN).
+  // Then commits the group. Thread tid copies chunks tid, tid + kThreads, ... (widen_tile too).
+  constexpr int kPerCopy = 16 / static_cast<int>(sizeof(KV));  // elements per 16-byte copy
+  constexpr int kChunks = HD / kPerCopy;
   auto load_tile = [&](int buf) {
-    constexpr int kChunks = HD / 8;
-    __half* ks = ks0 + buf * kTile * LD;
-    __half* vs = vs0 + buf * kTile * LD;
     for (int i = tid; i < kTile * kChunks; i += kThreads) {
-      const int r = i / kChunks, c = (i % kChunks) * 8;
+      const int r = i / kChunks, c = (i % kChunks) * kPerCopy;
       const int64_t ro = key_row[buf][r];
       const int bytes = ro >= 0 ? 16 : 0;
-      cp_async16(ks + r * LD + c, kc + (ro >= 0 ? ro + c : 0), bytes);
-      cp_async16(vs + r * LD + c, vc + (ro >= 0 ? ro + c : 0), bytes);
+      if constexpr (kF8) {
+        cp_async16(kst0 + (buf * kTile + r) * SLD + c, kc + (ro >= 0 ? ro + c : 0), bytes);
+        cp_async16(vst0 + (buf * kTile + r) * SLD + c, vc + (ro >= 0 ? ro + c : 0), bytes);
+      } else {
+        cp_async16(ks0 + (buf * kTile + r) * LD + c, kc + (ro >= 0 ? ro + c : 0), bytes);
+        cp_async16(vs0 + (buf * kTile + r) * LD + c, vc + (ro >= 0 ? ro + c : 0), bytes);
+      }
     }
     cp_async_commit();
+  };
+  // fp8: the chunks this thread copied into staging buffer buf (landed: cp.async.wait_group makes
+  // a thread's own copies visible to it) -> the f16 tiles. The caller syncs before they are read.
+  auto widen_tile = [&](int buf) {
+    if constexpr (kF8) {
+      for (int i = tid; i < kTile * kChunks; i += kThreads) {
+        const int r = i / kChunks, c = (i % kChunks) * kPerCopy;
+        widen16_fp8(kst0 + (buf * kTile + r) * SLD + c, ks0 + r * LD + c);
+        widen16_fp8(vst0 + (buf * kTile + r) * SLD + c, vs0 + r * LD + c);
+      }
+    }
   };
 
   if (kmin <= kmax) {
@@ -200,17 +249,18 @@ __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionAr
     // Start the next tile's copies into the other buffer, then wait for this tile's.
     const bool more = kb + kTile <= kmax;
     if (more) find_rows(kb + kTile, buf ^ 1);
-    __syncthreads();  // key_row[buf ^ 1] written; every warp done with the other buffer's last tile
+    __syncthreads();  // key_row[buf ^ 1] written; every warp done with the last tile (fp8: the one f16 tile)
     if (more) {
       load_tile(buf ^ 1);
     } else {
       cp_async_commit();  // an empty group: the wait below still leaves exactly one
     }
     cp_async_wait_all_but_one();
-    __syncthreads();  // this tile's copies, from every thread, have landed
+    widen_tile(buf);
+    __syncthreads();  // this tile's copies (fp8: widened to f16), from every thread, have landed
     if (wmax < kb || wmin > kb + kTile - 1) continue;  // no row of this warp sees these keys
-    const __half* ks = ks0 + buf * kTile * LD;
-    const __half* vs = vs0 + buf * kTile * LD;
+    const __half* ks = ks0 + (kF8 ? 0 : buf) * kTile * LD;
+    const __half* vs = vs0 + (kF8 ? 0 : buf) * kTile * LD;
 
     // S = Q K^T: 16 rows x 64 keys as 8 n-tiles of 8 keys.
     float sacc[8][4];
@@ -324,13 +374,14 @@ __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionAr
   }
 }
 
-template <int HD>
+template <int HD, typename KV>
 void launch(const AttentionArgs& a, const int32_t* tiles, int n_tiles, float scale_log2, cudaStream_t s) {
-  constexpr size_t smem = smem_bytes<HD>();
-  if (smem > 48 * 1024) {  // once per process and head size (the backend uses one device)
+  constexpr size_t smem = smem_bytes<HD, KV>();
+  static_assert(smem <= 227 * 1024, "more shared memory than an sm_90 block can have");
+  if (smem > 48 * 1024) {  // once per process, head size and cache type (the backend uses one device)
     static const bool raised = [] {
-      QUARREL_CUDA_CHECK(cudaFuncSetAttribute(attention_prefill_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                              static_cast<int>(smem)));
+      QUARREL_CUDA_CHECK(cudaFuncSetAttribute(attention_prefill_kernel<HD, KV>,
+                                              cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
       return true;
     }();
     (void)raised;
@@ -338,7 +389,7 @@ void launch(const AttentionArgs& a, const int32_t* tiles, int n_tiles, float sca
   constexpr int kMaxGridY = 65535;
   for (int base = 0; base < n_tiles; base += kMaxGridY) {
     const int n = n_tiles - base < kMaxGridY ? n_tiles - base : kMaxGridY;
-    attention_prefill_kernel<HD>
+    attention_prefill_kernel<HD, KV>
         <<<dim3(static_cast<unsigned>(a.n_head), static_cast<unsigned>(n)), kThreads, smem, s>>>(a, tiles, base,
                                                                                                  scale_log2);
     QUARREL_CUDA_CHECK_LAUNCH();
@@ -379,13 +430,16 @@ void attention_prefill(const AttentionArgs& a, const int32_t* tiles_device, int 
   }
   const float scale = a.scale > 0.0f ? a.scale : 1.0f / sqrtf(static_cast<float>(a.head_dim));
   const float scale_log2 = scale * 1.4426950408889634f;  // exp(x) = exp2(x log2 e)
-  switch (a.head_dim) {
-    case 64: launch<64>(a, tiles_device, n_tiles, scale_log2, s); break;
-    case 80: launch<80>(a, tiles_device, n_tiles, scale_log2, s); break;
-    case 96: launch<96>(a, tiles_device, n_tiles, scale_log2, s); break;
-    case 128: launch<128>(a, tiles_device, n_tiles, scale_log2, s); break;
-    default: launch<256>(a, tiles_device, n_tiles, scale_log2, s); break;
-  }
+  with_kv_type(a.kv_type, [&](auto kv) {
+    using KV = decltype(kv);
+    switch (a.head_dim) {
+      case 64: launch<64, KV>(a, tiles_device, n_tiles, scale_log2, s); break;
+      case 80: launch<80, KV>(a, tiles_device, n_tiles, scale_log2, s); break;
+      case 96: launch<96, KV>(a, tiles_device, n_tiles, scale_log2, s); break;
+      case 128: launch<128, KV>(a, tiles_device, n_tiles, scale_log2, s); break;
+      default: launch<256, KV>(a, tiles_device, n_tiles, scale_log2, s); break;
+    }
+  });
 }
 
 }  // namespace quarrel::cuda

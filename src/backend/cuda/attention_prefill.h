@@ -1,5 +1,6 @@
 #pragma once
-// Prefill attention on the tensor cores (FlashAttention-2 style) over the paged F16 KV cache.
+// Prefill attention on the tensor cores (FlashAttention-2 style) over the paged KV cache (f16 or
+// fp8 e4m3, widened to f16 in shared memory).
 // Plain C++17, like kernels.h. Semantics are exactly those of attention() / AttentionArgs
 // (kernels.h); this kernel is for batches with many tokens per sequence (prompt chunks), decode
 // keeps attention().

@@ -49,6 +49,8 @@ struct CudaBackend::Impl {
   cuda::DeviceWeights w;
   cuda::DeviceBuffer kv;
   size_t kv_layer_bytes = 0, kv_block_bytes = 0;
+  int kv_block_size = 0;
+  uint32_t kv_dev_type = cuda::kDevF16;  // the cache's elements: kDevF16 or kDevF8E4M3
 
   // Per-batch buffers, sized for cap tokens and bt_cap block-table entries.
   size_t cap = 0, bt_cap = 0;
@@ -288,9 +290,9 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   r.n_kv_head = n_kv;
   r.head_dim = static_cast<int>(hd);
   r.n_dims = n_dims;
-  r.block_size = 0;
   r.neox = rope.neox;
-  r.block_size = static_cast<int>(kv_block_bytes / (static_cast<size_t>(hd) * 2 * n_kv));
+  r.block_size = kv_block_size;
+  r.kv_type = kv_dev_type;
   cuda::rope_kv_store(r, stream);
 
   cuda::AttentionArgs a;
@@ -298,6 +300,7 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   a.out = att;
   a.k_cache = k_cache(il);
   a.v_cache = v_cache(il);
+  a.kv_type = kv_dev_type;
   a.positions = meta_d_at<int32_t>(off_pos);
   a.bt_offset = meta_d_at<int32_t>(off_bt_off);
   a.block_tables = meta_d_at<int32_t>(off_bt);
@@ -351,7 +354,7 @@ CudaBackend::CudaBackend(const CudaBackendOptions& options) : d_(std::make_uniqu
 CudaBackend::~CudaBackend() = default;
 
 Capabilities CudaBackend::capabilities() const {
-  return {.kv_types = {GgmlType::F16}, .max_batch_tokens = 0, .device_memory = true};
+  return {.kv_types = {GgmlType::F16, GgmlType::F8_E4M3}, .max_batch_tokens = 0, .device_memory = true};
 }
 
 const model::Model& CudaBackend::model() const {
@@ -374,9 +377,7 @@ void CudaBackend::load(std::shared_ptr<const model::Model> model, const KvCacheC
     fail(ErrorCode::kUnsupported, "{}: architecture '{}' is not supported by the cuda backend (llama, mistral, qwen2, qwen3)",
          model->path(), hp.arch);
   }
-  if (kv.type != GgmlType::F16) {
-    fail(ErrorCode::kInvalidArgument, "cuda backend: KV cache type {} (only F16)", type_name(kv.type));
-  }
+  require_kv_type(*this, kv.type);
   if (kv.n_blocks < 0 || kv.block_size <= 0) {
     fail(ErrorCode::kInvalidArgument, "KV cache: {} blocks of {} tokens", kv.n_blocks, kv.block_size);
   }
@@ -397,7 +398,11 @@ void CudaBackend::load(std::shared_ptr<const model::Model> model, const KvCacheC
   cuda::upload_weights(*model, d.w);
 
   // KV pool: as asked, or a share of what is free.
-  d.kv_block_bytes = static_cast<size_t>(hp.n_head_kv * hp.head_dim_k) * static_cast<size_t>(kv.block_size) * 2;
+  // [head_dim, block_size, n_kv_head] elements of 2 (F16) or 1 (F8_E4M3) bytes.
+  d.kv_block_bytes = static_cast<size_t>(row_bytes(kv.type, static_cast<uint64_t>(hp.n_head_kv * hp.head_dim_k))) *
+                     static_cast<size_t>(kv.block_size);
+  d.kv_block_size = kv.block_size;
+  d.kv_dev_type = kv.type == GgmlType::F8_E4M3 ? cuda::kDevF8E4M3 : cuda::kDevF16;
   size_t free_b = 0, total_b = 0;
   KvCacheConfig cfg = kv;
   const size_t reserve = size_t{1} << 30;

@@ -12,6 +12,7 @@ namespace quarrel::cuda {
 // ggml type numbers the device kernels read directly (core/ggml_type.h's values).
 enum DevType : uint32_t {
   kDevF32 = 0, kDevF16 = 1, kDevQ4_0 = 2, kDevQ8_0 = 8, kDevQ4_K = 12, kDevQ5_K = 13, kDevQ6_K = 14, kDevBF16 = 30,
+  kDevF8E4M3 = 1000,  // KV caches only (GgmlType::F8_E4M3): never a weight type
 };
 // Whether the device kernels read this type directly (others are dequantized to F16 at load).
 bool device_type_supported(uint32_t type);
@@ -89,30 +90,35 @@ void gather_rows(const float* src, const int32_t* rows, float* dst, int64_t n, i
 // --- rope_kv.cu ---
 // RoPE on q [head_dim, n_head, n] and k [head_dim, n_kv_head, n] in place with the per-token
 // cos/sin pairs cs [n_dims, n] (cos, sin interleaved, pair i at 2i), normal (adjacent pairs) or
-// NeoX (halves) style; then writes k and v [head_dim, n_kv_head, n] as f16 to the paged cache
-// at slots[t] (layout [head_dim, block_size, n_kv_head, n_blocks], as the CPU's).
+// NeoX (halves) style; then writes k and v [head_dim, n_kv_head, n] to the paged cache at
+// slots[t] (layout [head_dim, block_size, n_kv_head, n_blocks], as the CPU's) as kv_type: f16,
+// or fp8 e4m3 (scale 1, round to nearest even, saturating to +-448; core/fp8.h).
+// The KV cache element types (kv_type of RopeKvArgs and AttentionArgs): kDevF16, kDevF8E4M3.
 struct RopeKvArgs {
   float* q = nullptr;
   float* k = nullptr;
   const float* v = nullptr;
   const float* cos_sin = nullptr;
   const int64_t* slots = nullptr;
-  void* k_cache = nullptr;  // f16
-  void* v_cache = nullptr;  // f16
+  void* k_cache = nullptr;  // kv_type
+  void* v_cache = nullptr;  // kv_type
   int n_tokens = 0, n_head = 0, n_kv_head = 0, head_dim = 0, n_dims = 0, block_size = 0;
   bool neox = false;
+  uint32_t kv_type = kDevF16;  // kDevF16 or kDevF8E4M3
 };
 void rope_kv_store(const RopeKvArgs& a, cudaStream_t s);
 
 // --- attention.cu ---
 // out [head_dim, n_head, n] = softmax(q K^T / sqrt(head_dim)) V per query head over the keys
 // at positions [lo, pos[t]] of token t's sequence, read through its block table
-// (block_tables + bt_offset[t]); lo = pos - window + 1 with a sliding window, else 0.
+// (block_tables + bt_offset[t]); lo = pos - window + 1 with a sliding window, else 0. The
+// caches hold kv_type elements (f16 or fp8 e4m3, widened exactly to f32 / f16 when read).
 struct AttentionArgs {
   const float* q = nullptr;
   float* out = nullptr;
-  const void* k_cache = nullptr;
-  const void* v_cache = nullptr;
+  const void* k_cache = nullptr;  // kv_type
+  const void* v_cache = nullptr;  // kv_type
+  uint32_t kv_type = kDevF16;     // kDevF16 or kDevF8E4M3
   const int32_t* positions = nullptr;   // [n]
   const int32_t* bt_offset = nullptr;   // [n]
   const int32_t* block_tables = nullptr;

@@ -68,6 +68,13 @@ TEST(BenchE2E, ErrorsAreOneLine) {
   }
 }
 
+TEST(BenchE2E, Fp8KvCacheOnTheCpuIsOneLineError) {
+  const auto r = run_cli("bench " + model() + " -p 0 -n 4 -r 1 -t 1 --kv-type fp8");
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(test::count_lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("the cpu backend keeps the KV cache in f16, f32 or q8_0"), std::string::npos) << r.err;
+}
+
 TEST(BenchE2E, Help) {
   const auto r = run_cli("bench --help");
   EXPECT_EQ(r.status, 0);

@@ -126,6 +126,27 @@ TEST(RunE2E, BadOptionsAreOneLineErrors) {
   }
 }
 
+// fp8 is a KV type of the cuda backend only: on the cpu, every spelling is one clear line.
+TEST(RunE2E, Fp8KvCacheOnTheCpuIsOneLineError) {
+  for (const std::string spelling : {"fp8", "fp8_e4m3", "F8_E4M3"}) {
+    const auto r = run_cli("run " + model() + " 'hi' -t 1 --kv-type " + spelling);
+    EXPECT_NE(r.status, 0) << spelling;
+    EXPECT_LT(r.status, 128) << spelling << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_EQ(test::count_lines(r.err), 1u) << spelling << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find("--kv-type f8_e4m3: the cpu backend keeps the KV cache in f16, f32 or q8_0"),
+              std::string::npos)
+        << r.err;
+  }
+  // A name no KV type has lists the valid ones.
+  const auto r = run_cli("run " + model() + " 'hi' -t 1 --kv-type fp16x");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("--kv-type must be f16, f32, q8_0 or f8_e4m3 (also fp8, fp8_e4m3), got 'fp16x'"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST(RunE2E, PromptLongerThanTheContextIsAnError) {
   const auto r = run_cli("run " + model() + " " + shell_quote(std::string(200, 'a') + " b c d e f g h") + " --ctx 16 -t 1");
   EXPECT_NE(r.status, 0);

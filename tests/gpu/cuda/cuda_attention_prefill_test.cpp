@@ -5,7 +5,9 @@
 // with NaN before the run. Q and P are rounded to f16 on the tensor cores, so the bound is a
 // relative error of 2e-3 over the whole output (1e-2 per output row). Also build_prefill_tiles
 // on the host, and an informational timing of both kernels on a Llama-3-8B-shaped 512-token
-// prompt. The GPU cases skip without a GPU.
+// prompt. The same cases over an fp8 (e4m3) cache: the reference reads the same e4m3 values
+// (core/fp8.h), which every kernel widens exactly, so the bounds are the f16 cache's. The GPU
+// cases skip without a GPU.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -21,6 +23,7 @@
 #include "backend/cuda/kernels.h"
 #include "common/random.h"
 #include "core/fp16.h"
+#include "core/fp8.h"
 #include "tests/gpu/cuda/gpu_test_util.h"
 
 namespace quarrel::cuda {
@@ -100,6 +103,7 @@ struct Case {
   int n_head, n_kv, hd, block, window;
   std::vector<Seq> seqs;
   bool time_it = false;
+  bool fp8 = false;  // the cache in fp8 e4m3 (else f16)
 };
 
 std::string describe(const Case& c) {
@@ -107,7 +111,7 @@ std::string describe(const Case& c) {
                   " block " + std::to_string(c.block) + " window " + std::to_string(c.window) + " seqs";
   for (const Seq& q : c.seqs)
     s += " [" + std::to_string(q.start_pos) + "+" + std::to_string(q.n_tokens) + (q.scramble ? " scrambled]" : "]");
-  return s;
+  return s + (c.fp8 ? " fp8" : "");
 }
 
 // Mean milliseconds of one launch of f over reps, after a warm-up.
@@ -163,14 +167,26 @@ void run_case(std::mt19937_64& rng, const Case& c) {
   const size_t cn = static_cast<size_t>(n_blocks) * static_cast<size_t>(c.block * c.n_kv * c.hd);
   // Scores of about unit spread: q in [-3, 3], k and v in [-1, 1].
   const auto q = test::random_floats(rng, qn, -3.0f, 3.0f);
-  std::vector<uint16_t> kc(cn), vc(cn);
-  std::vector<float> kf(cn), vf(cn);
+  std::vector<uint16_t> kc(cn), vc(cn);  // f16 cache
+  std::vector<uint8_t> kc8, vc8;          // fp8 cache
+  std::vector<float> kf(cn), vf(cn);      // the cached values
   std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
-  for (size_t i = 0; i < cn; ++i) {
-    kc[i] = f32_to_fp16(unit(rng));
-    vc[i] = f32_to_fp16(unit(rng));
-    kf[i] = fp16_to_f32(kc[i]);
-    vf[i] = fp16_to_f32(vc[i]);
+  if (c.fp8) {
+    kc8.resize(cn);
+    vc8.resize(cn);
+    for (size_t i = 0; i < cn; ++i) {
+      kc8[i] = f32_to_e4m3(unit(rng));
+      vc8[i] = f32_to_e4m3(unit(rng));
+      kf[i] = e4m3_to_f32(kc8[i]);
+      vf[i] = e4m3_to_f32(vc8[i]);
+    }
+  } else {
+    for (size_t i = 0; i < cn; ++i) {
+      kc[i] = f32_to_fp16(unit(rng));
+      vc[i] = f32_to_fp16(unit(rng));
+      kf[i] = fp16_to_f32(kc[i]);
+      vf[i] = fp16_to_f32(vc[i]);
+    }
   }
 
   // float64 reference.
@@ -210,13 +226,15 @@ void run_case(std::mt19937_64& rng, const Case& c) {
 
   const auto tiles = tiles_of(bt_off);
   const int n_tiles = static_cast<int>(tiles.size() / 2);
-  const auto qb = to_device(q), kcb = to_device(kc), vcb = to_device(vc), pb = to_device(pos), ob = to_device(bt_off),
-             tb = to_device(tables), tilesb = to_device(tiles);
+  const auto qb = to_device(q), pb = to_device(pos), ob = to_device(bt_off), tb = to_device(tables),
+             tilesb = to_device(tiles);
+  const auto kcb = c.fp8 ? to_device(kc8) : to_device(kc), vcb = c.fp8 ? to_device(vc8) : to_device(vc);
   auto out_ref = poisoned(qn * 4), out_fast = poisoned(qn * 4);
   AttentionArgs a;
   a.q = qb.get<float>();
   a.k_cache = kcb.get();
   a.v_cache = vcb.get();
+  a.kv_type = c.fp8 ? kDevF8E4M3 : kDevF16;
   a.positions = pb.get<int32_t>();
   a.bt_offset = ob.get<int32_t>();
   a.block_tables = tb.get<int32_t>();
@@ -348,6 +366,45 @@ TEST(CudaAttentionPrefill, DecodeOverLongContextsMatchesFloat64) {
       {28, 4, 128, 16, 0, {{500, 3}}},
       {4, 4, 256, 16, 0, {{300, 1}}},
       {8, 8, 64, 16, 0, {{1030, 1}}},
+  });
+}
+
+// An fp8 (e4m3) cache: every head size of the tensor-core path (each has its own shared-memory
+// layout of staging and f16 tiles), tile edges, GQA, two sequences, scrambled positions, sliding
+// windows with unreachable table entries; against float64 over the same e4m3 values.
+TEST(CudaAttentionPrefill, Fp8CachePromptsMatchFloat64) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  run_cases({
+      {32, 8, 128, 16, 0, {{0, 512}}, true, true},
+      {4, 4, 64, 32, 0, {{0, 1}}, false, true},
+      {4, 4, 64, 32, 0, {{0, 65}}, false, true},
+      {4, 4, 64, 16, 0, {{0, 200}}, false, true},
+      {32, 8, 64, 16, 0, {{0, 63}, {37, 200}}, false, true},
+      {4, 4, 128, 32, 0, {{37, 100}, {0, 65}}, false, true},
+      {4, 4, 80, 16, 0, {{0, 200}, {5, 33}}, false, true},
+      {8, 2, 96, 16, 0, {{37, 130}}, false, true},
+      {2, 1, 256, 16, 0, {{0, 150}}, false, true},
+      {4, 2, 256, 32, 50, {{100, 70}}, false, true},
+      {4, 4, 64, 16, 50, {{37, 200}, {0, 65}}, false, true},
+      {32, 8, 128, 32, 50, {{300, 100}, {0, 70}}, false, true},
+      {8, 2, 64, 16, 0, {{10, 150, true}}, false, true},
+  });
+}
+
+// fp8 decode batches over long contexts (GQA 1, 4, 7; a window), and head sizes off the fast
+// paths (attention(): 8-element, pair and single-element loads).
+TEST(CudaAttentionPrefill, Fp8CacheDecodeAndOtherHeadSizesMatchFloat64) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  run_cases({
+      {32, 8, 128, 16, 0, {{4000, 1}}, true, true},
+      {32, 8, 128, 16, 0, {{4000, 1}, {100, 1}, {0, 1}}, false, true},
+      {32, 8, 128, 32, 50, {{3000, 2}}, false, true},
+      {28, 4, 128, 16, 0, {{500, 3}}, false, true},
+      {4, 4, 256, 16, 0, {{300, 1}}, false, true},
+      {8, 8, 64, 16, 0, {{1030, 1}}, false, true},
+      {4, 2, 72, 16, 0, {{0, 40}, {20, 1}}, false, true},
+      {4, 2, 100, 16, 0, {{0, 40}, {20, 1}}, false, true},
+      {4, 2, 33, 16, 0, {{0, 40}, {20, 1}}, false, true},
   });
 }
 

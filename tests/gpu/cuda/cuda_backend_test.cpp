@@ -1,7 +1,8 @@
 // Whole models on the CUDA backend against the CPU backend: stories260K and random-weight
 // models of every architecture and weight type, prompt (cuBLAS path) and decode steps (quantized
 // matrix-vector kernels, CUDA graphs) within stated bounds; greedy tokens identical to the CPU's
-// for 32 steps on F32/F16; batched equals sequential; copy-on-write; errors. Skipped without a GPU.
+// for 32 steps on F32/F16; batched equals sequential; copy-on-write; errors; an fp8 (e4m3) KV
+// cache against the CPU's f16 one within a looser bound. Skipped without a GPU.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -45,12 +46,14 @@ double rel(std::span<const float> a, std::span<const float> b) {
 
 // Prompt of n_prompt tokens (all logits) then n_decode greedy steps (the CPU's choice fed to
 // both); returns the largest relative logit error of the prompt rows and of the decode rows.
-std::pair<double, double> compare(const std::string& path, int n_prompt, int n_decode) {
+// The CPU keeps its KV cache in f16, the GPU in gpu_kv.
+std::pair<double, double> compare(const std::string& path, int n_prompt, int n_decode,
+                                  GgmlType gpu_kv = GgmlType::F16) {
   auto m = model::Model::load(path, {.n_ctx = 256});
   CpuBackend cpu({.n_threads = 2});
   CudaBackend gpu;
   cpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock});
-  gpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock});
+  gpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock, .type = gpu_kv});
   const auto bt = table(0);
   Batch b;
   b.set_sequence(3, bt, n_prompt);
@@ -77,7 +80,8 @@ std::pair<double, double> compare(const std::string& path, int n_prompt, int n_d
   if (n_decode > 0) {
     EXPECT_GT(gpu.graph_count(), 0u);
   }
-  std::printf("%s: max relative logit error vs cpu: prompt %.2e, decode %.2e\n", path.c_str(), e_prompt, e_decode);
+  std::printf("%s (gpu KV %s): max relative logit error vs cpu (KV F16): prompt %.2e, decode %.2e\n", path.c_str(),
+              std::string(type_name(gpu_kv)).c_str(), e_prompt, e_decode);
   return {e_prompt, e_decode};
 }
 
@@ -306,7 +310,12 @@ TEST_F(CudaModelTest, CandidatesEqualTheHostSelection) {
 TEST_F(CudaModelTest, ErrorsNotCrashes) {
   auto m = model::Model::load(make("llama", GgmlType::F16), {.n_ctx = 256});
   CudaBackend gpu;
-  EXPECT_THROW(gpu.load(m, {.n_blocks = 4, .block_size = 16, .type = GgmlType::Q8_0}), Error);
+  try {
+    gpu.load(m, {.n_blocks = 4, .block_size = 16, .type = GgmlType::Q8_0});
+    ADD_FAILURE() << "a Q8_0 KV cache was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("f16 or f8_e4m3"), std::string::npos) << e.what();
+  }
   try {
     gpu.load(m, {.n_blocks = INT32_MAX / 2, .block_size = 64});
     ADD_FAILURE() << "a KV pool far over the device memory was accepted";
@@ -320,6 +329,98 @@ TEST_F(CudaModelTest, ErrorsNotCrashes) {
   b.add_token(100000, 0, 0, 0, true);
   Logits l;
   EXPECT_THROW(gpu.forward(b, l), Error);
+}
+
+// An fp8 (e4m3) KV cache: each cached K/V element is rounded to 3 mantissa bits (relative error
+// up to 2^-4 = 6.25%, about 3.6% RMS), where f16 rounds to 10 bits (0.05%). A V error enters the
+// attention output weighted by the softmax (few keys: nearly as is, many keys: averaged down), a
+// K error shifts scores by about 3.6% of |q||k|; both reach the logits through the remaining
+// layers, diluted by the residual stream. A bound of 0.1 on the relative logit error over the
+// vocabulary leaves room for that and still fails for a misread cache (wrong element size, wrong
+// layout or an f16 cache read as fp8 give errors of order 1). The measured errors are printed.
+constexpr double kFp8Bound = 0.1;
+
+TEST(CudaBackendFp8, Stories260KMatchesCpuF16Cache) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  const auto [ep, ed] = compare(test::data_path("models/stories260K.gguf").string(), 21, 12, GgmlType::F8_E4M3);
+  EXPECT_LT(ep, kFp8Bound);
+  EXPECT_LT(ed, kFp8Bound);
+}
+
+TEST_F(CudaModelTest, Fp8CacheLogitsNearCpuAndHalfTheBytes) {
+  for (const std::string arch : {"llama", "qwen3"}) {  // head dims 64 (llama's synthetic) and 128
+    model::SyntheticSpec s;
+    s.arch = arch;
+    s.type = GgmlType::F16;
+    s.head_dim = arch == "qwen3" ? 128 : 0;
+    s.seed = 11;
+    const std::string path = (dir_ / (arch + "-fp8kv.gguf")).string();
+    model::write_synthetic_model(s, path);
+    const auto [ep, ed] = compare(path, 19, 10, GgmlType::F8_E4M3);
+    EXPECT_LT(ep, kFp8Bound) << arch << " prompt";
+    EXPECT_LT(ed, kFp8Bound) << arch << " decode";
+    // The fp8 cache is really used: logits differ from the f16 cache's, and the pool halves.
+    auto m = model::Model::load(path, {.n_ctx = 256});
+    CudaBackend g16, g8;
+    g16.load(m, {.n_blocks = kBlocks, .block_size = kBlock});
+    g8.load(m, {.n_blocks = kBlocks, .block_size = kBlock, .type = GgmlType::F8_E4M3});
+    EXPECT_EQ(g8.kv_bytes() * 2, g16.kv_bytes());
+    EXPECT_EQ(g8.kv_config().type, GgmlType::F8_E4M3);
+    const auto bt = table(0);
+    Batch b;
+    b.set_sequence(0, bt, 12);
+    for (int p = 0; p < 12; ++p) b.add_token((p * 29 + 3) % m->hparams().n_vocab, p, 0, slot_of(bt, p), p == 11);
+    Logits l16, l8;
+    g16.forward(b, l16);
+    g8.forward(b, l8);
+    const double d = rel(l8.row(0), l16.row(0));
+    EXPECT_GT(d, 0.0) << arch << ": fp8 logits identical to f16's";
+    EXPECT_LT(d, kFp8Bound) << arch;
+  }
+}
+
+// Greedy decoding on an fp8 cache runs (decode graphs, device argmax) and gives in-range tokens
+// equal to argmax(forward); how many match the CPU's f16 greedy tokens is printed.
+TEST_F(CudaModelTest, Fp8CacheGreedyDecodes) {
+  auto m = model::Model::load(make("llama", GgmlType::F16), {.n_ctx = 256});
+  CpuBackend cpu({.n_threads = 2});
+  CudaBackend gpu;
+  cpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock});
+  gpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock, .type = GgmlType::F8_E4M3});
+  const auto bt = table(0);
+  std::vector<TokenId> out_c, out_g;
+  for (int which = 0; which < 2; ++which) {
+    Backend& be = which == 0 ? static_cast<Backend&>(cpu) : gpu;
+    auto& out = which == 0 ? out_c : out_g;
+    Batch b;
+    std::vector<TokenId> ids;
+    b.set_sequence(0, bt, 5);
+    for (int p = 0; p < 5; ++p) b.add_token(static_cast<TokenId>(p * 7 + 1), p, 0, slot_of(bt, p), p == 4);
+    be.forward_greedy(b, ids);
+    for (int s = 0; s < 32; ++s) {
+      ASSERT_EQ(ids.size(), 1u);
+      ASSERT_GE(ids[0], 0);
+      ASSERT_LT(ids[0], m->hparams().n_vocab);
+      out.push_back(ids[0]);
+      const int p = 5 + s;
+      b.clear();
+      b.set_sequence(0, bt, p + 1);
+      b.add_token(ids[0], p, 0, slot_of(bt, p), true);
+      if (which == 1 && s == 20) {  // the greedy id is the argmax of the same step's logits
+        Logits l;
+        gpu.forward(b, l);
+        const TokenId want = static_cast<TokenId>(cpu::argmax(l.row(0).data(), l.n_vocab));
+        be.forward_greedy(b, ids);  // writes the same K/V again
+        EXPECT_EQ(ids[0], want);
+      } else {
+        be.forward_greedy(b, ids);
+      }
+    }
+  }
+  EXPECT_GT(gpu.graph_count(), 0u);
+  size_t same = 0;
+  while (same < out_g.size() && out_g[same] == out_c[same]) ++same;
+  std::printf("fp8 KV greedy: first %zu of %zu tokens equal to the cpu's (f16 KV)\n", same, out_g.size());
 }
 
 }  // namespace

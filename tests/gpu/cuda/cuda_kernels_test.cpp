@@ -3,9 +3,11 @@
 // without a GPU.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "backend/cpu/attention.h"
@@ -13,6 +15,7 @@
 #include "backend/cuda/kernels.h"
 #include "common/random.h"
 #include "core/fp16.h"
+#include "core/fp8.h"
 #include "core/ggml_type.h"
 #include "core/thread_pool.h"
 #include "quant/quant.h"
@@ -347,6 +350,94 @@ TEST(CudaKernels, RopeKvAndPagedAttentionMatchCpu) {
     EXPECT_EQ(to_host<uint16_t>(vcb, vc.size()), vc) << "V cache, hd " << sh.hd;
     EXPECT_LT(rel_error(to_host<float>(outb, qn), std::vector<double>(want.begin(), want.end())), 1e-5)
         << "attention hd " << sh.hd << " window " << sh.window;
+  }
+}
+
+// RoPE + KV store into an fp8 (e4m3) cache: every byte of both caches equals the host's
+// rounding (core/fp8.h: nearest even, saturating to +-448) of the rotated K the kernel left in
+// k and of v, slots not written keep their bytes. Magnitudes from 2^-12 (e4m3 subnormals) to
+// 2^10 (saturated); partial rotation (n_dims < head_dim) included.
+TEST(CudaKernels, RopeKvStoresFp8AsHostRounding) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  struct Shape {
+    int n_head, n_kv, hd, n_dims, block;
+    bool neox;
+  };
+  for (const Shape sh : {Shape{4, 2, 8, 8, 16, false}, Shape{8, 2, 64, 64, 16, true}, Shape{4, 4, 128, 64, 8, false},
+                         Shape{6, 3, 80, 80, 16, true}, Shape{2, 1, 256, 256, 32, false},
+                         Shape{32, 8, 128, 128, 16, true}}) {
+    SCOPED_TRACE("hd " + std::to_string(sh.hd) + " n_dims " + std::to_string(sh.n_dims));
+    const int n_blocks = 10, n_tok = 23;
+    std::vector<int32_t> pos(static_cast<size_t>(n_tok));
+    std::vector<int64_t> slots(static_cast<size_t>(n_blocks * sh.block));
+    std::iota(slots.begin(), slots.end(), 0);
+    std::shuffle(slots.begin(), slots.end(), rng);  // distinct slots, scattered over the pool
+    slots.resize(static_cast<size_t>(n_tok));
+    for (int t = 0; t < n_tok; ++t) pos[static_cast<size_t>(t)] = 3 * t + 1;
+    const size_t qn = static_cast<size_t>(n_tok * sh.n_head * sh.hd), kn = static_cast<size_t>(n_tok * sh.n_kv * sh.hd);
+    std::uniform_real_distribution<float> expo(-12.0f, 10.0f);
+    std::uniform_int_distribution<int> coin(0, 1);
+    auto wide = [&](size_t n) {
+      std::vector<float> v(n);
+      for (auto& e : v) e = std::exp2(expo(rng)) * (coin(rng) ? -1.0f : 1.0f);
+      return v;
+    };
+    const auto q = test::random_floats(rng, qn), k = wide(kn), v = wide(kn);
+    const size_t cache_bytes = static_cast<size_t>(n_blocks * sh.block * sh.n_kv * sh.hd);
+    std::vector<uint8_t> kc(cache_bytes), vc(cache_bytes);
+    for (auto& e : kc) e = static_cast<uint8_t>(rng());
+    for (auto& e : vc) e = static_cast<uint8_t>(rng());
+
+    cpu::RopeParams rp{.n_dims = sh.n_dims, .neox = sh.neox, .freq_base = 10000.0f};
+    cpu::RopeCache rc(rp, sh.hd, pos);
+    std::vector<float> cs(rc.token(0), rc.token(0) + static_cast<size_t>(n_tok) * rc.n_dims());
+    const auto qb = to_device(q), kb = to_device(k), vb = to_device(v), csb = to_device(cs), sb = to_device(slots);
+    const auto kcb = to_device(kc), vcb = to_device(vc);
+    RopeKvArgs ra;
+    ra.q = qb.get<float>();
+    ra.k = kb.get<float>();
+    ra.v = vb.get<float>();
+    ra.cos_sin = csb.get<float>();
+    ra.slots = sb.get<int64_t>();
+    ra.k_cache = kcb.get();
+    ra.v_cache = vcb.get();
+    ra.kv_type = kDevF8E4M3;
+    ra.n_tokens = n_tok;
+    ra.n_head = sh.n_head;
+    ra.n_kv_head = sh.n_kv;
+    ra.head_dim = sh.hd;
+    ra.n_dims = sh.n_dims;
+    ra.block_size = sh.block;
+    ra.neox = sh.neox;
+    rope_kv_store(ra, nullptr);
+    const auto k_rot = to_host<float>(kb, kn);  // K as the kernel rotated it (f32)
+
+    // The rotation itself, against the CPU's (the bytes below are checked against k_rot).
+    std::vector<float> k_cpu = k;
+    cpu::rope(k_cpu.data(), sh.n_kv, 0, rc);
+    EXPECT_LT(rel_error(k_rot, std::vector<double>(k_cpu.begin(), k_cpu.end())), 1e-6) << "rope k";
+
+    std::vector<uint8_t> want_k = kc, want_v = vc;
+    for (int t = 0; t < n_tok; ++t) {
+      const int64_t slot = slots[static_cast<size_t>(t)], blk = slot / sh.block, off = slot % sh.block;
+      for (int g = 0; g < sh.n_kv; ++g) {
+        const size_t dst = static_cast<size_t>(((blk * sh.n_kv + g) * sh.block + off) * sh.hd);
+        const size_t src = static_cast<size_t>((t * sh.n_kv + g) * sh.hd);
+        for (int d = 0; d < sh.hd; ++d) {
+          want_k[dst + static_cast<size_t>(d)] = f32_to_e4m3(k_rot[src + static_cast<size_t>(d)]);
+          want_v[dst + static_cast<size_t>(d)] = f32_to_e4m3(v[src + static_cast<size_t>(d)]);
+        }
+      }
+    }
+    const auto got_k = to_host<uint8_t>(kcb, cache_bytes), got_v = to_host<uint8_t>(vcb, cache_bytes);
+    size_t bad_k = 0, bad_v = 0;
+    for (size_t i = 0; i < cache_bytes; ++i) bad_k += got_k[i] != want_k[i], bad_v += got_v[i] != want_v[i];
+    EXPECT_EQ(bad_k, 0u) << "K cache bytes differing from the host rounding";
+    EXPECT_EQ(bad_v, 0u) << "V cache bytes differing from the host rounding";
+    size_t saturated = 0;
+    for (const float x : v) saturated += std::fabs(x) > kE4M3Max;
+    EXPECT_GT(saturated, 0u) << "no value past the saturation (the test would not see it)";
   }
 }
 

@@ -22,5 +22,19 @@ TEST(GgmlType, UnknownNumbersAndNames) {
   EXPECT_FALSE(parse_type_name("Q9_9").has_value());
 }
 
+// F8_E4M3 is Quarrel's own KV cache type: it has traits and a name, but no GGUF number.
+TEST(GgmlType, Fp8IsAKvOnlyType) {
+  EXPECT_EQ(traits(GgmlType::F8_E4M3).block_size, 1u);
+  EXPECT_EQ(traits(GgmlType::F8_E4M3).type_size, 1u);
+  EXPECT_EQ(type_name(GgmlType::F8_E4M3), "F8_E4M3");
+  EXPECT_EQ(row_bytes(GgmlType::F8_E4M3, 128), 128u);
+  EXPECT_EQ(parse_type_name("f8_e4m3"), GgmlType::F8_E4M3);
+  EXPECT_EQ(parse_type_name("F8_E4M3"), GgmlType::F8_E4M3);
+  EXPECT_FALSE(ggml_type_traits(static_cast<uint32_t>(GgmlType::F8_E4M3)).has_value());
+  EXPECT_FALSE(is_gguf_type(GgmlType::F8_E4M3));
+  EXPECT_TRUE(is_gguf_type(GgmlType::F16));
+  EXPECT_TRUE(is_gguf_type(GgmlType::MXFP4));
+}
+
 }  // namespace
 }  // namespace quarrel

@@ -277,7 +277,8 @@ TEST(GgufHostile, ShapeNotAMultipleOfTheBlockSize) {
 }
 
 TEST(GgufHostile, UnknownTensorType) {
-  for (uint32_t type : {4u, 5u, 31u, 40u, 0xffffffffu}) {
+  // 1000 is Quarrel's KV-only F8_E4M3 (GgmlType): never a tensor type in a file.
+  for (uint32_t type : {4u, 5u, 31u, 40u, 1000u, 0xffffffffu}) {
     Raw r;
     r.header(1, 0).tensor("w", {32}, type, 0).pad().zeros(256);
     EXPECT_PROBLEM(r.b, "tensor 'w' has unknown tensor type " + std::to_string(type));

@@ -244,6 +244,9 @@ TEST(GgufWriter, RejectsBadTensors) {
   EXPECT_NE(error_of([&] { w.add_tensor("\xff", GgmlType::F32, {1}, iota_bytes(4)); }).find("UTF-8"),
             std::string::npos);
   EXPECT_NE(error_of([&] { w.add_tensor("", GgmlType::F32, {1}, iota_bytes(4)); }).find("empty"), std::string::npos);
+  // The KV-only F8_E4M3 has no GGUF number: it can never be written to a file.
+  EXPECT_NE(error_of([&] { w.add_tensor("f8", GgmlType::F8_E4M3, {4}, iota_bytes(4)); }).find("unknown type 1000"),
+            std::string::npos);
 }
 
 TEST(GgufFile, TypedAccessErrors) {
