@@ -378,14 +378,14 @@ template <int HD, typename KV>
 void launch(const AttentionArgs& a, const int32_t* tiles, int n_tiles, float scale_log2, cudaStream_t s) {
   constexpr size_t smem = smem_bytes<HD, KV>();
   static_assert(smem <= 227 * 1024, "more shared memory than an sm_90 block can have");
-  if (smem > 48 * 1024) {  // once per process, head size and cache type (the backend uses one device)
-    static const bool raised = [] {
-      QUARREL_CUDA_CHECK(cudaFuncSetAttribute(attention_prefill_kernel<HD, KV>,
-                                              cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
-      return true;
-    }();
-    (void)raised;
-  }
+  // Always raised (once per process, head size and cache type; the backend uses one device): the
+  // static arrays count against the default 48 KiB too (fp8 at head size 64: 48128 + 1544 bytes).
+  static const bool raised = [] {
+    QUARREL_CUDA_CHECK(cudaFuncSetAttribute(attention_prefill_kernel<HD, KV>,
+                                            cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+    return true;
+  }();
+  (void)raised;
   constexpr int kMaxGridY = 65535;
   for (int base = 0; base < n_tiles; base += kMaxGridY) {
     const int n = n_tiles - base < kMaxGridY ? n_tiles - base : kMaxGridY;

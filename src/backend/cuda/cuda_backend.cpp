@@ -108,7 +108,7 @@ struct CudaBackend::Impl {
   // Sampling candidates (forward_candidates): the k best of each logits row and the logits of
   // named (row, id) pairs. Device and pinned copies of one layout, in 4-byte words:
   // [ids k*rows][vals k*rows][named values count] then the inputs [rows of count][ids of count].
-  cuda::DeviceBuffer sel_d;
+  cuda::DeviceBuffer sel_d, sel_scratch;
   cuda::PinnedBuffer sel_h;
   int sel_k = 0;
   int64_t sel_count = 0;
@@ -148,7 +148,10 @@ void CudaBackend::Impl::enqueue_selection(int64_t rows) {
     QUARREL_CUDA_CHECK(cudaMemcpyAsync(d + out_words, sel_h.get<int32_t>() + out_words,
                                        static_cast<size_t>(2 * sel_count) * 4, cudaMemcpyHostToDevice, stream));
   }
-  cuda::select_top_k(logits, n_vocab, rows, sel_k, d, reinterpret_cast<float*>(d + sel_k * rows), stream);
+  const size_t scratch = cuda::select_top_k_scratch_bytes(n_vocab, rows, sel_k);
+  if (sel_scratch.size() < scratch) sel_scratch.reset(pow2_at_least(scratch, 4096));
+  cuda::select_top_k(logits, n_vocab, rows, sel_k, d, reinterpret_cast<float*>(d + sel_k * rows), sel_scratch.get(),
+                     stream);
   cuda::gather_logits(logits, n_vocab, d + out_words, d + out_words + sel_count, sel_count,
                       reinterpret_cast<float*>(d + 2 * sel_k * rows), stream);
   QUARREL_CUDA_CHECK(cudaMemcpyAsync(sel_h.get(), d, static_cast<size_t>(out_words) * 4, cudaMemcpyDeviceToHost, stream));

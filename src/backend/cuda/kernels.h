@@ -139,8 +139,10 @@ void argmax_rows(const float* x, int64_t n, int64_t rows, int32_t* ids, void* sc
 // --- select_top_k.cu ---
 // Sampling candidates: for each of `rows` rows of logits [n, rows], the k best tokens (the
 // sampler's rank order, backend/rank_key.h; ties to the lower ids) as out_ids / out_vals
-// [k, rows], in no particular order within a row. 1 <= k <= n.
-void select_top_k(const float* logits, int64_t n, int64_t rows, int k, int32_t* out_ids, float* out_vals,
+// [k, rows], in increasing id order within a row. 1 <= k <= n. scratch:
+// select_top_k_scratch_bytes(n, rows, k) (may be 0: then scratch may be null).
+size_t select_top_k_scratch_bytes(int64_t n, int64_t rows, int k);
+void select_top_k(const float* logits, int64_t n, int64_t rows, int k, int32_t* out_ids, float* out_vals, void* scratch,
                   cudaStream_t s);
 // out[i] = logits[rows[i] * n + ids[i]] for i < count.
 void gather_logits(const float* logits, int64_t n, const int32_t* rows, const int32_t* ids, int64_t count, float* out,

@@ -1,4 +1,4 @@
-// select_top_k.cu (sampling candidates on the device) against the host reference
+// select_top_k.cu (sampling candidates on the device, one stage or two) against the host reference
 // backend::select_candidates, exactly (ids and logits), on fresh random rows: vocabularies from
 // 100 to Llama 3's 128256, k from 1 to the whole row, many ties, NaN, infinities, -0 and +0,
 // rows where the ties at the k-th key outnumber the places left. Skipped without a GPU.
@@ -48,15 +48,18 @@ TEST(CudaSelectTopK, EqualsTheHostSelection) {
   struct Shape {
     int64_t n, rows;
   };
-  for (const Shape sh : {Shape{100, 1}, Shape{512, 3}, Shape{1000, 2}, Shape{32000, 1}, Shape{128256, 4}, Shape{151936, 1}}) {
+  // 4097 and 8200: a last slice of 1 and of 8 tokens (fewer than k).
+  for (const Shape sh : {Shape{100, 1}, Shape{512, 3}, Shape{1000, 2}, Shape{4097, 2}, Shape{8200, 1}, Shape{32000, 1},
+                         Shape{128256, 4}, Shape{151936, 1}}) {
     for (int style = 0; style < 4; ++style) {
       const auto logits = random_rows(rng, sh.n, sh.rows, style);
       const auto d_logits = test::to_device(logits);
-      for (int k : {1, 2, 40, 1000, static_cast<int>(sh.n)}) {
+      for (int k : {1, 2, 40, 1000, 1024, 1025, 5000, static_cast<int>(sh.n)}) {
         if (k > sh.n) continue;
         auto ids = test::poisoned(static_cast<size_t>(k * sh.rows) * 4);
         auto vals = test::poisoned(static_cast<size_t>(k * sh.rows) * 4);
-        select_top_k(d_logits.get<float>(), sh.n, sh.rows, k, ids.get<int32_t>(), vals.get<float>(), nullptr);
+        auto scratch = test::poisoned(select_top_k_scratch_bytes(sh.n, sh.rows, k));
+        select_top_k(d_logits.get<float>(), sh.n, sh.rows, k, ids.get<int32_t>(), vals.get<float>(), scratch.get(), nullptr);
         const auto got_ids = test::to_host<int32_t>(ids, static_cast<size_t>(k * sh.rows));
         const auto got_vals = test::to_host<float>(vals, static_cast<size_t>(k * sh.rows));
         for (int64_t r = 0; r < sh.rows; ++r) {
