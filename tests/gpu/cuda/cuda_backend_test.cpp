@@ -142,6 +142,28 @@ INSTANTIATE_TEST_SUITE_P(All, CudaSynthetic, ::testing::ValuesIn(cases()), [](co
   return param_info.param.arch + "_" + param_info.param.type;
 });
 
+// 32 greedy tokens after a 5-token prompt. check_step(s, b) may run the step's batch b first
+// (before forward_greedy writes the same K/V again).
+template <typename Check>
+std::vector<TokenId> greedy_32(Backend& be, const std::vector<int32_t>& bt, Check check_step) {
+  std::vector<TokenId> out, ids;
+  Batch b;
+  b.set_sequence(0, bt, 5);
+  for (int p = 0; p < 5; ++p) b.add_token(static_cast<TokenId>(p * 7 + 1), p, 0, slot_of(bt, p), p == 4);
+  be.forward_greedy(b, ids);
+  for (int s = 0; s < 32; ++s) {
+    EXPECT_EQ(ids.size(), 1u);
+    out.push_back(ids.at(0));
+    const int p = 5 + s;
+    b.clear();
+    b.set_sequence(0, bt, p + 1);
+    b.add_token(ids[0], p, 0, slot_of(bt, p), true);
+    check_step(s, b);
+    be.forward_greedy(b, ids);
+  }
+  return out;
+}
+
 class CudaModelTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -170,25 +192,8 @@ TEST_F(CudaModelTest, GreedyIdenticalToCpuFor32Steps) {
     CudaBackend gpu;
     cpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock});
     gpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock});
-    const auto bt = table(0);
-    std::vector<TokenId> out_c, out_g;
-    for (int which = 0; which < 2; ++which) {
-      Backend& be = which == 0 ? static_cast<Backend&>(cpu) : gpu;
-      auto& out = which == 0 ? out_c : out_g;
-      Batch b;
-      std::vector<TokenId> ids;
-      b.set_sequence(0, bt, 5);
-      for (int p = 0; p < 5; ++p) b.add_token(static_cast<TokenId>(p * 7 + 1), p, 0, slot_of(bt, p), p == 4);
-      be.forward_greedy(b, ids);
-      for (int s = 0; s < 32; ++s) {
-        out.push_back(ids.at(0));
-        const int p = 5 + s;
-        b.clear();
-        b.set_sequence(0, bt, p + 1);
-        b.add_token(ids[0], p, 0, slot_of(bt, p), true);
-        be.forward_greedy(b, ids);
-      }
-    }
+    const auto none = [](int, const Batch&) {};
+    const auto out_c = greedy_32(cpu, table(0), none), out_g = greedy_32(gpu, table(0), none);
     EXPECT_EQ(out_g, out_c) << type_name(t);
   }
 }
@@ -387,35 +392,18 @@ TEST_F(CudaModelTest, Fp8CacheGreedyDecodes) {
   CudaBackend gpu;
   cpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock});
   gpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock, .type = GgmlType::F8_E4M3});
-  const auto bt = table(0);
-  std::vector<TokenId> out_c, out_g;
-  for (int which = 0; which < 2; ++which) {
-    Backend& be = which == 0 ? static_cast<Backend&>(cpu) : gpu;
-    auto& out = which == 0 ? out_c : out_g;
-    Batch b;
+  const auto out_c = greedy_32(cpu, table(0), [](int, const Batch&) {});
+  const auto out_g = greedy_32(gpu, table(0), [&](int s, const Batch& b) {
+    if (s != 20) return;  // the greedy id is the argmax of the same step's logits
+    Logits l;
+    gpu.forward(b, l);
     std::vector<TokenId> ids;
-    b.set_sequence(0, bt, 5);
-    for (int p = 0; p < 5; ++p) b.add_token(static_cast<TokenId>(p * 7 + 1), p, 0, slot_of(bt, p), p == 4);
-    be.forward_greedy(b, ids);
-    for (int s = 0; s < 32; ++s) {
-      ASSERT_EQ(ids.size(), 1u);
-      ASSERT_GE(ids[0], 0);
-      ASSERT_LT(ids[0], m->hparams().n_vocab);
-      out.push_back(ids[0]);
-      const int p = 5 + s;
-      b.clear();
-      b.set_sequence(0, bt, p + 1);
-      b.add_token(ids[0], p, 0, slot_of(bt, p), true);
-      if (which == 1 && s == 20) {  // the greedy id is the argmax of the same step's logits
-        Logits l;
-        gpu.forward(b, l);
-        const TokenId want = static_cast<TokenId>(cpu::argmax(l.row(0).data(), l.n_vocab));
-        be.forward_greedy(b, ids);  // writes the same K/V again
-        EXPECT_EQ(ids[0], want);
-      } else {
-        be.forward_greedy(b, ids);
-      }
-    }
+    gpu.forward_greedy(b, ids);  // writes the same K/V again
+    EXPECT_EQ(ids.at(0), static_cast<TokenId>(cpu::argmax(l.row(0).data(), l.n_vocab)));
+  });
+  for (TokenId t : out_g) {
+    EXPECT_GE(t, 0);
+    EXPECT_LT(t, m->hparams().n_vocab);
   }
   EXPECT_GT(gpu.graph_count(), 0u);
   size_t same = 0;

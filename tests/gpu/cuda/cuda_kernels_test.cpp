@@ -235,6 +235,29 @@ TEST(CudaKernels, ArgmaxOverLargeRows) {
   }
 }
 
+// The device buffers of a RoPE + KV store: q, k, v, cos_sin, slots, k_cache, v_cache.
+struct RopeKvBuffers {
+  const DeviceBuffer &q, &k, &v, &cos_sin, &slots, &k_cache, &v_cache;
+};
+RopeKvArgs rope_kv_args(const RopeKvBuffers& b, int n_tok, int n_head, int n_kv, int hd, int n_dims, int block, bool neox) {
+  RopeKvArgs ra;
+  ra.q = b.q.get<float>();
+  ra.k = b.k.get<float>();
+  ra.v = b.v.get<float>();
+  ra.cos_sin = b.cos_sin.get<float>();
+  ra.slots = b.slots.get<int64_t>();
+  ra.k_cache = b.k_cache.get();
+  ra.v_cache = b.v_cache.get();
+  ra.n_tokens = n_tok;
+  ra.n_head = n_head;
+  ra.n_kv_head = n_kv;
+  ra.head_dim = hd;
+  ra.n_dims = n_dims;
+  ra.block_size = block;
+  ra.neox = neox;
+  return ra;
+}
+
 // RoPE + KV store, then attention, against cpu::rope + cpu::kv_store + cpu::attention over the
 // same scattered block tables.
 TEST(CudaKernels, RopeKvAndPagedAttentionMatchCpu) {
@@ -272,21 +295,7 @@ TEST(CudaKernels, RopeKvAndPagedAttentionMatchCpu) {
 
     const auto qb = to_device(q), kb = to_device(k), vb = to_device(v), csb = to_device(cs), sb = to_device(slots);
     const auto kcb = to_device(kc), vcb = to_device(vc);
-    RopeKvArgs ra;
-    ra.q = qb.get<float>();
-    ra.k = kb.get<float>();
-    ra.v = vb.get<float>();
-    ra.cos_sin = csb.get<float>();
-    ra.slots = sb.get<int64_t>();
-    ra.k_cache = kcb.get();
-    ra.v_cache = vcb.get();
-    ra.n_tokens = n_tok;
-    ra.n_head = sh.n_head;
-    ra.n_kv_head = sh.n_kv;
-    ra.head_dim = sh.hd;
-    ra.n_dims = sh.hd;
-    ra.block_size = sh.block;
-    ra.neox = sh.neox;
+    RopeKvArgs ra = rope_kv_args({qb, kb, vb, csb, sb, kcb, vcb}, n_tok, sh.n_head, sh.n_kv, sh.hd, sh.hd, sh.block, sh.neox);
     rope_kv_store(ra, nullptr);
 
     std::vector<int32_t> tables(bt0);
@@ -394,22 +403,9 @@ TEST(CudaKernels, RopeKvStoresFp8AsHostRounding) {
     std::vector<float> cs(rc.token(0), rc.token(0) + static_cast<size_t>(n_tok) * rc.n_dims());
     const auto qb = to_device(q), kb = to_device(k), vb = to_device(v), csb = to_device(cs), sb = to_device(slots);
     const auto kcb = to_device(kc), vcb = to_device(vc);
-    RopeKvArgs ra;
-    ra.q = qb.get<float>();
-    ra.k = kb.get<float>();
-    ra.v = vb.get<float>();
-    ra.cos_sin = csb.get<float>();
-    ra.slots = sb.get<int64_t>();
-    ra.k_cache = kcb.get();
-    ra.v_cache = vcb.get();
+    RopeKvArgs ra = rope_kv_args({qb, kb, vb, csb, sb, kcb, vcb}, n_tok, sh.n_head, sh.n_kv, sh.hd, sh.n_dims, sh.block,
+                                 sh.neox);
     ra.kv_type = kDevF8E4M3;
-    ra.n_tokens = n_tok;
-    ra.n_head = sh.n_head;
-    ra.n_kv_head = sh.n_kv;
-    ra.head_dim = sh.hd;
-    ra.n_dims = sh.n_dims;
-    ra.block_size = sh.block;
-    ra.neox = sh.neox;
     rope_kv_store(ra, nullptr);
     const auto k_rot = to_host<float>(kb, kn);  // K as the kernel rotated it (f32)
 
