@@ -15,6 +15,7 @@ namespace {
 constexpr int kWarps = 4;
 constexpr int kThreads = 32 * kWarps;
 constexpr int kMaxHeadDim = 256;
+constexpr int kUnroll = 4;  // keys per warp whose loads are in flight together
 
 // GMAX: query heads per KV head rounded up (runtime G <= GMAX); P: element pairs per lane
 // (dimension 2 lane + 64 i for i < P); KV: the cache's element type (f16 or fp8 e4m3).
@@ -53,31 +54,42 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
   }
   const KV* kc = static_cast<const KV*>(a.k_cache);
   const KV* vc = static_cast<const KV*>(a.v_cache);
-  for (int j = j0 + warp; j < j1; j += kWarps) {
-    const int64_t ro = row(j);
-    float2 kf[P], vf[P];
+  // Keys in groups of kUnroll per warp: every group's block-table and K/V loads are issued
+  // before its arithmetic, so a warp has kUnroll keys in flight (not one).
+  for (int jb = j0 + warp; jb < j1; jb += kWarps * kUnroll) {
+    float2 kf[kUnroll][P], vf[kUnroll][P];
 #pragma unroll
-    for (int i = 0; i < P; ++i) {
-      const int d = 2 * lane + 64 * i;
-      kf[i] = d < hd ? kv_load2(kc + ro + d) : make_float2(0.0f, 0.0f);
-      vf[i] = d < hd ? kv_load2(vc + ro + d) : make_float2(0.0f, 0.0f);
-    }
-#pragma unroll
-    for (int g = 0; g < GMAX; ++g) {
-      if (g >= G) break;
-      float s = 0.0f;
-#pragma unroll
-      for (int i = 0; i < P; ++i) s += q[g][i].x * kf[i].x + q[g][i].y * kf[i].y;
-      s = warp_sum(s);
-      const float m_new = fmaxf(m[g], s);
-      const float corr = __expf(m[g] - m_new), p = __expf(s - m_new);
-      l[g] = l[g] * corr + p;
+    for (int u = 0; u < kUnroll; ++u) {
+      const int j = jb + u * kWarps;
+      const int64_t ro = j < j1 ? row(j) : 0;
 #pragma unroll
       for (int i = 0; i < P; ++i) {
-        acc[g][i].x = acc[g][i].x * corr + p * vf[i].x;
-        acc[g][i].y = acc[g][i].y * corr + p * vf[i].y;
+        const int d = 2 * lane + 64 * i;
+        const bool in = j < j1 && d < hd;
+        kf[u][i] = in ? kv_load2(kc + ro + d) : make_float2(0.0f, 0.0f);
+        vf[u][i] = in ? kv_load2(vc + ro + d) : make_float2(0.0f, 0.0f);
       }
-      m[g] = m_new;
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      if (jb + u * kWarps >= j1) break;
+#pragma unroll
+      for (int g = 0; g < GMAX; ++g) {
+        if (g >= G) break;
+        float s = 0.0f;
+#pragma unroll
+        for (int i = 0; i < P; ++i) s += q[g][i].x * kf[u][i].x + q[g][i].y * kf[u][i].y;
+        s = warp_sum(s);
+        const float m_new = fmaxf(m[g], s);
+        const float corr = __expf(m[g] - m_new), p = __expf(s - m_new);
+        l[g] = l[g] * corr + p;
+#pragma unroll
+        for (int i = 0; i < P; ++i) {
+          acc[g][i].x = acc[g][i].x * corr + p * vf[u][i].x;
+          acc[g][i].y = acc[g][i].y * corr + p * vf[u][i].y;
+        }
+        m[g] = m_new;
+      }
     }
   }
 

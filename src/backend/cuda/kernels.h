@@ -59,6 +59,9 @@ Q8Act q8_act_at(void* buffer, int64_t k, int n_cols);
 void quantize_q8(const float* x, int64_t ldx, int64_t k, int n_cols, const Q8Act& out, cudaStream_t s);
 
 // --- matvec_q8.cu ---
+// The most rows a matvec_q8 block takes: QUARREL_CUDA_MATVEC_ROWS (1, 2, 4 or 8), default 2
+// (the f32-activation matvec keeps up to 4-8: F16 measured slower with 2).
+int matvec_rows_cap();
 // Up to three matrices with the same k and the same activations in one launch (q/k/v, gate/up):
 // y_i[c * ldy_i + r] (+)= sum_j W_i[r, j] * x[c, j], x given quantized (q8), n_cols <= 8.
 struct MatvecJob {

@@ -30,12 +30,12 @@ template <uint32_t T, int C, int R>
 __global__ void __launch_bounds__(kMaxWarps * 32) matvec_kernel(const uint8_t* __restrict__ w, size_t row_bytes,
                                                                 int64_t k, int64_t n, const float* __restrict__ x,
                                                                 int64_t ldx, float* __restrict__ y, int64_t ldy,
-                                                                bool accumulate) {
+                                                                bool accumulate, unsigned prefetch_blocks) {
   constexpr int G = group_cols<C>();
   const int64_t r0 = static_cast<int64_t>(blockIdx.x) * R;
   const int64_t n_chunks = (k + 31) / 32;
   float acc[R][C];
-  start_rows<R, C>(w, row_bytes, r0, n, n_chunks, acc);
+  start_rows<R, C>(w, row_bytes, r0, n, n_chunks, acc, blockIdx.x < prefetch_blocks);
   const bool vec_x = (ldx & 3) == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0;
   for (int64_t ch = threadIdx.x; ch < n_chunks; ch += blockDim.x) {
     const int64_t base = 32 * ch;
@@ -89,7 +89,7 @@ void launch_r(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t
   const int warps = static_cast<int>(std::min<int64_t>(kMaxWarps, std::max<int64_t>(1, n_chunks / 32)));
   const auto blocks = static_cast<unsigned>((w.n + R - 1) / R);
   launch(matvec_kernel<T, C, R>, blocks, warps * 32, 0, s, static_cast<const uint8_t*>(w.data), w.row_bytes, w.k, w.n,
-         x, ldx, y, ldy, acc);
+         x, ldx, y, ldy, acc, prefetch_block_limit());
 }
 
 template <uint32_t T, int C>

@@ -28,6 +28,7 @@ struct JobSet {
   int64_t ldy[kMaxJobs];
   int accumulate[kMaxJobs];
   unsigned first_block[kMaxJobs + 1];  // job j owns blocks [first_block[j], first_block[j + 1])
+  unsigned prefetch_blocks;            // blocks below this prefetch their weights before the PDL wait
   int64_t k;
 };
 
@@ -43,7 +44,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8
   const int64_t r0 = static_cast<int64_t>(blockIdx.x - js.first_block[j]) * R;
   const int64_t n_chunks = k / 32, ld_ds = x.ldq / 32;
   float acc[R][C];
-  start_rows<R, C>(w, row_bytes, r0, n, n_chunks, acc);
+  start_rows<R, C>(w, row_bytes, r0, n, n_chunks, acc, blockIdx.x < js.prefetch_blocks);
   for (int64_t ch = threadIdx.x; ch < n_chunks; ch += blockDim.x) {
     typename Dot::Raw raw[R];
 #pragma unroll
@@ -66,23 +67,13 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8
   reduce_rows_and_store<R, C, kMaxWarps>(acc, js.y[j], js.ldy[j], r0, n, js.accumulate[j] != 0);
 }
 
-// Rows per block: the most (up to the type's and the column count's limit) that still leaves
-// kMinBlocks blocks over all the jobs.
-// At most 4 rows per block by default; QUARREL_CUDA_MATVEC_ROWS (1, 2, 4, 8) sets the cap, for tuning.
-int rows_cap() {
-  static const int cap = [] {
-    const char* e = std::getenv("QUARREL_CUDA_MATVEC_ROWS");
-    const int v = e ? std::atoi(e) : 4;  // 4 measured faster than 8 on an H100 (PERF_NOTES.md)
-    return v >= 1 && v <= 8 ? v : 4;
-  }();
-  return cap;
-}
-
+// Rows per block: the most (up to the type's and the column count's limit, and
+// matvec_rows_cap()) that still leaves kMinBlocks blocks over all the jobs.
 template <uint32_t T, int C>
 int rows_per_block(int64_t total_rows) {
   constexpr int kMaxRows = C == 1 ? ChunkDotQ8<T>::kMaxRows : (C <= 2 ? 4 : 2);
   for (int r = kMaxRows; r > 1; r /= 2) {
-    if (r > rows_cap()) continue;
+    if (r > matvec_rows_cap()) continue;
     if (total_rows / r >= kMinBlocks) return r;
   }
   return 1;
@@ -107,6 +98,7 @@ void launch_r(const MatvecJob* jobs, int n_jobs, const Q8Act& x, cudaStream_t s)
     }
   }
   js.first_block[kMaxJobs] = blocks;
+  js.prefetch_blocks = prefetch_block_limit();
   const int64_t n_chunks = js.k / 32;
   const int warps = static_cast<int>(std::min<int64_t>(kMaxWarps, std::max<int64_t>(1, n_chunks / 32)));
   launch(matvec_q8_kernel<T, C, R>, blocks, warps * 32, 0, s, js, x);
@@ -138,6 +130,16 @@ void launch(const MatvecJob* jobs, int n_jobs, const Q8Act& x, int n_cols, cudaS
 }
 
 }  // namespace
+
+int matvec_rows_cap() {
+  static const int cap = [] {
+    const char* e = std::getenv("QUARREL_CUDA_MATVEC_ROWS");
+    // 2 measured fastest on an H200 (PERF_NOTES.md: 8B Q4_K_M 380 vs 347 tok/s with 4).
+    const int v = e ? std::atoi(e) : 2;
+    return v == 1 || v == 2 || v == 4 || v == 8 ? v : 2;
+  }();
+  return cap;
+}
 
 bool matvec_q8_supported(uint32_t type) {
   return type == kDevQ4_0 || type == kDevQ8_0 || type == kDevQ4_K || type == kDevQ5_K || type == kDevQ6_K;
