@@ -227,8 +227,23 @@ void CudaBackend::Impl::matmuls(std::initializer_list<Product> ps, const float* 
       cuda::matvec_q8(jobs.data(), static_cast<int>(jobs.size()), *q8, static_cast<int>(n), stream);
     }
   }
+  // The rest: decode-sized batches group products of one type and k into f32-activation matvec
+  // launches as well; larger ones take matmul().
   for (size_t i = 0; i < ps.size(); ++i) {
-    if (!done[i]) matmul(*ps.begin()[i].m, in, ps.begin()[i].out, n, ps.begin()[i].accumulate);
+    const Product& p = ps.begin()[i];
+    if (done[i]) continue;
+    if (n > cuda::kMatvecMaxCols) {
+      matmul(*p.m, in, p.out, n, p.accumulate);
+      continue;
+    }
+    jobs.clear();
+    for (size_t j = i; j < ps.size() && jobs.size() < 3; ++j) {
+      const Product& o = ps.begin()[j];
+      if (done[j] || o.m->type != p.m->type || o.m->k != p.m->k) continue;
+      jobs.push_back({.w = *o.m, .y = o.out, .ldy = o.m->n, .accumulate = o.accumulate});
+      done[j] = true;
+    }
+    cuda::matvec_jobs(jobs.data(), static_cast<int>(jobs.size()), in, p.m->k, static_cast<int>(n), stream);
   }
 }
 

@@ -42,6 +42,9 @@ void convert_f32_to_f16(const float* x, void* y_f16, int64_t n, cudaStream_t s);
 constexpr int kMatvecMaxCols = 8;
 void matvec(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, int n_cols, cudaStream_t s,
             bool accumulate = false);
+struct MatvecJob;
+// The same for 1-3 matrices of one type and k with the same x in one launch (q/k/v, gate/up).
+void matvec_jobs(const MatvecJob* jobs, int n_jobs, const float* x, int64_t ldx, int n_cols, cudaStream_t s);
 
 // --- q8_act.cu ---
 // Activations quantized to int8 in chunks of 32 (as ggml's q8_1) for the integer matvec:

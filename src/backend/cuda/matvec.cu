@@ -12,7 +12,7 @@
 #include "backend/cuda/chunk_dot.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/launch.cuh"
-#include "backend/cuda/matvec_epilogue.cuh"
+#include "backend/cuda/matvec_jobs.cuh"
 
 namespace quarrel::cuda {
 namespace {
@@ -27,15 +27,16 @@ constexpr int group_cols() {
 }
 
 template <uint32_t T, int C, int R>
-__global__ void __launch_bounds__(kMaxWarps * 32) matvec_kernel(const uint8_t* __restrict__ w, size_t row_bytes,
-                                                                int64_t k, int64_t n, const float* __restrict__ x,
-                                                                int64_t ldx, float* __restrict__ y, int64_t ldy,
-                                                                bool accumulate, unsigned prefetch_blocks) {
+__global__ void __launch_bounds__(kMaxWarps * 32) matvec_kernel(JobSet js, const float* __restrict__ x, int64_t ldx) {
   constexpr int G = group_cols<C>();
-  const int64_t r0 = static_cast<int64_t>(blockIdx.x) * R;
+  const int j = job_of_block(js);
+  const uint8_t* __restrict__ w = js.w[j];
+  const size_t row_bytes = js.row_bytes[j];
+  const int64_t n = js.n[j], k = js.k;
+  const int64_t r0 = static_cast<int64_t>(blockIdx.x - js.first_block[j]) * R;
   const int64_t n_chunks = (k + 31) / 32;
   float acc[R][C];
-  start_rows<R, C>(w, row_bytes, r0, n, n_chunks, acc, blockIdx.x < prefetch_blocks);
+  start_rows<R, C>(w, row_bytes, r0, n, n_chunks, acc, blockIdx.x < js.prefetch_blocks);
   const bool vec_x = (ldx & 3) == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0;
   for (int64_t ch = threadIdx.x; ch < n_chunks; ch += blockDim.x) {
     const int64_t base = 32 * ch;
@@ -80,39 +81,40 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_kernel(const uint8_t* _
       }
     }
   }
-  reduce_rows_and_store<R, C, kMaxWarps>(acc, y, ldy, r0, n, accumulate);
+  reduce_rows_and_store<R, C, kMaxWarps>(acc, js.y[j], js.ldy[j], r0, n, js.accumulate[j] != 0);
 }
 
 template <uint32_t T, int C, int R>
-void launch_r(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, bool acc, cudaStream_t s) {
-  const int64_t n_chunks = (w.k + 31) / 32;
+void launch_r(const MatvecJob* jobs, int n_jobs, const float* x, int64_t ldx, cudaStream_t s) {
+  const JobSet js = make_job_set<R>(jobs, n_jobs);
+  const int64_t n_chunks = (js.k + 31) / 32;
   const int warps = static_cast<int>(std::min<int64_t>(kMaxWarps, std::max<int64_t>(1, n_chunks / 32)));
-  const auto blocks = static_cast<unsigned>((w.n + R - 1) / R);
-  launch(matvec_kernel<T, C, R>, blocks, warps * 32, 0, s, static_cast<const uint8_t*>(w.data), w.row_bytes, w.k, w.n,
-         x, ldx, y, ldy, acc, prefetch_block_limit());
+  launch(matvec_kernel<T, C, R>, js.first_block[kMaxMatvecJobs], warps * 32, 0, s, js, x, ldx);
 }
 
+// R: the largest the type and the column count allow that leaves kMinBlocks blocks over the jobs.
 template <uint32_t T, int C>
-void launch_c(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, bool acc, cudaStream_t s) {
+void launch_c(const MatvecJob* jobs, int n_jobs, const float* x, int64_t ldx, cudaStream_t s) {
   constexpr int kMaxRows = ChunkDot<T>::kMaxRows;
+  int64_t rows = 0;
+  for (int i = 0; i < n_jobs; ++i) rows += jobs[i].w.n;
   if constexpr (C == 1 && kMaxRows >= 8) {
-    if (w.n / 8 >= kMinBlocks) return launch_r<T, C, 8>(w, x, ldx, y, ldy, acc, s);
+    if (rows / 8 >= kMinBlocks) return launch_r<T, C, 8>(jobs, n_jobs, x, ldx, s);
   }
   if constexpr (C <= 2 && kMaxRows >= 4) {
-    if (w.n / 4 >= kMinBlocks) return launch_r<T, C, 4>(w, x, ldx, y, ldy, acc, s);
+    if (rows / 4 >= kMinBlocks) return launch_r<T, C, 4>(jobs, n_jobs, x, ldx, s);
   }
   if constexpr (C <= 2) {
-    if (w.n / 2 >= kMinBlocks) return launch_r<T, C, 2>(w, x, ldx, y, ldy, acc, s);
+    if (rows / 2 >= kMinBlocks) return launch_r<T, C, 2>(jobs, n_jobs, x, ldx, s);
   }
-  launch_r<T, C, 1>(w, x, ldx, y, ldy, acc, s);
+  launch_r<T, C, 1>(jobs, n_jobs, x, ldx, s);
 }
 
 template <uint32_t T>
-void launch(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, int n_cols, bool acc,
-            cudaStream_t s) {
+void launch(const MatvecJob* jobs, int n_jobs, const float* x, int64_t ldx, int n_cols, cudaStream_t s) {
   switch (n_cols) {
 #define QUARREL_MV_CASE(C) \
-  case C: launch_c<T, C>(w, x, ldx, y, ldy, acc, s); break;
+  case C: launch_c<T, C>(jobs, n_jobs, x, ldx, s); break;
     QUARREL_MV_CASE(1) QUARREL_MV_CASE(2) QUARREL_MV_CASE(3) QUARREL_MV_CASE(4)
     QUARREL_MV_CASE(5) QUARREL_MV_CASE(6) QUARREL_MV_CASE(7) QUARREL_MV_CASE(8)
 #undef QUARREL_MV_CASE
@@ -122,11 +124,34 @@ void launch(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t l
 
 }  // namespace
 
+void check_job_set(const MatvecJob* jobs, int n_jobs, const char* who) {
+  if (n_jobs < 1 || n_jobs > kMaxMatvecJobs) ::quarrel::fail(::quarrel::ErrorCode::kInternal, "{}: {} jobs (1 to 3)", who, n_jobs);
+  for (int i = 0; i < n_jobs; ++i) {
+    if (jobs[i].w.type != jobs[0].w.type || jobs[i].w.k != jobs[0].w.k) {
+      ::quarrel::fail(::quarrel::ErrorCode::kInternal, "{}: job {} has type {} and k {} (job 0: {}, {})", who, i,
+                      jobs[i].w.type, jobs[i].w.k, jobs[0].w.type, jobs[0].w.k);
+    }
+  }
+}
+
+void matvec_jobs(const MatvecJob* jobs, int n_jobs, const float* x, int64_t ldx, int n_cols, cudaStream_t s) {
+  if (n_cols < 1 || n_cols > kMatvecMaxCols || n_jobs < 1) return;
+  check_job_set(jobs, n_jobs, "matvec");
+  int64_t rows = 0;
+  for (int i = 0; i < n_jobs; ++i) rows += jobs[i].w.n;
+  if (rows == 0) return;
+  QUARREL_CUDA_DISPATCH_TYPE(jobs[0].w.type, (launch<T>(jobs, n_jobs, x, ldx, n_cols, s)));
+  QUARREL_CUDA_CHECK_LAUNCH();
+}
+
 void matvec(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, int n_cols, cudaStream_t s,
             bool accumulate) {
-  if (n_cols < 1 || n_cols > kMatvecMaxCols || w.n == 0) return;
-  QUARREL_CUDA_DISPATCH_TYPE(w.type, (launch<T>(w, x, ldx, y, ldy, n_cols, accumulate, s)));
-  QUARREL_CUDA_CHECK_LAUNCH();
+  MatvecJob job;
+  job.w = w;
+  job.y = y;
+  job.ldy = ldy;
+  job.accumulate = accumulate;
+  matvec_jobs(&job, 1, x, ldx, n_cols, s);
 }
 
 }  // namespace quarrel::cuda

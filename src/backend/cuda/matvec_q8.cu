@@ -4,40 +4,24 @@
 // matrix; thread t takes chunks t, t + 32W, ... of k, loads the chunk of x once for its R rows
 // and issues the R weight loads before any arithmetic; warp shuffles, then shared memory, add
 // the warps' partial sums. Up to three matrices of one type with the same x share a launch
-// (q/k/v, gate/up): blocks are numbered across them. The epilogue can add into y (residuals).
+// (q/k/v, gate/up; matvec_jobs.cuh). The epilogue can add into y (residuals).
 #include <algorithm>
 #include <cstdlib>
 
 #include "backend/cuda/chunk_dot_q8.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/launch.cuh"
-#include "backend/cuda/matvec_epilogue.cuh"
+#include "backend/cuda/matvec_jobs.cuh"
 
 namespace quarrel::cuda {
 namespace {
 
 constexpr int kMaxWarps = 8;
 constexpr int64_t kMinBlocks = 1024;
-constexpr int kMaxJobs = 3;
-
-struct JobSet {
-  const uint8_t* w[kMaxJobs];
-  size_t row_bytes[kMaxJobs];
-  int64_t n[kMaxJobs];
-  float* y[kMaxJobs];
-  int64_t ldy[kMaxJobs];
-  int accumulate[kMaxJobs];
-  unsigned first_block[kMaxJobs + 1];  // job j owns blocks [first_block[j], first_block[j + 1])
-  unsigned prefetch_blocks;            // blocks below this prefetch their weights before the PDL wait
-  int64_t k;
-};
-
 template <uint32_t T, int C, int R>
 __global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8Act x) {
   using Dot = ChunkDotQ8<T>;
-  int j = 0;
-#pragma unroll
-  for (int i = 1; i < kMaxJobs; ++i) j += blockIdx.x >= js.first_block[i] ? 1 : 0;
+  const int j = job_of_block(js);
   const uint8_t* __restrict__ w = js.w[j];
   const size_t row_bytes = js.row_bytes[j];
   const int64_t n = js.n[j], k = js.k;
@@ -81,24 +65,8 @@ int rows_per_block(int64_t total_rows) {
 
 template <uint32_t T, int C, int R>
 void launch_r(const MatvecJob* jobs, int n_jobs, const Q8Act& x, cudaStream_t s) {
-  JobSet js{};
-  js.k = jobs[0].w.k;
-  unsigned blocks = 0;
-  for (int i = 0; i < kMaxJobs; ++i) {
-    js.first_block[i] = blocks;
-    if (i < n_jobs) {
-      const MatvecJob& jb = jobs[i];
-      js.w[i] = static_cast<const uint8_t*>(jb.w.data);
-      js.row_bytes[i] = jb.w.row_bytes;
-      js.n[i] = jb.w.n;
-      js.y[i] = jb.y;
-      js.ldy[i] = jb.ldy;
-      js.accumulate[i] = jb.accumulate ? 1 : 0;
-      blocks += static_cast<unsigned>((jb.w.n + R - 1) / R);
-    }
-  }
-  js.first_block[kMaxJobs] = blocks;
-  js.prefetch_blocks = prefetch_block_limit();
+  const JobSet js = make_job_set<R>(jobs, n_jobs);
+  const unsigned blocks = js.first_block[kMaxMatvecJobs];
   const int64_t n_chunks = js.k / 32;
   const int warps = static_cast<int>(std::min<int64_t>(kMaxWarps, std::max<int64_t>(1, n_chunks / 32)));
   launch(matvec_q8_kernel<T, C, R>, blocks, warps * 32, 0, s, js, x);
@@ -147,12 +115,9 @@ bool matvec_q8_supported(uint32_t type) {
 
 void matvec_q8(const MatvecJob* jobs, int n_jobs, const Q8Act& x, int n_cols, cudaStream_t s) {
   if (n_cols < 1 || n_cols > kMatvecMaxCols || n_jobs < 1) return;
-  if (n_jobs > kMaxJobs) ::quarrel::fail(::quarrel::ErrorCode::kInternal, "matvec_q8: {} jobs (at most 3)", n_jobs);
-  for (int i = 0; i < n_jobs; ++i) {
-    if (jobs[i].w.type != jobs[0].w.type || jobs[i].w.k != jobs[0].w.k || !matvec_q8_supported(jobs[i].w.type)) {
-      ::quarrel::fail(::quarrel::ErrorCode::kInternal, "matvec_q8: job {} has type {} and k {} (job 0: {}, {})", i,
-                      jobs[i].w.type, jobs[i].w.k, jobs[0].w.type, jobs[0].w.k);
-    }
+  check_job_set(jobs, n_jobs, "matvec_q8");
+  if (!matvec_q8_supported(jobs[0].w.type)) {
+    ::quarrel::fail(::quarrel::ErrorCode::kInternal, "matvec_q8: weight type {} has no int8 kernel", jobs[0].w.type);
   }
   switch (jobs[0].w.type) {
     case kDevQ4_0: launch<kDevQ4_0>(jobs, n_jobs, x, n_cols, s); break;

@@ -167,6 +167,52 @@ TEST(CudaKernels, MatvecTallMatricesMatchFloat64Reference) {
   }
 }
 
+// matvec_jobs: 2-3 matrices of one type in one launch (q/k/v and gate/up shapes, scaled down,
+// odd row counts so jobs end mid-block), each against its own float64 products; the third job
+// adds into its output (a residual).
+TEST(CudaKernels, MatvecJobsShareALaunch) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  for (GgmlType t : {GgmlType::F16, GgmlType::BF16, GgmlType::F32, GgmlType::Q4_K}) {
+    const int64_t k = 512;
+    const std::vector<int64_t> rows = {4099, 1027, 1029};
+    for (int n_jobs : {2, 3}) {
+      for (int cols : {1, 2, 3}) {
+        const auto x = test::random_floats(rng, static_cast<size_t>(k * cols));
+        const auto xb = to_device(x);
+        std::vector<HostMatrix> ms;
+        std::vector<DeviceBuffer> wbs, ybs;
+        std::vector<std::vector<float>> y0;
+        std::vector<MatvecJob> jobs;
+        for (int j = 0; j < n_jobs; ++j) {
+          ms.push_back(random_matrix(rng, t, k, rows[j]));
+          wbs.push_back(to_device(ms.back().bytes));
+          y0.push_back(test::random_floats(rng, static_cast<size_t>(rows[j] * cols)));
+          ybs.push_back(j == 2 ? to_device(y0.back()) : poisoned(static_cast<size_t>(rows[j] * cols) * 4));
+        }
+        for (int j = 0; j < n_jobs; ++j) {
+          MatvecJob jb;
+          jb.w = dev(ms[j], wbs[j]);
+          jb.y = ybs[j].get<float>();
+          jb.ldy = rows[j];
+          jb.accumulate = j == 2;
+          jobs.push_back(jb);
+        }
+        matvec_jobs(jobs.data(), n_jobs, xb.get<float>(), k, cols, nullptr);
+        for (int j = 0; j < n_jobs; ++j) {
+          auto y = to_host<float>(ybs[j], static_cast<size_t>(rows[j] * cols));
+          Products p = reference_products(ms[j], x, cols);
+          if (j == 2) {
+            for (size_t i = 0; i < p.want.size(); ++i) p.want[i] += y0[j][i], p.mag[i] += std::fabs(y0[j][i]);
+          }
+          EXPECT_LT(test::dot_error(y, p.want, p.mag), 1e-5)
+              << type_name(t) << " jobs=" << n_jobs << " job " << j << " cols=" << cols;
+        }
+      }
+    }
+  }
+}
+
 TEST(CudaKernels, RmsNormSwigluAddArgmax) {
   QUARREL_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(test::test_seed());
