@@ -213,29 +213,9 @@ void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {
 void CudaBackend::Impl::matmuls(std::initializer_list<Product> ps, const float* in, const cuda::Q8Act* q8, int64_t n) {
   std::vector<cuda::MatvecJob> jobs;
   std::vector<bool> done(ps.size(), false);
-  if (q8 && n <= cuda::kMatvecMaxCols) {
-    for (size_t i = 0; i < ps.size(); ++i) {  // group the integer products by weight type
-      const Product& p = ps.begin()[i];
-      if (done[i] || !cuda::matvec_q8_supported(p.m->type)) continue;
-      jobs.clear();
-      for (size_t j = i; j < ps.size() && jobs.size() < 3; ++j) {
-        const Product& o = ps.begin()[j];
-        if (done[j] || o.m->type != p.m->type || o.m->k != p.m->k) continue;
-        jobs.push_back({.w = *o.m, .y = o.out, .ldy = o.m->n, .accumulate = o.accumulate});
-        done[j] = true;
-      }
-      cuda::matvec_q8(jobs.data(), static_cast<int>(jobs.size()), *q8, static_cast<int>(n), stream);
-    }
-  }
-  // The rest: decode-sized batches group products of one type and k into f32-activation matvec
-  // launches as well; larger ones take matmul().
-  for (size_t i = 0; i < ps.size(); ++i) {
+  // jobs = product i and the next not-done ones of its type and k (at most 3), marked done.
+  auto group = [&](size_t i) {
     const Product& p = ps.begin()[i];
-    if (done[i]) continue;
-    if (n > cuda::kMatvecMaxCols) {
-      matmul(*p.m, in, p.out, n, p.accumulate);
-      continue;
-    }
     jobs.clear();
     for (size_t j = i; j < ps.size() && jobs.size() < 3; ++j) {
       const Product& o = ps.begin()[j];
@@ -243,7 +223,26 @@ void CudaBackend::Impl::matmuls(std::initializer_list<Product> ps, const float* 
       jobs.push_back({.w = *o.m, .y = o.out, .ldy = o.m->n, .accumulate = o.accumulate});
       done[j] = true;
     }
-    cuda::matvec_jobs(jobs.data(), static_cast<int>(jobs.size()), in, p.m->k, static_cast<int>(n), stream);
+    return static_cast<int>(jobs.size());
+  };
+  if (q8 && n <= cuda::kMatvecMaxCols) {  // the integer products first
+    for (size_t i = 0; i < ps.size(); ++i) {
+      if (done[i] || !cuda::matvec_q8_supported(ps.begin()[i].m->type)) continue;
+      const int n_jobs = group(i);  // before jobs.data(): group() refills jobs
+      cuda::matvec_q8(jobs.data(), n_jobs, *q8, static_cast<int>(n), stream);
+    }
+  }
+  // The rest: decode-sized batches group them into f32-activation matvec launches as well;
+  // larger ones take matmul().
+  for (size_t i = 0; i < ps.size(); ++i) {
+    const Product& p = ps.begin()[i];
+    if (done[i]) continue;
+    if (n > cuda::kMatvecMaxCols) {
+      matmul(*p.m, in, p.out, n, p.accumulate);
+    } else {
+      const int n_jobs = group(i);
+      cuda::matvec_jobs(jobs.data(), n_jobs, in, p.m->k, static_cast<int>(n), stream);
+    }
   }
 }
 
