@@ -69,6 +69,10 @@ struct Candidates {
   std::vector<RowCandidates> rows;
 };
 
+// Error(kInvalidArgument) unless there is one request per logits row (rows) and each asks for
+// 1 <= k <= n_vocab tokens and names tokens in [0, n_vocab).
+void check_candidate_requests(std::span<const CandidateRequest> requests, size_t rows, int64_t n_vocab);
+
 // The host reference of one row's answer (Backend::forward_candidates' default, and the
 // reference the device selections are tested against).
 void select_candidates(std::span<const float> logits, const CandidateRequest& request, RowCandidates& out);

@@ -5,14 +5,27 @@
 #include "backend/backend.h"
 #include "backend/rank_key.h"
 #include "core/error.h"
+#include "model/model.h"
 
 namespace quarrel::backend {
 
+void check_candidate_requests(std::span<const CandidateRequest> requests, size_t rows, int64_t n_vocab) {
+  if (requests.size() != rows) {
+    fail(ErrorCode::kInternal, "candidates: {} requests for {} logits rows", requests.size(), rows);
+  }
+  for (const CandidateRequest& r : requests) {
+    if (r.k < 1 || r.k > n_vocab) fail(ErrorCode::kInvalidArgument, "candidates: k = {} for a vocabulary of {}", r.k, n_vocab);
+    for (TokenId id : r.ids) {
+      if (id < 0 || id >= n_vocab) {
+        fail(ErrorCode::kInvalidArgument, "candidates: token {} outside the vocabulary of {}", id, n_vocab);
+      }
+    }
+  }
+}
+
 void select_candidates(std::span<const float> logits, const CandidateRequest& request, RowCandidates& out) {
   const auto n = static_cast<int64_t>(logits.size());
-  if (request.k < 1 || request.k > n) {
-    fail(ErrorCode::kInvalidArgument, "candidates: k = {} for a vocabulary of {}", request.k, n);
-  }
+  check_candidate_requests({&request, 1}, 1, n);
   struct Keyed {
     uint32_t key;
     TokenId id;
@@ -26,17 +39,11 @@ void select_candidates(std::span<const float> logits, const CandidateRequest& re
   out.best.resize(static_cast<size_t>(k));
   for (ptrdiff_t i = 0; i < k; ++i) out.best[static_cast<size_t>(i)] = {all[static_cast<size_t>(i)].id, logits[static_cast<size_t>(all[static_cast<size_t>(i)].id)]};
   out.named.resize(request.ids.size());
-  for (size_t i = 0; i < request.ids.size(); ++i) {
-    const TokenId id = request.ids[i];
-    if (id < 0 || id >= n) fail(ErrorCode::kInvalidArgument, "candidates: token {} outside the vocabulary of {}", id, n);
-    out.named[i] = logits[static_cast<size_t>(id)];
-  }
+  for (size_t i = 0; i < request.ids.size(); ++i) out.named[i] = logits[static_cast<size_t>(request.ids[i])];
 }
 
 void Backend::forward_candidates(const Batch& batch, std::span<const CandidateRequest> requests, Candidates& out) {
-  if (requests.size() != batch.n_logits()) {
-    fail(ErrorCode::kInternal, "candidates: {} requests for {} logits rows", requests.size(), batch.n_logits());
-  }
+  check_candidate_requests(requests, batch.n_logits(), model().hparams().n_vocab);
   Logits logits;
   forward(batch, logits);
   out.batch_index = logits.batch_index;

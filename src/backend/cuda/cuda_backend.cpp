@@ -486,15 +486,7 @@ void CudaBackend::forward_candidates(const Batch& batch, std::span<const Candida
   Impl& d = *d_;
   const int64_t n_vocab = model().hparams().n_vocab;
   const size_t rows = batch.n_logits();
-  if (requests.size() != rows) {
-    fail(ErrorCode::kInternal, "candidates: {} requests for {} logits rows", requests.size(), rows);
-  }
-  for (const CandidateRequest& r : requests) {
-    if (r.k < 1 || r.k > n_vocab) fail(ErrorCode::kInvalidArgument, "candidates: k = {} for a vocabulary of {}", r.k, n_vocab);
-    for (TokenId id : r.ids) {
-      if (id < 0 || id >= n_vocab) fail(ErrorCode::kInvalidArgument, "candidates: token {} outside the vocabulary of {}", id, n_vocab);
-    }
-  }
+  check_candidate_requests(requests, rows, n_vocab);
   d.prepare_selection(static_cast<int64_t>(rows), requests);
   run(batch, Output::kOnDevice);
   out.batch_index.clear();
