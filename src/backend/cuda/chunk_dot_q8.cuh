@@ -1,8 +1,11 @@
 #pragma once
-// Integer dot products of one 32-element weight chunk with one chunk of int8 activations
-// (kernels.h's Q8Act: 8 words of int8 x and (d_x, d_x * sum q_x)), four products per __dp4a.
-// The raw loads are chunk_dot.cuh's (ChunkDot<T>::Raw / load), so both matvecs read the blocks
-// alike. Per type, with q the weight's integers and d its scale(s), the chunk's sum is
+// Integer dot products of one unit of weights with int8 activations (kernels.h's Q8Act: per
+// 32-element chunk, 8 words of int8 x and (d_x, d_x * sum q_x)), four products per __dp4a.
+// A unit is kChunks chunks whose bytes sit together: one chunk for Q4_0, Q8_0 and Q5_K; for the
+// K-quants whose 32-byte groups of nibbles hold two chunks (Q4_K: sub-blocks 2j and 2j + 1 in the
+// low and high nibbles; Q6_K: chunks qi and qi + 2 of a half), both, so a thread uses every byte it
+// loads and unpacks the scales once per two chunks. x_chunk(u, i) is the activation chunk of the
+// unit's i-th chunk. Per chunk, with q the weight's integers and d its scale(s), the sum is
 //   Q8_0: d d_x sum q q_x                 Q4_0: d (d_x sum q q_x - 8 s_x)
 //   Q4_K/Q5_K: d_s d_x sum q q_x - m_s s_x  (sub-block scale d_s, min m_s)
 //   Q6_K: per half h of 16: d_h d_x (sum q q_x - 32 sum q_x)
@@ -14,45 +17,88 @@ namespace quarrel::cuda {
 template <uint32_t T>
 struct ChunkDotQ8;
 
+// One chunk per unit, the raw loads of chunk_dot.cuh's ChunkDot<T> (both matvecs read alike).
+template <uint32_t T>
+struct OneChunkQ8 : ChunkDot<T> {
+  static constexpr int kChunks = 1;
+  __device__ static int64_t x_chunk(int64_t u, int) { return u; }
+};
+
 template <>
-struct ChunkDotQ8<kDevQ8_0> : ChunkDot<kDevQ8_0> {
-  __device__ static float dot(const Raw& r, const int* x, float2 ds) {
+struct ChunkDotQ8<kDevQ8_0> : OneChunkQ8<kDevQ8_0> {
+  __device__ static float dot(const Raw& r, const int (*x)[8], const float2* ds) {
     int s = 0;
 #pragma unroll
-    for (int i = 0; i < 8; ++i) s = __dp4a(static_cast<int>(r.q[i]), x[i], s);
-    return r.d * ds.x * static_cast<float>(s);
+    for (int i = 0; i < 8; ++i) s = __dp4a(static_cast<int>(r.q[i]), x[0][i], s);
+    return r.d * ds[0].x * static_cast<float>(s);
   }
 };
 
 template <>
-struct ChunkDotQ8<kDevQ4_0> : ChunkDot<kDevQ4_0> {  // low nibbles: elements 0..15, high: 16..31
-  __device__ static float dot(const Raw& r, const int* x, float2 ds) {
+struct ChunkDotQ8<kDevQ4_0> : OneChunkQ8<kDevQ4_0> {  // low nibbles: elements 0..15, high: 16..31
+  __device__ static float dot(const Raw& r, const int (*x)[8], const float2* ds) {
     int s = 0;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      s = __dp4a(static_cast<int>(r.q[i] & 0x0F0F0F0Fu), x[i], s);
-      s = __dp4a(static_cast<int>((r.q[i] >> 4) & 0x0F0F0F0Fu), x[4 + i], s);
+      s = __dp4a(static_cast<int>(r.q[i] & 0x0F0F0F0Fu), x[0][i], s);
+      s = __dp4a(static_cast<int>((r.q[i] >> 4) & 0x0F0F0F0Fu), x[0][4 + i], s);
     }
-    return r.d * (ds.x * static_cast<float>(s) - 8.0f * ds.y);
+    return r.d * (ds[0].x * static_cast<float>(s) - 8.0f * ds[0].y);
   }
 };
 
+// 144-byte super-blocks (16-byte aligned): d, dmin (f16), scales[12] (6-bit scale and min of 8
+// sub-blocks), qs[128]. Unit u = sub-blocks 2j, 2j + 1 (j = u % 4) of super-block u / 4: the low
+// and high nibbles of the 32 bytes qs[32 j ..]. Three 16-byte loads: the header and those bytes.
 template <>
-struct ChunkDotQ8<kDevQ4_K> : ChunkDot<kDevQ4_K> {
-  __device__ static float dot(const Raw& r, const int* x, float2 ds) {
-    const uint32_t w[8] = {r.v0.x, r.v0.y, r.v0.z, r.v0.w, r.v1.x, r.v1.y, r.v1.z, r.v1.w};
-    int s = 0;
+struct ChunkDotQ8<kDevQ4_K> {
+  static constexpr int kChunks = 2;
+  static constexpr int kMaxRows = 8;
+  __device__ static int64_t x_chunk(int64_t u, int i) { return 2 * u + i; }
+  struct Raw {
+    uint4 head, q0, q1;
+    uint32_t j;
+  };
+  __device__ static Raw load(const uint8_t* row, int64_t u, int64_t) {
+    const uint4* b = reinterpret_cast<const uint4*>(row + 144 * (u >> 2));
+    const auto j = static_cast<uint32_t>(u & 3);
+    Raw r;
+    r.head = __ldg(b);
+    r.q0 = __ldg(b + 1 + 2 * j);
+    r.q1 = __ldg(b + 2 + 2 * j);
+    r.j = j;
+    return r;
+  }
+  __device__ static float dot(const Raw& r, const int (*x)[8], const float2* ds) {
+    const uint32_t w[8] = {r.q0.x, r.q0.y, r.q0.z, r.q0.w, r.q1.x, r.q1.y, r.q1.z, r.q1.w};
+    int s0 = 0, s1 = 0;
 #pragma unroll
-    for (int i = 0; i < 8; ++i) s = __dp4a(static_cast<int>((w[i] >> r.shift) & 0x0F0F0F0Fu), x[i], s);
-    const float d = __half2float(__ushort_as_half(static_cast<uint16_t>(r.dd & 0xFFFF))) * static_cast<float>(r.sc);
-    const float m = __half2float(__ushort_as_half(static_cast<uint16_t>(r.dd >> 16))) * static_cast<float>(r.m);
-    return d * ds.x * static_cast<float>(s) - m * ds.y;
+    for (int i = 0; i < 8; ++i) {
+      s0 = __dp4a(static_cast<int>(w[i] & 0x0F0F0F0Fu), x[0][i], s0);
+      s1 = __dp4a(static_cast<int>((w[i] >> 4) & 0x0F0F0F0Fu), x[1][i], s1);
+    }
+    // The 6-bit scales (sc) and mins (m) of sub-blocks 0..3 are the low 6 bits of scales[0..3]
+    // and [4..7]; those of 4..7 take their low 4 bits from the nibbles of scales[8..11] and their
+    // top 2 from the top bits of scales[0..3] / [4..7]. Four at a time, one per byte:
+    const uint32_t a0 = r.head.y, a1 = r.head.z, a2 = r.head.w;
+    const bool upper = r.j >= 2;  // sub-blocks 4..7
+    const uint32_t sc4 = upper ? (a2 & 0x0F0F0F0Fu) | ((a0 >> 2) & 0x30303030u) : a0 & 0x3F3F3F3Fu;
+    const uint32_t m4 = upper ? ((a2 >> 4) & 0x0F0F0F0Fu) | ((a1 >> 2) & 0x30303030u) : a1 & 0x3F3F3F3Fu;
+    const uint32_t sh = (r.j & 1) * 16;  // bytes 2j % 4 and 2j % 4 + 1
+    const int sc0 = static_cast<int>((sc4 >> sh) & 0xFF), sc1 = static_cast<int>((sc4 >> (sh + 8)) & 0xFF);
+    const auto m0 = static_cast<float>((m4 >> sh) & 0xFF), m1 = static_cast<float>((m4 >> (sh + 8)) & 0xFF);
+    const float2 dm = __half22float2(__halves2half2(__ushort_as_half(static_cast<uint16_t>(r.head.x & 0xFFFF)),
+                                                    __ushort_as_half(static_cast<uint16_t>(r.head.x >> 16))));
+    return dm.x * (ds[0].x * static_cast<float>(sc0 * s0) + ds[1].x * static_cast<float>(sc1 * s1)) -
+           dm.y * (m0 * ds[0].y + m1 * ds[1].y);
   }
 };
 
 template <>
 struct ChunkDotQ8<kDevQ5_K> {  // 176 bytes (16-byte aligned): d, dmin, scales[12], qh[32], qs[128]
+  static constexpr int kChunks = 1;
   static constexpr int kMaxRows = 4;  // registers: 16 words of raw data per row
+  __device__ static int64_t x_chunk(int64_t u, int) { return u; }
   struct Raw {
     uint4 q0, q1, h0, h1;
     uint32_t dd, shift, bit;
@@ -74,39 +120,67 @@ struct ChunkDotQ8<kDevQ5_K> {  // 176 bytes (16-byte aligned): d, dmin, scales[1
     r.bit = static_cast<uint32_t>(s);
     return r;
   }
-  __device__ static float dot(const Raw& r, const int* x, float2 ds) {
+  __device__ static float dot(const Raw& r, const int (*x)[8], const float2* ds) {
     const uint32_t q[8] = {r.q0.x, r.q0.y, r.q0.z, r.q0.w, r.q1.x, r.q1.y, r.q1.z, r.q1.w};
     const uint32_t h[8] = {r.h0.x, r.h0.y, r.h0.z, r.h0.w, r.h1.x, r.h1.y, r.h1.z, r.h1.w};
     int s = 0;
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
       const uint32_t v = ((q[i] >> r.shift) & 0x0F0F0F0Fu) | (((h[i] >> r.bit) & 0x01010101u) << 4);
-      s = __dp4a(static_cast<int>(v), x[i], s);
+      s = __dp4a(static_cast<int>(v), x[0][i], s);
     }
     const float d = __half2float(__ushort_as_half(static_cast<uint16_t>(r.dd & 0xFFFF))) * static_cast<float>(r.sc);
     const float m = __half2float(__ushort_as_half(static_cast<uint16_t>(r.dd >> 16))) * static_cast<float>(r.m);
-    return d * ds.x * static_cast<float>(s) - m * ds.y;
+    return d * ds[0].x * static_cast<float>(s) - m * ds[0].y;
   }
 };
 
+// 210-byte super-blocks (2-byte aligned): ql[128], qh[64], scales[16] (int8, one per 16
+// elements), d (f16). Half h (128 elements) has ql[64 h ..] (chunk qi < 2: the low nibbles of
+// ql[64 h + 32 qi ..], chunk qi + 2: their high nibbles), the 2-bit tops of its 4 chunks in
+// qh[32 h ..] (chunk c at bits 2c) and scales[8 h ..]. Unit u = chunks qi and qi + 2 (qi = u % 2)
+// of half (u / 2) % 2 of super-block u / 4.
 template <>
-struct ChunkDotQ8<kDevQ6_K> : ChunkDot<kDevQ6_K> {  // elements 0..15 scale d0, 16..31 scale d1
-  __device__ static float dot(const Raw& r, const int* x, float2 ds) {
-    int s0 = 0, s1 = 0, x0 = 0, x1 = 0;
+struct ChunkDotQ8<kDevQ6_K> {
+  static constexpr int kChunks = 2;
+  static constexpr int kMaxRows = 4;
+  __device__ static int64_t x_chunk(int64_t u, int i) { return 8 * (u >> 2) + 4 * ((u >> 1) & 1) + (u & 1) + 2 * i; }
+  struct Raw {
+    uint32_t ql[8], qh[8], sc[2];
+    uint32_t hshift;
+    float d;
+  };
+  __device__ static Raw load(const uint8_t* row, int64_t u, int64_t) {
+    const uint8_t* b = row + 210 * (u >> 2);
+    const int h = static_cast<int>((u >> 1) & 1), qi = static_cast<int>(u & 1);
+    Raw r;
+    load_words_a2<8>(b + 64 * h + 32 * qi, r.ql);
+    load_words_a2<8>(b + 128 + 32 * h, r.qh);
+    load_words_a2<2>(b + 192 + 8 * h, r.sc);  // scales[8h .. 8h + 7]; chunk c's are bytes 2c, 2c + 1
+    r.d = f16_at(b + 208);
+    r.hshift = 2 * qi;
+    return r;
+  }
+  __device__ static float dot(const Raw& r, const int (*x)[8], const float2* ds) {
+    int s[2][2] = {}, xs[2][2] = {};  // [chunk][16-element half]
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
-      const uint32_t q6 = ((r.ql[i] >> r.lshift) & 0x0F0F0F0Fu) | (((r.qh[i] >> r.hshift) & 0x03030303u) << 4);
-      if (i < 4) {
-        s0 = __dp4a(static_cast<int>(q6), x[i], s0);
-        x0 = __dp4a(0x01010101, x[i], x0);
-      } else {
-        s1 = __dp4a(static_cast<int>(q6), x[i], s1);
-        x1 = __dp4a(0x01010101, x[i], x1);
-      }
+      const uint32_t lo = (r.ql[i] & 0x0F0F0F0Fu) | (((r.qh[i] >> r.hshift) & 0x03030303u) << 4);
+      const uint32_t hi = ((r.ql[i] >> 4) & 0x0F0F0F0Fu) | (((r.qh[i] >> (r.hshift + 4)) & 0x03030303u) << 4);
+      s[0][i / 4] = __dp4a(static_cast<int>(lo), x[0][i], s[0][i / 4]);
+      s[1][i / 4] = __dp4a(static_cast<int>(hi), x[1][i], s[1][i / 4]);
+      xs[0][i / 4] = __dp4a(0x01010101, x[0][i], xs[0][i / 4]);
+      xs[1][i / 4] = __dp4a(0x01010101, x[1][i], xs[1][i / 4]);
     }
-    const float d0 = static_cast<float>(static_cast<int8_t>(r.scu & 0xFF));
-    const float d1 = static_cast<float>(static_cast<int8_t>(r.scu >> 8));
-    return r.d * ds.x * (d0 * static_cast<float>(s0 - 32 * x0) + d1 * static_cast<float>(s1 - 32 * x1));
+    const uint32_t sh = 16 * (r.hshift >> 1);  // chunk qi: bytes 2qi, 2qi + 1 of sc[0]; qi + 2: of sc[1]
+    float out = 0.0f;
+#pragma unroll
+    for (int c = 0; c < 2; ++c) {
+      const auto a = static_cast<float>(static_cast<int8_t>((r.sc[c] >> sh) & 0xFF));
+      const auto b = static_cast<float>(static_cast<int8_t>((r.sc[c] >> (sh + 8)) & 0xFF));
+      out += ds[c].x * (a * static_cast<float>(s[c][0] - 32 * xs[c][0]) + b * static_cast<float>(s[c][1] - 32 * xs[c][1]));
+    }
+    return r.d * out;
   }
 };
 

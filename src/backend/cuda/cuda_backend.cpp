@@ -13,6 +13,7 @@
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/device_info.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/stage_skip.h"
 #include "backend/rank_key.h"
 #include "core/error.h"
 #include "model/model.h"
@@ -283,8 +284,9 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   // Decode-sized batches also quantize each matmul input to int8 in the kernel that makes it.
   const bool q8 = n <= cuda::kMatvecMaxCols && n_embd % 32 == 0 && hd % 32 == 0 && hp.n_ff % 32 == 0;
   cuda::Q8Act xq = q8_for(n_embd);
-  cuda::rms_norm(x, L.attn_norm, xn, n_embd, n, hp.rms_eps, stream, q8 ? &xq : nullptr);
-  matmuls({{&L.wq, q, false}, {&L.wk, k, false}, {&L.wv, v, false}}, xn, q8 ? &xq : nullptr, n);
+  using cuda::Stage, cuda::skipped;
+  if (!skipped(Stage::kNorm)) cuda::rms_norm(x, L.attn_norm, xn, n_embd, n, hp.rms_eps, stream, q8 ? &xq : nullptr);
+  if (!skipped(Stage::kQkv)) matmuls({{&L.wq, q, false}, {&L.wk, k, false}, {&L.wv, v, false}}, xn, q8 ? &xq : nullptr, n);
   if (L.bq) {
     cuda::add_bias(q, L.bq, hp.n_embd_q(), n, stream);
     cuda::add_bias(k, L.bk, hp.n_embd_k_gqa(), n, stream);
@@ -310,7 +312,7 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   r.neox = rope.neox;
   r.block_size = kv_block_size;
   r.kv_type = kv_dev_type;
-  cuda::rope_kv_store(r, stream);
+  if (!skipped(Stage::kRope)) cuda::rope_kv_store(r, stream);
 
   cuda::AttentionArgs a;
   a.q = q;
@@ -329,22 +331,24 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   a.sliding_window = static_cast<int>(hp.sliding_window);
   const cuda::Q8Act attq = q8_for(hp.n_embd_attn_out());
   if (q8) a.out_q8 = attq;
-  if (n > cuda::kMatvecMaxCols) {
+  if (skipped(Stage::kAttention)) {
+  } else if (n > cuda::kMatvecMaxCols) {
     cuda::attention_prefill(a, meta_d_at<int32_t>(off_tiles), n_tiles, stream);
   } else {
     cuda::attention_decode(a, dec_scratch.get<float>(), dec_counters.get<int32_t>(), stream);
   }
-  matmuls({{&L.wo, x, true}}, att, q8 ? &attq : nullptr, n);  // x += wo att
+  if (!skipped(Stage::kO)) matmuls({{&L.wo, x, true}}, att, q8 ? &attq : nullptr, n);  // x += wo att
 
-  cuda::rms_norm(x, L.ffn_norm, xn, n_embd, n, hp.rms_eps, stream, q8 ? &xq : nullptr);
-  matmuls({{&L.gate, gate, false}, {&L.up, up, false}}, xn, q8 ? &xq : nullptr, n);
+  if (!skipped(Stage::kNorm)) cuda::rms_norm(x, L.ffn_norm, xn, n_embd, n, hp.rms_eps, stream, q8 ? &xq : nullptr);
+  if (!skipped(Stage::kGateUp)) matmuls({{&L.gate, gate, false}, {&L.up, up, false}}, xn, q8 ? &xq : nullptr, n);
   const cuda::Q8Act hq = q8_for(hp.n_ff);
-  if (q8) {
+  if (skipped(Stage::kSwiglu)) {
+  } else if (q8) {
     cuda::swiglu_q8(gate, up, gate, hp.n_ff, n, hq, stream);
   } else {
     cuda::swiglu(gate, up, gate, hp.n_ff * n, stream);
   }
-  matmuls({{&L.down, x, true}}, gate, q8 ? &hq : nullptr, n);  // x += down h
+  if (!skipped(Stage::kDown)) matmuls({{&L.down, x, true}}, gate, q8 ? &hq : nullptr, n);  // x += down h
 }
 
 void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, Output out) {
@@ -356,10 +360,12 @@ void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, Output out) {
   cuda::gather_rows(x, meta_d_at<int32_t>(off_rows), xn, hp.n_embd, n_out, stream);
   const bool q8 = n_out <= cuda::kMatvecMaxCols && hp.n_embd % 32 == 0;
   cuda::Q8Act xq = q8_for(hp.n_embd);
-  cuda::rms_norm(xn, w.output_norm, xn, hp.n_embd, n_out, hp.rms_eps, stream, q8 ? &xq : nullptr);
-  matmuls({{&w.output, logits, false}}, xn, q8 ? &xq : nullptr, n_out);
+  if (!cuda::skipped(cuda::Stage::kOutput)) {
+    cuda::rms_norm(xn, w.output_norm, xn, hp.n_embd, n_out, hp.rms_eps, stream, q8 ? &xq : nullptr);
+    matmuls({{&w.output, logits, false}}, xn, q8 ? &xq : nullptr, n_out);
+  }
   if (out == Output::kGreedy) {
-    cuda::argmax_rows(logits, hp.n_vocab, n_out, ids, argmax_scratch.get(), stream);
+    if (!cuda::skipped(cuda::Stage::kArgmax)) cuda::argmax_rows(logits, hp.n_vocab, n_out, ids, argmax_scratch.get(), stream);
     QUARREL_CUDA_CHECK(cudaMemcpyAsync(out_h.get(), ids, static_cast<size_t>(n_out) * 4, cudaMemcpyDeviceToHost, stream));
   } else if (out == Output::kLogits) {
     QUARREL_CUDA_CHECK(cudaMemcpyAsync(out_h.get(), logits, static_cast<size_t>(n_out * hp.n_vocab) * 4,

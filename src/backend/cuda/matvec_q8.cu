@@ -1,8 +1,9 @@
 // Decode matrix-vector products on the quantized weight blocks with int8 activations (Q8Act):
 // the integer products go four at a time through __dp4a and x is a quarter of the f32 bytes.
 // Same shape of work as matvec.cu: a block of W warps computes R consecutive rows of one
-// matrix; thread t takes chunks t, t + 32W, ... of k, loads the chunk of x once for its R rows
-// and issues the R weight loads before any arithmetic; warp shuffles, then shared memory, add
+// matrix; thread t takes units t, t + 32W, ... of k (a unit: one 32-element chunk, or two for
+// Q4_K and Q6_K, chunk_dot_q8.cuh), loads the unit's x once for its R rows and issues the R
+// weight loads before any arithmetic; warp shuffles, then shared memory, add
 // the warps' partial sums. Up to three matrices of one type with the same x share a launch
 // (q/k/v, gate/up; matvec_jobs.cuh). The epilogue can add into y (residuals).
 #include <algorithm>
@@ -26,22 +27,30 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8
   const size_t row_bytes = js.row_bytes[j];
   const int64_t n = js.n[j], k = js.k;
   const int64_t r0 = static_cast<int64_t>(blockIdx.x - js.first_block[j]) * R;
-  const int64_t n_chunks = k / 32, ld_ds = x.ldq / 32;
+  constexpr int U = Dot::kChunks;
+  const int64_t n_units = k / (32 * U), ld_ds = x.ldq / 32;
   float acc[R][C];
-  start_rows<R, C>(w, row_bytes, r0, n, n_chunks, acc, blockIdx.x < js.prefetch_blocks);
-  for (int64_t ch = threadIdx.x; ch < n_chunks; ch += blockDim.x) {
+  start_rows<R, C>(w, row_bytes, r0, n, n_units, acc, blockIdx.x < js.prefetch_blocks);
+  for (int64_t u = threadIdx.x; u < n_units; u += blockDim.x) {
     typename Dot::Raw raw[R];
 #pragma unroll
     for (int r = 0; r < R; ++r) {
-      if (R == 1 || r0 + r < n) raw[r] = Dot::load(w + static_cast<size_t>(r0 + r) * row_bytes, ch, k);
+      if (R == 1 || r0 + r < n) raw[r] = Dot::load(w + static_cast<size_t>(r0 + r) * row_bytes, u, k);
     }
 #pragma unroll
     for (int c = 0; c < C; ++c) {
-      const uint4* xv = reinterpret_cast<const uint4*>(x.q + c * x.ldq + 32 * ch);
-      const uint4 a = __ldg(xv), b = __ldg(xv + 1);
-      const int xi[8] = {static_cast<int>(a.x), static_cast<int>(a.y), static_cast<int>(a.z), static_cast<int>(a.w),
-                         static_cast<int>(b.x), static_cast<int>(b.y), static_cast<int>(b.z), static_cast<int>(b.w)};
-      const float2 ds = __ldg(x.ds + c * ld_ds + ch);
+      int xi[U][8];
+      float2 ds[U];
+#pragma unroll
+      for (int i = 0; i < U; ++i) {
+        const int64_t ch = Dot::x_chunk(u, i);
+        const uint4* xv = reinterpret_cast<const uint4*>(x.q + c * x.ldq + 32 * ch);
+        const uint4 a = __ldg(xv), b = __ldg(xv + 1);
+        xi[i][0] = static_cast<int>(a.x), xi[i][1] = static_cast<int>(a.y), xi[i][2] = static_cast<int>(a.z);
+        xi[i][3] = static_cast<int>(a.w), xi[i][4] = static_cast<int>(b.x), xi[i][5] = static_cast<int>(b.y);
+        xi[i][6] = static_cast<int>(b.z), xi[i][7] = static_cast<int>(b.w);
+        ds[i] = __ldg(x.ds + c * ld_ds + ch);
+      }
 #pragma unroll
       for (int r = 0; r < R; ++r) {
         if (R == 1 || r0 + r < n) acc[r][c] += Dot::dot(raw[r], xi, ds);
@@ -67,8 +76,8 @@ template <uint32_t T, int C, int R>
 void launch_r(const MatvecJob* jobs, int n_jobs, const Q8Act& x, cudaStream_t s) {
   const JobSet js = make_job_set<R>(jobs, n_jobs);
   const unsigned blocks = js.first_block[kMaxMatvecJobs];
-  const int64_t n_chunks = js.k / 32;
-  const int warps = static_cast<int>(std::min<int64_t>(kMaxWarps, std::max<int64_t>(1, n_chunks / 32)));
+  const int64_t n_units = js.k / (32 * ChunkDotQ8<T>::kChunks);
+  const int warps = static_cast<int>(std::min<int64_t>(kMaxWarps, std::max<int64_t>(1, n_units / 32)));
   launch(matvec_q8_kernel<T, C, R>, blocks, warps * 32, 0, s, js, x);
 }
 
