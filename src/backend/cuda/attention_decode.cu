@@ -1,7 +1,10 @@
 // Decode attention split over the sequence: see attention_decode.h.
 #include "backend/cuda/attention_decode.h"
 
+#include <cooperative_groups.h>
+
 #include <cfloat>
+#include <cstdlib>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kv_elem.cuh"
@@ -12,6 +15,8 @@
 namespace quarrel::cuda {
 namespace {
 
+namespace cg = cooperative_groups;
+
 constexpr int kWarps = 4;
 constexpr int kThreads = 32 * kWarps;
 constexpr int kMaxHeadDim = 256;
@@ -19,24 +24,51 @@ constexpr int kUnroll = 4;  // keys per warp whose loads are in flight together
 
 // GMAX: query heads per KV head rounded up (runtime G <= GMAX); P: element pairs per lane
 // (dimension 2 lane + 64 i for i < P); KV: the cache's element type (f16 or fp8 e4m3).
+// The gridDim.z splits of one (KV head, token) form a thread-block cluster.
 template <int GMAX, int P, typename KV>
-__global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArgs a, float scale, float* part,
-                                                                    int* counters) {
+__global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArgs a, float scale) {
   const int kvh = blockIdx.x, t = blockIdx.y, split = blockIdx.z;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int hd = a.head_dim, G = a.n_head / a.n_kv_head;
+  // The batch's metadata and the keys more than n_tokens positions back (a batch holds at most
+  // n_tokens positions of one sequence, so earlier steps wrote them) do not depend on the kernels
+  // before this one: they are read before waiting on them.
   const int pos = a.positions[t];
   const int lo = a.sliding_window > 0 && pos - a.sliding_window + 1 > 0 ? pos - a.sliding_window + 1 : 0;
   const int n_keys = pos - lo + 1;
-  const int per = (n_keys + kDecodeSplits - 1) / kDecodeSplits;
+  const int n_split = static_cast<int>(gridDim.z);
+  const int per = (n_keys + n_split - 1) / n_split;
   const int j0 = lo + split * per, j1 = min(pos + 1, j0 + per);
+  const int j_old = pos - a.n_tokens;  // keys <= j_old were written by earlier steps
   const int32_t* bt = a.block_tables + a.bt_offset[t];
   auto row = [&](int j) {
     const int64_t blk = bt[j / a.block_size];
     return ((blk * a.n_kv_head + kvh) * a.block_size + j % a.block_size) * hd;
   };
+  const KV* kc = static_cast<const KV*>(a.k_cache);
+  const KV* vc = static_cast<const KV*>(a.v_cache);
+  // Keys in groups of kUnroll per warp: a group's block-table and K/V loads are issued before
+  // its arithmetic, so a warp has kUnroll keys in flight (not one). `mine(j)` picks the keys to load.
+  float2 kf[kUnroll][P], vf[kUnroll][P];
+  auto load_group = [&](int jb, auto mine) {
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int j = jb + u * kWarps;
+      if (j >= j1 || !mine(j)) continue;
+      const int64_t ro = row(j);
+#pragma unroll
+      for (int i = 0; i < P; ++i) {
+        const int d = 2 * lane + 64 * i;
+        kf[u][i] = d < hd ? kv_load2(kc + ro + d) : make_float2(0.0f, 0.0f);
+        vf[u][i] = d < hd ? kv_load2(vc + ro + d) : make_float2(0.0f, 0.0f);
+      }
+    }
+  };
+  int jb = j0 + warp;
+  load_group(jb, [&](int j) { return j <= j_old; });
   pdl_wait();
   pdl_trigger();
+  load_group(jb, [&](int j) { return j > j_old; });
 
   float2 q[GMAX][P];
   float m[GMAX], l[GMAX];
@@ -52,24 +84,7 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
       acc[g][i] = make_float2(0.0f, 0.0f);
     }
   }
-  const KV* kc = static_cast<const KV*>(a.k_cache);
-  const KV* vc = static_cast<const KV*>(a.v_cache);
-  // Keys in groups of kUnroll per warp: every group's block-table and K/V loads are issued
-  // before its arithmetic, so a warp has kUnroll keys in flight (not one).
-  for (int jb = j0 + warp; jb < j1; jb += kWarps * kUnroll) {
-    float2 kf[kUnroll][P], vf[kUnroll][P];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int j = jb + u * kWarps;
-      const int64_t ro = j < j1 ? row(j) : 0;
-#pragma unroll
-      for (int i = 0; i < P; ++i) {
-        const int d = 2 * lane + 64 * i;
-        const bool in = j < j1 && d < hd;
-        kf[u][i] = in ? kv_load2(kc + ro + d) : make_float2(0.0f, 0.0f);
-        vf[u][i] = in ? kv_load2(vc + ro + d) : make_float2(0.0f, 0.0f);
-      }
-    }
+  while (jb < j1) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       if (jb + u * kWarps >= j1) break;
@@ -91,11 +106,14 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
         m[g] = m_new;
       }
     }
+    jb += kWarps * kUnroll;
+    load_group(jb, [](int) { return true; });
   }
 
-  // Merge the warps: per query head, max, rescaled sums and outputs.
+  // Merge the warps: per query head, max, rescaled sums and outputs: the block's partial.
   __shared__ float sm_m[kWarps][GMAX], sm_l[kWarps][GMAX];
   __shared__ float sm_acc[kWarps][GMAX][kMaxHeadDim];
+  __shared__ float part_m[GMAX], part_l[GMAX], part_o[GMAX][kMaxHeadDim];
 #pragma unroll
   for (int g = 0; g < GMAX; ++g) {
     if (lane == 0) sm_m[warp][g] = m[g], sm_l[warp][g] = l[g];
@@ -106,7 +124,6 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
     }
   }
   __syncthreads();
-  const int stride = hd + 2;  // a partial: max, sum, hd outputs
   for (int e = threadIdx.x; e < G * hd; e += kThreads) {
     const int g = e / hd, d = e % hd;
     float mx = -FLT_MAX;
@@ -119,46 +136,65 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
       sum += sm_l[w][g] * f;
       o += sm_acc[w][g][d] * f;
     }
-    float* pp = part + ((static_cast<int64_t>(t) * a.n_head + kvh * G + g) * kDecodeSplits + split) * stride;
-    if (d == 0) pp[0] = mx, pp[1] = sum;
-    pp[2 + d] = o;
+    if (d == 0) part_m[g] = mx, part_l[g] = sum;
+    part_o[g][d] = o;
   }
-  __threadfence();
-  __syncthreads();
-  __shared__ bool last;
-  if (threadIdx.x == 0) last = atomicAdd(&counters[t * a.n_kv_head + kvh], 1) == kDecodeSplits - 1;
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  // The last block merges the splits (L1 bypassed: other SMs wrote the partials).
-  for (int e = threadIdx.x; e < G * hd; e += kThreads) {  // with out_q8, hd % 32 == 0: whole warps
-    const int g = e / hd, d = e % hd;
-    const float* pp = part + (static_cast<int64_t>(t) * a.n_head + kvh * G + g) * kDecodeSplits * stride;
+  // The splits merge through distributed shared memory: block `split` of the cluster writes the
+  // outputs e = 32 (split + n_split i) + lane of the G * hd (whole warps per 32-element chunk).
+  cg::cluster_group cluster = cg::this_cluster();
+  cluster.sync();
+  const int rank = static_cast<int>(cluster.block_rank());
+  for (int e = 32 * (rank + n_split * warp) + lane; e - lane < G * hd; e += 32 * n_split * kWarps) {
+    // with out_q8, hd % 32 == 0: a warp's 32 elements are one chunk of one head
+    const bool in = e < G * hd;
+    const int g = in ? e / hd : 0, d = in ? e % hd : 0;
     float mx = -FLT_MAX;
-    for (int sp = 0; sp < kDecodeSplits; ++sp) mx = fmaxf(mx, __ldcg(pp + sp * stride));
+    for (int sp = 0; sp < n_split; ++sp) mx = fmaxf(mx, cluster.map_shared_rank(part_m, sp)[g]);
     float sum = 0.0f, o = 0.0f;
-    for (int sp = 0; sp < kDecodeSplits; ++sp) {
-      const float f = __expf(__ldcg(pp + sp * stride) - mx);
-      sum += __ldcg(pp + sp * stride + 1) * f;
-      o += __ldcg(pp + sp * stride + 2 + d) * f;
+    for (int sp = 0; sp < n_split; ++sp) {
+      const float f = __expf(cluster.map_shared_rank(part_m, sp)[g] - mx);
+      sum += cluster.map_shared_rank(part_l, sp)[g] * f;
+      o += cluster.map_shared_rank(&part_o[0][0], sp)[g * kMaxHeadDim + d] * f;
     }
     const float v = sum > 0.0f ? o / sum : 0.0f;
     const int64_t col = (static_cast<int64_t>(kvh) * G + g) * hd + d;
-    a.out[static_cast<int64_t>(t) * a.n_head * hd + col] = v;
-    if (a.out_q8.q) quantize_chunk_warp(v, a.out_q8, t, col / 32);
+    if (in) a.out[static_cast<int64_t>(t) * a.n_head * hd + col] = v;
+    if (a.out_q8.q && in) quantize_chunk_warp(v, a.out_q8, t, col / 32);
   }
-  if (threadIdx.x == 0) counters[t * a.n_kv_head + kvh] = 0;
+  cluster.sync();  // no block leaves while another reads its shared memory
+}
+
+// Splits per (KV head, token): QUARREL_CUDA_DECODE_SPLITS (2, 4, 8 or 16), default kDecodeSplits.
+int decode_splits() {
+  static const int n = [] {
+    const char* e = std::getenv("QUARREL_CUDA_DECODE_SPLITS");
+    const int v = e ? std::atoi(e) : kDecodeSplits;
+    return v == 2 || v == 4 || v == 8 || v == 16 ? v : kDecodeSplits;
+  }();
+  return n;
+}
+
+template <int GMAX, int P, typename KV>
+void launch_p(const AttentionArgs& a, float scale, cudaStream_t s) {
+  static const bool allowed = [] {  // clusters of 16 blocks: past the portable size of 8
+    QUARREL_CUDA_CHECK(cudaFuncSetAttribute(attention_decode_kernel<GMAX, P, KV>,
+                                            cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+    return true;
+  }();
+  (void)allowed;
+  const auto splits = static_cast<unsigned>(decode_splits());
+  const dim3 grid(static_cast<unsigned>(a.n_kv_head), static_cast<unsigned>(a.n_tokens), splits);
+  launch_cluster(attention_decode_kernel<GMAX, P, KV>, grid, kThreads, dim3(1, 1, splits), 0, s, a, scale);
 }
 
 template <int GMAX, typename KV>
-void launch_g(const AttentionArgs& a, float scale, float* scratch, int* counters, cudaStream_t s) {
-  const dim3 grid(static_cast<unsigned>(a.n_kv_head), static_cast<unsigned>(a.n_tokens), kDecodeSplits);
+void launch_g(const AttentionArgs& a, float scale, cudaStream_t s) {
   if (a.head_dim <= 64) {
-    launch(attention_decode_kernel<GMAX, 1, KV>, grid, kThreads, 0, s, a, scale, scratch, counters);
+    launch_p<GMAX, 1, KV>(a, scale, s);
   } else if (a.head_dim <= 128) {
-    launch(attention_decode_kernel<GMAX, 2, KV>, grid, kThreads, 0, s, a, scale, scratch, counters);
+    launch_p<GMAX, 2, KV>(a, scale, s);
   } else {
-    launch(attention_decode_kernel<GMAX, 4, KV>, grid, kThreads, 0, s, a, scale, scratch, counters);
+    launch_p<GMAX, 4, KV>(a, scale, s);
   }
 }
 
@@ -169,15 +205,7 @@ bool attention_decode_supported(int head_dim, int n_head, int n_kv_head) {
          n_head / n_kv_head <= 8;
 }
 
-size_t attention_decode_scratch_floats(int n_tokens, int n_head, int head_dim) {
-  return static_cast<size_t>(n_tokens) * static_cast<size_t>(n_head) * kDecodeSplits * static_cast<size_t>(head_dim + 2);
-}
-
-size_t attention_decode_counters(int n_tokens, int n_kv_head) {
-  return static_cast<size_t>(n_tokens) * static_cast<size_t>(n_kv_head);
-}
-
-void attention_decode(const AttentionArgs& a, float* scratch, int* counters, cudaStream_t s) {
+void attention_decode(const AttentionArgs& a, cudaStream_t s) {
   if (a.n_tokens == 0) return;
   if (!attention_decode_supported(a.head_dim, a.n_head, a.n_kv_head) || (a.out_q8.q && a.head_dim % 32 != 0)) {
     attention(a, s);
@@ -188,13 +216,13 @@ void attention_decode(const AttentionArgs& a, float* scratch, int* counters, cud
   with_kv_type(a.kv_type, [&](auto kv) {
     using KV = decltype(kv);
     if (g == 1) {
-      launch_g<1, KV>(a, scale, scratch, counters, s);
+      launch_g<1, KV>(a, scale, s);
     } else if (g == 2) {
-      launch_g<2, KV>(a, scale, scratch, counters, s);
+      launch_g<2, KV>(a, scale, s);
     } else if (g <= 4) {
-      launch_g<4, KV>(a, scale, scratch, counters, s);
+      launch_g<4, KV>(a, scale, s);
     } else {
-      launch_g<8, KV>(a, scale, scratch, counters, s);
+      launch_g<8, KV>(a, scale, s);
     }
   });
   QUARREL_CUDA_CHECK_LAUNCH();

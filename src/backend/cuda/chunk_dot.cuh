@@ -18,24 +18,36 @@ __device__ __forceinline__ void bytes_minus(uint32_t w, float bias, float* y) {
 }
 constexpr float kTwo23 = 8388608.0f;
 
+// A read-only load: through the non-coherent global path (__ldg), or a plain load when S (the
+// bytes were staged in shared memory: matvec_q8's staged kernel).
+template <bool S, typename V>
+__device__ __forceinline__ V ld(const V* p) {
+  if constexpr (S) {
+    return *p;
+  } else {
+    return __ldg(p);
+  }
+}
+
 // N little-endian words of the 4N bytes at p (p 2-byte aligned): N aligned 32-bit loads from the
 // word boundary at or below p, one 16-bit load of the last two bytes, funnel shifts. Never reads
 // outside [p - 2, p + 4N).
-template <int N>
+template <int N, bool S = false>
 __device__ __forceinline__ void load_words_a2(const uint8_t* p, uint32_t* w) {
   const uintptr_t a = reinterpret_cast<uintptr_t>(p);
   const uint32_t sh = static_cast<uint32_t>(a & 2) * 8;  // 0 or 16
   const uint32_t* base = reinterpret_cast<const uint32_t*>(a & ~uintptr_t{3});
   uint32_t v[N + 1];
 #pragma unroll
-  for (int i = 0; i < N; ++i) v[i] = __ldg(base + i);
-  v[N] = __ldg(reinterpret_cast<const unsigned short*>(p + 4 * N - 2));
+  for (int i = 0; i < N; ++i) v[i] = ld<S>(base + i);
+  v[N] = ld<S>(reinterpret_cast<const unsigned short*>(p + 4 * N - 2));
 #pragma unroll
   for (int i = 0; i < N; ++i) w[i] = __funnelshift_r(v[i], v[i + 1], sh);
 }
 
+template <bool S = false>
 __device__ __forceinline__ float f16_at(const uint8_t* p) {
-  return __half2float(__ushort_as_half(__ldg(reinterpret_cast<const unsigned short*>(p))));
+  return __half2float(__ushort_as_half(ld<S>(reinterpret_cast<const unsigned short*>(p))));
 }
 
 // load(): the raw bytes of chunk c of `row` (issued for all of a thread's rows before any
@@ -121,11 +133,12 @@ struct ChunkDot<kDevQ8_0> {  // 34 bytes: d, 32 x int8
     uint32_t q[8];
     float d;
   };
+  template <bool S = false>
   __device__ static Raw load(const uint8_t* row, int64_t c, int64_t) {
     const uint8_t* b = row + 34 * c;
     Raw r;
-    load_words_a2<8>(b + 2, r.q);
-    r.d = f16_at(b);
+    load_words_a2<8, S>(b + 2, r.q);
+    r.d = f16_at<S>(b);
     return r;
   }
   template <int G>
@@ -158,11 +171,12 @@ struct ChunkDot<kDevQ4_0> {  // 18 bytes: d, 16 bytes of nibbles (low: elements 
     uint32_t q[4];
     float d;
   };
+  template <bool S = false>
   __device__ static Raw load(const uint8_t* row, int64_t c, int64_t) {
     const uint8_t* b = row + 18 * c;
     Raw r;
-    load_words_a2<4>(b + 2, r.q);
-    r.d = f16_at(b);
+    load_words_a2<4, S>(b + 2, r.q);
+    r.d = f16_at<S>(b);
     return r;
   }
   template <int G>

@@ -59,13 +59,14 @@ struct ChunkDotQ8<kDevQ4_K> {
     uint4 head, q0, q1;
     uint32_t j;
   };
+  template <bool S = false>
   __device__ static Raw load(const uint8_t* row, int64_t u, int64_t) {
     const uint4* b = reinterpret_cast<const uint4*>(row + 144 * (u >> 2));
     const auto j = static_cast<uint32_t>(u & 3);
     Raw r;
-    r.head = __ldg(b);
-    r.q0 = __ldg(b + 1 + 2 * j);
-    r.q1 = __ldg(b + 2 + 2 * j);
+    r.head = ld<S>(b);
+    r.q0 = ld<S>(b + 1 + 2 * j);
+    r.q1 = ld<S>(b + 2 + 2 * j);
     r.j = j;
     return r;
   }
@@ -104,17 +105,18 @@ struct ChunkDotQ8<kDevQ5_K> {  // 176 bytes (16-byte aligned): d, dmin, scales[1
     uint32_t dd, shift, bit;
     int sc, m;
   };
+  template <bool S = false>
   __device__ static Raw load(const uint8_t* row, int64_t c, int64_t) {
     const uint8_t* b = row + 176 * (c >> 3);
     const int s = static_cast<int>(c & 7);
     const uint4* q = reinterpret_cast<const uint4*>(b + 48 + 32 * (s >> 1));
     const uint4* h = reinterpret_cast<const uint4*>(b + 16);
     Raw r;
-    r.q0 = __ldg(q);
-    r.q1 = __ldg(q + 1);
-    r.h0 = __ldg(h);
-    r.h1 = __ldg(h + 1);
-    r.dd = __ldg(reinterpret_cast<const unsigned int*>(b));
+    r.q0 = ld<S>(q);
+    r.q1 = ld<S>(q + 1);
+    r.h0 = ld<S>(h);
+    r.h1 = ld<S>(h + 1);
+    r.dd = ld<S>(reinterpret_cast<const unsigned int*>(b));
     k_scale_min(s, b + 4, r.sc, r.m);
     r.shift = (s & 1) * 4;
     r.bit = static_cast<uint32_t>(s);
@@ -150,14 +152,15 @@ struct ChunkDotQ8<kDevQ6_K> {
     uint32_t hshift;
     float d;
   };
+  template <bool S = false>
   __device__ static Raw load(const uint8_t* row, int64_t u, int64_t) {
     const uint8_t* b = row + 210 * (u >> 2);
     const int h = static_cast<int>((u >> 1) & 1), qi = static_cast<int>(u & 1);
     Raw r;
-    load_words_a2<8>(b + 64 * h + 32 * qi, r.ql);
-    load_words_a2<8>(b + 128 + 32 * h, r.qh);
-    load_words_a2<2>(b + 192 + 8 * h, r.sc);  // scales[8h .. 8h + 7]; chunk c's are bytes 2c, 2c + 1
-    r.d = f16_at(b + 208);
+    load_words_a2<8, S>(b + 64 * h + 32 * qi, r.ql);
+    load_words_a2<8, S>(b + 128 + 32 * h, r.qh);
+    load_words_a2<2, S>(b + 192 + 8 * h, r.sc);  // scales[8h .. 8h + 7]; chunk c's are bytes 2c, 2c + 1
+    r.d = f16_at<S>(b + 208);
     r.hshift = 2 * qi;
     return r;
   }

@@ -56,7 +56,6 @@ struct CudaBackend::Impl {
   // Per-batch buffers, sized for cap tokens and bt_cap block-table entries.
   size_t cap = 0, bt_cap = 0;
   cuda::DeviceBuffer act, wh, q8buf;
-  cuda::DeviceBuffer dec_scratch, dec_counters;  // attention_decode (batches of <= kMatvecMaxCols tokens)
   cuda::DeviceBuffer argmax_scratch;
   float *x = nullptr, *xn = nullptr, *q = nullptr, *att = nullptr, *k = nullptr, *v = nullptr;
   float *gate = nullptr, *up = nullptr, *logits = nullptr;
@@ -191,10 +190,6 @@ void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {
     return o;
   };
   q8buf.reset(cuda::q8_act_bytes(n_big, cuda::kMatvecMaxCols));
-  const int n_head = static_cast<int>(hp.n_head), n_kv = static_cast<int>(hp.n_head_kv);
-  dec_scratch.reset(cuda::attention_decode_scratch_floats(cuda::kMatvecMaxCols, n_head, static_cast<int>(hp.head_dim_k)) * 4);
-  dec_counters.reset(cuda::attention_decode_counters(cuda::kMatvecMaxCols, n_kv) * 4);
-  QUARREL_CUDA_CHECK(cudaMemset(dec_counters.get(), 0, dec_counters.size()));
   argmax_scratch.reset(cuda::argmax_scratch_bytes(hp.n_vocab, c));
   QUARREL_CUDA_CHECK(cudaMemset(argmax_scratch.get(), 0, argmax_scratch.size()));
   off_slots = take_m(cap * 8);
@@ -335,7 +330,7 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   } else if (n > cuda::kMatvecMaxCols) {
     cuda::attention_prefill(a, meta_d_at<int32_t>(off_tiles), n_tiles, stream);
   } else {
-    cuda::attention_decode(a, dec_scratch.get<float>(), dec_counters.get<int32_t>(), stream);
+    cuda::attention_decode(a, stream);
   }
   if (!skipped(Stage::kO)) matmuls({{&L.wo, x, true}}, att, q8 ? &attq : nullptr, n);  // x += wo att
 

@@ -62,9 +62,12 @@ Q8Act q8_act_at(void* buffer, int64_t k, int n_cols);
 void quantize_q8(const float* x, int64_t ldx, int64_t k, int n_cols, const Q8Act& out, cudaStream_t s);
 
 // --- matvec_q8.cu ---
-// The most rows a matvec_q8 block takes: QUARREL_CUDA_MATVEC_ROWS (1, 2, 4 or 8), default 2
-// (the f32-activation matvec keeps up to 4-8: F16 measured slower with 2).
-int matvec_rows_cap();
+// matvec_q8 picks per launch its rows per block (1-8) and whether a block first stages its
+// weight rows in shared memory (coalesced cp.async copies), by type and size as measured
+// (matvec_q8.cu); QUARREL_CUDA_MATVEC_ROWS / QUARREL_CUDA_MATVEC_STAGE override that, and so do
+// these (benchmarks, tests; 0 / -1: no override). Not thread-safe: set them before launching.
+void set_matvec_rows_cap(int rows);
+void set_matvec_staging(int on);
 // Up to three matrices with the same k and the same activations in one launch (q/k/v, gate/up):
 // y_i[c * ldy_i + r] (+)= sum_j W_i[r, j] * x[c, j], x given quantized (q8), n_cols <= 8.
 struct MatvecJob {

@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "backend/cuda/chunk_dot_q8.cuh"
+#include "backend/cuda/cp_async.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/matvec_jobs.cuh"
@@ -19,9 +20,16 @@ namespace {
 
 constexpr int kMaxWarps = 8;
 constexpr int64_t kMinBlocks = 1024;
-template <uint32_t T, int C, int R>
+constexpr size_t kMaxStageBytes = 48 * 1024;  // the staged kernel's rows, in shared memory
+
+// kStaged: the block's R rows (contiguous bytes) are first copied into shared memory with
+// coalesced 16-byte cp.async copies, issued before the PDL wait (weights do not depend on the
+// kernel before), and the units are read from there. Without it each thread reads its units
+// straight from global memory: a warp's loads then touch as many lines as it has super-blocks.
+template <uint32_t T, int C, int R, bool kStaged>
 __global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8Act x) {
   using Dot = ChunkDotQ8<T>;
+  extern __shared__ uint4 stage_smem[];
   const int j = job_of_block(js);
   const uint8_t* __restrict__ w = js.w[j];
   const size_t row_bytes = js.row_bytes[j];
@@ -29,13 +37,25 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8
   const int64_t r0 = static_cast<int64_t>(blockIdx.x - js.first_block[j]) * R;
   constexpr int U = Dot::kChunks;
   const int64_t n_units = k / (32 * U), ld_ds = x.ldq / 32;
+  const uint8_t* rows = w + static_cast<size_t>(r0) * row_bytes;
+  if constexpr (kStaged) {
+    const size_t bytes = static_cast<size_t>(min(static_cast<int64_t>(R), n - r0)) * row_bytes;
+    uint8_t* st = reinterpret_cast<uint8_t*>(stage_smem);
+    for (size_t o = 16 * threadIdx.x; o < bytes; o += 16 * blockDim.x) cp_async16(st + o, rows + o);
+    cp_async_commit();
+    rows = st;
+  }
   float acc[R][C];
-  start_rows<R, C>(w, row_bytes, r0, n, n_units, acc, blockIdx.x < js.prefetch_blocks);
+  start_rows<R, C>(w, row_bytes, r0, n, n_units, acc, !kStaged && blockIdx.x < js.prefetch_blocks);
+  if constexpr (kStaged) {
+    cp_async_wait_all();
+    __syncthreads();
+  }
   for (int64_t u = threadIdx.x; u < n_units; u += blockDim.x) {
     typename Dot::Raw raw[R];
 #pragma unroll
     for (int r = 0; r < R; ++r) {
-      if (R == 1 || r0 + r < n) raw[r] = Dot::load(w + static_cast<size_t>(r0 + r) * row_bytes, u, k);
+      if (R == 1 || r0 + r < n) raw[r] = Dot::template load<kStaged>(rows + static_cast<size_t>(r) * row_bytes, u, k);
     }
 #pragma unroll
     for (int c = 0; c < C; ++c) {
@@ -60,38 +80,83 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8
   reduce_rows_and_store<R, C, kMaxWarps>(acc, js.y[j], js.ldy[j], r0, n, js.accumulate[j] != 0);
 }
 
-// Rows per block: the most (up to the type's and the column count's limit, and
-// matvec_rows_cap()) that still leaves kMinBlocks blocks over all the jobs.
+// How a launch runs: at most max_rows rows per block, weights staged in shared memory or not.
+struct Plan {
+  int max_rows;
+  bool staged;
+};
+int g_rows_override = 0;     // set_matvec_rows_cap (0: none)
+int g_staged_override = -1;  // set_matvec_staging (-1: none)
+
+// Measured per type on an H200 (`gpu_cuda_matvec_bench`, PERF_NOTES.md): Q6_K's 2-byte aligned
+// super-blocks are read best staged (output 4096 x 128256: 139 -> 120 us), 4 rows unless the
+// matrix is large; Q4_K best direct, 4 rows for large matrices (gate/up 10.7 -> 10.0 us, output
+// 79 -> 69 us), 2 for the rest; Q8_0 and Q4_0 large matrices staged with 4 rows (output Q8_0
+// 129 -> 124 us, Q4_0 80 -> 73 us). QUARREL_CUDA_MATVEC_ROWS (1, 2, 4, 8) and
+// QUARREL_CUDA_MATVEC_STAGE (0, 1) override it.
+Plan plan_for(uint32_t type, int64_t total_rows) {
+  static const int env_rows = [] {
+    const char* e = std::getenv("QUARREL_CUDA_MATVEC_ROWS");
+    const int v = e ? std::atoi(e) : 0;
+    return v == 1 || v == 2 || v == 4 || v == 8 ? v : 0;
+  }();
+  static const int env_staged = [] {
+    const char* e = std::getenv("QUARREL_CUDA_MATVEC_STAGE");
+    return e ? (std::atoi(e) != 0 ? 1 : 0) : -1;
+  }();
+  const bool large = total_rows >= 8192;
+  Plan p{2, false};
+  if (type == kDevQ6_K) p = {large ? 2 : 4, true};
+  if (type == kDevQ4_K) p = {large ? 4 : 2, false};
+  if (type == kDevQ8_0 || type == kDevQ4_0) p = {large ? 4 : 2, large};
+  if (env_rows) p.max_rows = env_rows;
+  if (g_rows_override) p.max_rows = g_rows_override;
+  if (env_staged >= 0) p.staged = env_staged != 0;
+  if (g_staged_override >= 0) p.staged = g_staged_override != 0;
+  return p;
+}
+
+// Rows per block: the most (up to the type's and the column count's limit, and the plan's) that
+// still leaves kMinBlocks blocks over all the jobs.
 template <uint32_t T, int C>
-int rows_per_block(int64_t total_rows) {
+int rows_per_block(int64_t total_rows, int max_rows) {
   constexpr int kMaxRows = C == 1 ? ChunkDotQ8<T>::kMaxRows : (C <= 2 ? 4 : 2);
   for (int r = kMaxRows; r > 1; r /= 2) {
-    if (r > matvec_rows_cap()) continue;
+    if (r > max_rows) continue;
     if (total_rows / r >= kMinBlocks) return r;
   }
   return 1;
 }
 
 template <uint32_t T, int C, int R>
-void launch_r(const MatvecJob* jobs, int n_jobs, const Q8Act& x, cudaStream_t s) {
+void launch_r(const MatvecJob* jobs, int n_jobs, const Q8Act& x, bool want_staged, cudaStream_t s) {
   const JobSet js = make_job_set<R>(jobs, n_jobs);
   const unsigned blocks = js.first_block[kMaxMatvecJobs];
   const int64_t n_units = js.k / (32 * ChunkDotQ8<T>::kChunks);
   const int warps = static_cast<int>(std::min<int64_t>(kMaxWarps, std::max<int64_t>(1, n_units / 32)));
-  launch(matvec_q8_kernel<T, C, R>, blocks, warps * 32, 0, s, js, x);
+  // Staged when asked and the rows fit: 16-byte aligned rows of whole 16-byte words.
+  const size_t stage = static_cast<size_t>(R) * jobs[0].w.row_bytes;
+  bool staged = want_staged && stage <= kMaxStageBytes && jobs[0].w.row_bytes % 16 == 0;
+  for (int i = 0; i < n_jobs; ++i) staged = staged && reinterpret_cast<uintptr_t>(jobs[i].w.data) % 16 == 0;
+  if (staged) {
+    launch(matvec_q8_kernel<T, C, R, true>, blocks, warps * 32, stage, s, js, x);
+  } else {
+    launch(matvec_q8_kernel<T, C, R, false>, blocks, warps * 32, 0, s, js, x);
+  }
 }
 
 template <uint32_t T, int C>
 void launch_c(const MatvecJob* jobs, int n_jobs, const Q8Act& x, cudaStream_t s) {
   int64_t rows = 0;
   for (int i = 0; i < n_jobs; ++i) rows += jobs[i].w.n;
-  switch (rows_per_block<T, C>(rows)) {
-    case 8: if constexpr (C == 1 && ChunkDotQ8<T>::kMaxRows >= 8) return launch_r<T, C, 8>(jobs, n_jobs, x, s); break;
-    case 4: if constexpr (C <= 2 && ChunkDotQ8<T>::kMaxRows >= 4) return launch_r<T, C, 4>(jobs, n_jobs, x, s); break;
-    case 2: return launch_r<T, C, 2>(jobs, n_jobs, x, s);
+  const Plan p = plan_for(T, rows);
+  switch (rows_per_block<T, C>(rows, p.max_rows)) {
+    case 8: if constexpr (C == 1 && ChunkDotQ8<T>::kMaxRows >= 8) return launch_r<T, C, 8>(jobs, n_jobs, x, p.staged, s); break;
+    case 4: if constexpr (C <= 2 && ChunkDotQ8<T>::kMaxRows >= 4) return launch_r<T, C, 4>(jobs, n_jobs, x, p.staged, s); break;
+    case 2: return launch_r<T, C, 2>(jobs, n_jobs, x, p.staged, s);
     default: break;
   }
-  launch_r<T, C, 1>(jobs, n_jobs, x, s);
+  launch_r<T, C, 1>(jobs, n_jobs, x, p.staged, s);
 }
 
 template <uint32_t T>
@@ -108,15 +173,8 @@ void launch(const MatvecJob* jobs, int n_jobs, const Q8Act& x, int n_cols, cudaS
 
 }  // namespace
 
-int matvec_rows_cap() {
-  static const int cap = [] {
-    const char* e = std::getenv("QUARREL_CUDA_MATVEC_ROWS");
-    // 2 measured fastest on an H200 (PERF_NOTES.md: 8B Q4_K_M 380 vs 347 tok/s with 4).
-    const int v = e ? std::atoi(e) : 2;
-    return v == 1 || v == 2 || v == 4 || v == 8 ? v : 2;
-  }();
-  return cap;
-}
+void set_matvec_rows_cap(int rows) { g_rows_override = rows == 1 || rows == 2 || rows == 4 || rows == 8 ? rows : 0; }
+void set_matvec_staging(int on) { g_staged_override = on < 0 ? -1 : (on != 0 ? 1 : 0); }
 
 bool matvec_q8_supported(uint32_t type) {
   return type == kDevQ4_0 || type == kDevQ8_0 || type == kDevQ4_K || type == kDevQ5_K || type == kDevQ6_K;

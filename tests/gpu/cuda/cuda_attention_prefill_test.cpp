@@ -253,17 +253,12 @@ void run_case(std::mt19937_64& rng, const Case& c) {
   const auto got = to_host<float>(out_fast, qn);
 
   // The split decode kernel (any batch; decode uses it for <= 8 tokens) in f32 like attention().
-  DeviceBuffer scratch(attention_decode_scratch_floats(n_tok, c.n_head, c.hd) * 4);
-  const auto counters = to_device(std::vector<int32_t>(attention_decode_counters(n_tok, c.n_kv), 0));
   auto out_dec = poisoned(qn * 4);
   AttentionArgs ad = a;
   ad.out = out_dec.get<float>();
-  attention_decode(ad, scratch.get<float>(), counters.get<int32_t>(), nullptr);
-  attention_decode(ad, scratch.get<float>(), counters.get<int32_t>(), nullptr);  // counters reset by the first
+  attention_decode(ad, nullptr);
   const double err_dec = rel_error(to_host<float>(out_dec, qn), want);
   EXPECT_LT(err_dec, 1e-4) << "attention_decode against float64, " << describe(c);
-  EXPECT_EQ(to_host<int32_t>(counters, attention_decode_counters(n_tok, c.n_kv)),
-            std::vector<int32_t>(attention_decode_counters(n_tok, c.n_kv), 0));
 
   const double err_ref = rel_error(got_ref, want), err = rel_error(got, want);
   EXPECT_LT(err_ref, 1e-4) << "attention() against float64";
@@ -290,7 +285,7 @@ void run_case(std::mt19937_64& rng, const Case& c) {
   if (c.time_it) {
     const float ms_ref = time_ms([&] { attention(ar, nullptr); }, 20);
     const float ms_fast = time_ms([&] { attention_prefill(a, tilesb.get<int32_t>(), n_tiles, nullptr); }, 20);
-    const float ms_dec = time_ms([&] { attention_decode(ad, scratch.get<float>(), counters.get<int32_t>(), nullptr); }, 20);
+    const float ms_dec = time_ms([&] { attention_decode(ad, nullptr); }, 20);
     std::printf("[ time ] %s: attention() %.3f ms, attention_prefill %.3f ms (%.1fx), attention_decode %.3f ms\n",
                 describe(c).c_str(), ms_ref, ms_fast, ms_ref / ms_fast, ms_dec);
   }

@@ -86,8 +86,8 @@ int main(int argc, char** argv) {
   QUARREL_CUDA_CHECK(cudaMemset(x.get(), 0, x.size()));
   DeviceBuffer xq_buf(q8_act_bytes(14336, kMatvecMaxCols));
   QUARREL_CUDA_CHECK(cudaMemset(xq_buf.get(), 0, xq_buf.size()));
-  std::printf("| shape | type | MB | f32 x: us | GB/s | %% of copy bw | int8 x: us | GB/s | %% of copy bw |\n"
-              "|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| shape | type | MB | f32 x: us | GB/s | %% of copy bw | int8 x: us | GB/s | %% of copy bw | direct, rows 1 / 2 / 4: us | | | staged, rows 1 / 2 / 4: us | | |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& sh : shapes) {
     for (const auto& ty : types) {
       DevMatrix m;
@@ -120,9 +120,23 @@ int main(int argc, char** argv) {
         }, s);
         const double bytes8 = static_cast<double>(bytes_one) + cols * (1.125 * sh.k + 4.0 * sh.n);
         const double gb8 = bytes8 / (us8 * 1e3);
-        std::printf(" %.1f | %.0f | %.1f%% |\n", us8, gb8, 100.0 * gb8 / copy_gb_s);
+        std::printf(" %.1f | %.0f | %.1f%% |", us8, gb8, 100.0 * gb8 / copy_gb_s);
+        for (const int staged : {0, 1}) {  // direct or staged loads, at most 1, 2 or 4 rows per block
+          set_matvec_staging(staged);
+          for (const int rows : {1, 2, 4}) {
+            set_matvec_rows_cap(rows);
+            const double us_r = median_us(ms, [&](const DevMatrix& w) {
+              const MatvecJob job{.w = w, .y = y.get<float>(), .ldy = w.n, .accumulate = false};
+              matvec_q8(&job, 1, xq, cols, s);
+            }, s);
+            std::printf(" %.1f |", us_r);
+          }
+        }
+        set_matvec_staging(-1);
+        set_matvec_rows_cap(0);
+        std::printf("\n");
       } else {
-        std::printf(" | | |\n");
+        std::printf(" | | | | | | | | |\n");
       }
     }
   }

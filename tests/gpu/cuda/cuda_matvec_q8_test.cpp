@@ -121,7 +121,8 @@ TEST(CudaQ8, RmsNormAndSwigluWriteTheirOutputQuantized) {
 
 // matvec_q8 with one to three matrices per launch (different row counts, one accumulating into
 // its output), 1..8 columns, on every integer type, at decode shapes and odd ones (k up to
-// 36864: threads taking one to five chunks).
+// 36864: threads taking one to five units), with weights read directly and staged in shared
+// memory (rows past its 48 KiB or not 16-byte multiples take the direct kernel either way).
 TEST(CudaQ8, MatvecMatchesFloat64OnTheQuantizedActivations) {
   QUARREL_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(test::test_seed());
@@ -150,35 +151,45 @@ TEST(CudaQ8, MatvecMatchesFloat64OnTheQuantizedActivations) {
         std::vector<HostQ8> hx;
         for (int c = 0; c < cols; ++c) hx.push_back(host_q8(x.data() + c * sh.k, sh.k));
 
-        std::vector<MatvecJob> jobs;
-        std::vector<DeviceBuffer> ybs;
         std::vector<std::vector<float>> y0;
-        for (size_t i = 0; i < ms.size(); ++i) {
-          const bool acc = i == 1;  // the second matrix adds into what its output held
-          y0.push_back(acc ? test::random_floats(rng, static_cast<size_t>(ms[i].n * cols)) : std::vector<float>{});
-          ybs.push_back(acc ? to_device(y0.back()) : poisoned(static_cast<size_t>(ms[i].n * cols) * 4));
-          jobs.push_back({.w = test::dev(ms[i], wbs[i]), .y = ybs.back().get<float>(), .ldy = ms[i].n, .accumulate = acc});
-        }
-        matvec_q8(jobs.data(), static_cast<int>(jobs.size()), q8, cols, nullptr);
+        std::vector<std::vector<double>> want, mag;
         for (size_t i = 0; i < ms.size(); ++i) {
           const test::HostMatrix& m = ms[i];
-          const auto y = to_host<float>(ybs[i], static_cast<size_t>(m.n * cols));
-          std::vector<double> want(y.size()), mag(y.size());
+          const bool acc = i == 1;  // the second matrix adds into what its output held
+          y0.push_back(acc ? test::random_floats(rng, static_cast<size_t>(m.n * cols)) : std::vector<float>{});
+          want.emplace_back(static_cast<size_t>(m.n * cols));
+          mag.emplace_back(static_cast<size_t>(m.n * cols));
           for (int c = 0; c < cols; ++c) {
             for (int64_t r = 0; r < m.n; ++r) {
               const double y_old = y0[i].empty() ? 0.0 : y0[i][static_cast<size_t>(c * m.n + r)];
-              double s = y_old, a = std::fabs(y_old);
+              double sum = y_old, a = std::fabs(y_old);
               for (int64_t j = 0; j < sh.k; ++j) {
-                s += static_cast<double>(m.values[r * sh.k + j]) * hx[c].values[j];
+                sum += static_cast<double>(m.values[r * sh.k + j]) * hx[c].values[j];
                 a += std::fabs(static_cast<double>(m.values[r * sh.k + j]) * hx[c].values[j]);
               }
-              want[static_cast<size_t>(c * m.n + r)] = s;
-              mag[static_cast<size_t>(c * m.n + r)] = a;
+              want[i][static_cast<size_t>(c * m.n + r)] = sum;
+              mag[i][static_cast<size_t>(c * m.n + r)] = a;
             }
           }
-          EXPECT_LT(test::dot_error(y, want, mag), 1e-5) << type_name(t) << " k=" << sh.k << " n=" << m.n << " job " << i
-                                              << " cols=" << cols;
         }
+        // Both kernels: weights read straight from global memory, and staged in shared memory.
+        for (const int staged : {0, 1}) {
+          set_matvec_staging(staged);
+          std::vector<MatvecJob> jobs;
+          std::vector<DeviceBuffer> ybs;
+          for (size_t i = 0; i < ms.size(); ++i) {
+            const bool acc = i == 1;
+            ybs.push_back(acc ? to_device(y0[i]) : poisoned(static_cast<size_t>(ms[i].n * cols) * 4));
+            jobs.push_back({.w = test::dev(ms[i], wbs[i]), .y = ybs.back().get<float>(), .ldy = ms[i].n, .accumulate = acc});
+          }
+          matvec_q8(jobs.data(), static_cast<int>(jobs.size()), q8, cols, nullptr);
+          for (size_t i = 0; i < ms.size(); ++i) {
+            const auto y = to_host<float>(ybs[i], static_cast<size_t>(ms[i].n * cols));
+            EXPECT_LT(test::dot_error(y, want[i], mag[i]), 1e-5) << type_name(t) << " k=" << sh.k << " n=" << ms[i].n
+                                                                 << " job " << i << " cols=" << cols << " staged=" << staged;
+          }
+        }
+        set_matvec_staging(-1);
       }
     }
   }
