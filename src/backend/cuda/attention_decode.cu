@@ -4,7 +4,6 @@
 #include <cooperative_groups.h>
 
 #include <cfloat>
-#include <cstdlib>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kv_elem.cuh"
@@ -24,7 +23,7 @@ constexpr int kUnroll = 4;  // keys per warp whose loads are in flight together
 
 // GMAX: query heads per KV head rounded up (runtime G <= GMAX); P: element pairs per lane
 // (dimension 2 lane + 64 i for i < P); KV: the cache's element type (f16 or fp8 e4m3).
-// The gridDim.z splits of one (KV head, token) form a thread-block cluster.
+// The kDecodeSplits blocks of one (KV head, token) form a thread-block cluster.
 template <int GMAX, int P, typename KV>
 __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArgs a, float scale) {
   const int kvh = blockIdx.x, t = blockIdx.y, split = blockIdx.z;
@@ -36,8 +35,7 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
   const int pos = a.positions[t];
   const int lo = a.sliding_window > 0 && pos - a.sliding_window + 1 > 0 ? pos - a.sliding_window + 1 : 0;
   const int n_keys = pos - lo + 1;
-  const int n_split = static_cast<int>(gridDim.z);
-  const int per = (n_keys + n_split - 1) / n_split;
+  const int per = (n_keys + kDecodeSplits - 1) / kDecodeSplits;
   const int j0 = lo + split * per, j1 = min(pos + 1, j0 + per);
   const int j_old = pos - a.n_tokens;  // keys <= j_old were written by earlier steps
   const int32_t* bt = a.block_tables + a.bt_offset[t];
@@ -85,26 +83,51 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
     }
   }
   while (jb < j1) {
+    // Scores of the group's keys for every query head: the partial dots, then one butterfly
+    // for all of them (independent shuffles in flight together, not a chain per key and head).
+    const int nv = min(kUnroll, (j1 - jb + kWarps - 1) / kWarps);  // valid keys in the group
+    float sc[kUnroll][GMAX];
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      if (jb + u * kWarps >= j1) break;
 #pragma unroll
       for (int g = 0; g < GMAX; ++g) {
-        if (g >= G) break;
-        float s = 0.0f;
+        float d = 0.0f;
 #pragma unroll
-        for (int i = 0; i < P; ++i) s += q[g][i].x * kf[u][i].x + q[g][i].y * kf[u][i].y;
-        s = warp_sum(s);
-        const float m_new = fmaxf(m[g], s);
-        const float corr = __expf(m[g] - m_new), p = __expf(s - m_new);
-        l[g] = l[g] * corr + p;
+        for (int i = 0; i < P; ++i) d += q[g][i].x * kf[u][i].x + q[g][i].y * kf[u][i].y;
+        sc[u][g] = d;
+      }
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) {
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+#pragma unroll
+        for (int g = 0; g < GMAX; ++g) sc[u][g] += __shfl_xor_sync(0xffffffffu, sc[u][g], off);
+      }
+    }
+    // Online softmax over the group at once.
+#pragma unroll
+    for (int g = 0; g < GMAX; ++g) {
+      if (g >= G) break;
+      float m_new = m[g];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) m_new = u < nv ? fmaxf(m_new, sc[u][g]) : m_new;
+      const float corr = __expf(m[g] - m_new);
+      l[g] *= corr;
+#pragma unroll
+      for (int i = 0; i < P; ++i) acc[g][i].x *= corr, acc[g][i].y *= corr;
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        if (u >= nv) break;  // past the slice: kf / vf hold nothing loaded
+        const float p = __expf(sc[u][g] - m_new);
+        l[g] += p;
 #pragma unroll
         for (int i = 0; i < P; ++i) {
-          acc[g][i].x = acc[g][i].x * corr + p * vf[u][i].x;
-          acc[g][i].y = acc[g][i].y * corr + p * vf[u][i].y;
+          acc[g][i].x += p * vf[u][i].x;
+          acc[g][i].y += p * vf[u][i].y;
         }
-        m[g] = m_new;
       }
+      m[g] = m_new;
     }
     jb += kWarps * kUnroll;
     load_group(jb, [](int) { return true; });
@@ -140,21 +163,30 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
     part_o[g][d] = o;
   }
   // The splits merge through distributed shared memory: block `split` of the cluster writes the
-  // outputs e = 32 (split + n_split i) + lane of the G * hd (whole warps per 32-element chunk).
+  // outputs e = 32 (split + kDecodeSplits i) + lane of the G * hd (whole warps per 32-element chunk).
   cg::cluster_group cluster = cg::this_cluster();
   cluster.sync();
   const int rank = static_cast<int>(cluster.block_rank());
-  for (int e = 32 * (rank + n_split * warp) + lane; e - lane < G * hd; e += 32 * n_split * kWarps) {
+  for (int e = 32 * (rank + kDecodeSplits * warp) + lane; e - lane < G * hd; e += 32 * kDecodeSplits * kWarps) {
     // with out_q8, hd % 32 == 0: a warp's 32 elements are one chunk of one head
     const bool in = e < G * hd;
     const int g = in ? e / hd : 0, d = in ? e % hd : 0;
+    float ms[kDecodeSplits], ls[kDecodeSplits], os[kDecodeSplits];
+#pragma unroll
+    for (int sp = 0; sp < kDecodeSplits; ++sp) {  // every remote load issued before any is used
+      ms[sp] = cluster.map_shared_rank(part_m, sp)[g];
+      ls[sp] = cluster.map_shared_rank(part_l, sp)[g];
+      os[sp] = cluster.map_shared_rank(&part_o[0][0], sp)[g * kMaxHeadDim + d];
+    }
     float mx = -FLT_MAX;
-    for (int sp = 0; sp < n_split; ++sp) mx = fmaxf(mx, cluster.map_shared_rank(part_m, sp)[g]);
+#pragma unroll
+    for (int sp = 0; sp < kDecodeSplits; ++sp) mx = fmaxf(mx, ms[sp]);
     float sum = 0.0f, o = 0.0f;
-    for (int sp = 0; sp < n_split; ++sp) {
-      const float f = __expf(cluster.map_shared_rank(part_m, sp)[g] - mx);
-      sum += cluster.map_shared_rank(part_l, sp)[g] * f;
-      o += cluster.map_shared_rank(&part_o[0][0], sp)[g * kMaxHeadDim + d] * f;
+#pragma unroll
+    for (int sp = 0; sp < kDecodeSplits; ++sp) {
+      const float f = __expf(ms[sp] - mx);
+      sum += ls[sp] * f;
+      o += os[sp] * f;
     }
     const float v = sum > 0.0f ? o / sum : 0.0f;
     const int64_t col = (static_cast<int64_t>(kvh) * G + g) * hd + d;
@@ -162,16 +194,6 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
     if (a.out_q8.q && in) quantize_chunk_warp(v, a.out_q8, t, col / 32);
   }
   cluster.sync();  // no block leaves while another reads its shared memory
-}
-
-// Splits per (KV head, token): QUARREL_CUDA_DECODE_SPLITS (2, 4, 8 or 16), default kDecodeSplits.
-int decode_splits() {
-  static const int n = [] {
-    const char* e = std::getenv("QUARREL_CUDA_DECODE_SPLITS");
-    const int v = e ? std::atoi(e) : kDecodeSplits;
-    return v == 2 || v == 4 || v == 8 || v == 16 ? v : kDecodeSplits;
-  }();
-  return n;
 }
 
 template <int GMAX, int P, typename KV>
@@ -182,9 +204,8 @@ void launch_p(const AttentionArgs& a, float scale, cudaStream_t s) {
     return true;
   }();
   (void)allowed;
-  const auto splits = static_cast<unsigned>(decode_splits());
-  const dim3 grid(static_cast<unsigned>(a.n_kv_head), static_cast<unsigned>(a.n_tokens), splits);
-  launch_cluster(attention_decode_kernel<GMAX, P, KV>, grid, kThreads, dim3(1, 1, splits), 0, s, a, scale);
+  const dim3 grid(static_cast<unsigned>(a.n_kv_head), static_cast<unsigned>(a.n_tokens), kDecodeSplits);
+  launch_cluster(attention_decode_kernel<GMAX, P, KV>, grid, kThreads, dim3(1, 1, kDecodeSplits), 0, s, a, scale);
 }
 
 template <int GMAX, typename KV>

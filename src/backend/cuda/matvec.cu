@@ -38,13 +38,31 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_kernel(JobSet js, const
   float acc[R][C];
   start_rows<R, C>(w, row_bytes, r0, n, n_chunks, acc, blockIdx.x < js.prefetch_blocks);
   const bool vec_x = (ldx & 3) == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0;
+  const int lane = static_cast<int>(threadIdx.x & 31);
   for (int64_t ch = threadIdx.x; ch < n_chunks; ch += blockDim.x) {
     const int64_t base = 32 * ch;
+    // F16 interleaved across the warp: its 32 chunks (1024 elements) are read as 16 bytes per lane
+    // at 16 * lane + 512 i (i < 4), each load one contiguous 512 bytes of the row (not 32 loads
+    // 64 bytes apart): lane l holds elements 8 l + 256 i + e of them (e < 8), x alike.
+    const int64_t warp_base = base - 32 * lane;
+    const bool interleave = T == kDevF16 && vec_x && warp_base + 1024 <= k && (row_bytes & 15) == 0 &&
+                            (reinterpret_cast<uintptr_t>(w) & 15) == 0;
 #pragma unroll
     for (int c0 = 0; c0 < C; c0 += G) {
       float xs[G][32];
       float xsum[G];
-      if (vec_x && base + 32 <= k) {
+      if (interleave) {
+#pragma unroll
+        for (int g = 0; g < G; ++g) {
+#pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            const float4* xv = reinterpret_cast<const float4*>(x + (c0 + g) * ldx + warp_base + 8 * lane + 256 * i);
+            const float4 a = __ldg(xv), b = __ldg(xv + 1);
+            xs[g][8 * i] = a.x, xs[g][8 * i + 1] = a.y, xs[g][8 * i + 2] = a.z, xs[g][8 * i + 3] = a.w;
+            xs[g][8 * i + 4] = b.x, xs[g][8 * i + 5] = b.y, xs[g][8 * i + 6] = b.z, xs[g][8 * i + 7] = b.w;
+          }
+        }
+      } else if (vec_x && base + 32 <= k) {
 #pragma unroll
         for (int g = 0; g < G; ++g) {
           const float4* xv = reinterpret_cast<const float4*>(x + (c0 + g) * ldx + base);
@@ -73,7 +91,17 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_kernel(JobSet js, const
       typename ChunkDot<T>::Raw raw[R];
 #pragma unroll
       for (int r = 0; r < R; ++r) {
-        if (R == 1 || r0 + r < n) raw[r] = ChunkDot<T>::load(w + static_cast<size_t>(r0 + r) * row_bytes, ch, k);
+        if (R != 1 && r0 + r >= n) continue;
+        const uint8_t* row = w + static_cast<size_t>(r0 + r) * row_bytes;
+        if constexpr (T == kDevF16) {
+          if (interleave) {
+            const uint4* h = reinterpret_cast<const uint4*>(row + 2 * (warp_base + 8 * lane));
+#pragma unroll
+            for (int i = 0; i < 4; ++i) raw[r].u[i] = __ldg(h + 32 * i);
+            continue;
+          }
+        }
+        raw[r] = ChunkDot<T>::load(row, ch, k);
       }
 #pragma unroll
       for (int r = 0; r < R; ++r) {
