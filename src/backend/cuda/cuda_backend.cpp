@@ -224,7 +224,15 @@ void CudaBackend::Impl::matmuls(std::initializer_list<Product> ps, const float* 
   if (q8 && n <= cuda::kMatvecMaxCols) {  // the integer products first
     for (size_t i = 0; i < ps.size(); ++i) {
       if (done[i] || !cuda::matvec_q8_supported(ps.begin()[i].m->type)) continue;
-      const int n_jobs = group(i);  // before jobs.data(): group() refills jobs
+      group(i);
+      // ... joined by those of a type the same launch can take (Q6_K attn_v beside Q4_K q, k).
+      for (size_t j = i + 1; j < ps.size() && jobs.size() < 3; ++j) {
+        const Product& o = ps.begin()[j];
+        if (done[j] || o.m->k != jobs[0].w.k || !cuda::matvec_q8_mixable(jobs[0].w.type, o.m->type)) continue;
+        jobs.push_back({.w = *o.m, .y = o.out, .ldy = o.m->n, .accumulate = o.accumulate});
+        done[j] = true;
+      }
+      const auto n_jobs = static_cast<int>(jobs.size());
       cuda::matvec_q8(jobs.data(), n_jobs, *q8, static_cast<int>(n), stream);
     }
   }

@@ -20,6 +20,7 @@ struct JobSet {
   int accumulate[kMaxMatvecJobs];
   unsigned first_block[kMaxMatvecJobs + 1];  // job j owns blocks [first_block[j], first_block[j + 1])
   unsigned prefetch_blocks;                  // blocks below this prefetch their weights before the PDL wait
+  int n_first;                               // matvec_q8 of two types: jobs [0, n_first) have the first
   int64_t k;
 };
 

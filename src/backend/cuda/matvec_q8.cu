@@ -22,15 +22,14 @@ constexpr int kMaxWarps = 8;
 constexpr int64_t kMinBlocks = 1024;
 constexpr size_t kMaxStageBytes = 48 * 1024;  // the staged kernel's rows, in shared memory
 
-// kStaged: the block's R rows (contiguous bytes) are first copied into shared memory with
+// Block's share of job j: R rows of one type T. kStaged: the block's R rows (contiguous bytes) are first copied into shared memory with
 // coalesced 16-byte cp.async copies, issued before the PDL wait (weights do not depend on the
 // kernel before), and the units are read from there. Without it each thread reads its units
 // straight from global memory: a warp's loads then touch as many lines as it has super-blocks.
 template <uint32_t T, int C, int R, bool kStaged>
-__global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8Act x) {
+__device__ __forceinline__ void matvec_q8_block(const JobSet& js, const Q8Act& x, int j) {
   using Dot = ChunkDotQ8<T>;
   extern __shared__ uint4 stage_smem[];
-  const int j = job_of_block(js);
   const uint8_t* __restrict__ w = js.w[j];
   const size_t row_bytes = js.row_bytes[j];
   const int64_t n = js.n[j], k = js.k;
@@ -80,6 +79,19 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8
   reduce_rows_and_store<R, C, kMaxWarps>(acc, js.y[j], js.ldy[j], r0, n, js.accumulate[j] != 0);
 }
 
+// Jobs [0, js.n_first) have type TA (staged if SA), the rest TB (SB); TA == TB: one type.
+template <uint32_t TA, uint32_t TB, int C, int R, bool SA, bool SB>
+__global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8Act x) {
+  const int j = job_of_block(js);
+  if constexpr (TA == TB) {
+    matvec_q8_block<TA, C, R, SA>(js, x, j);
+  } else if (j < js.n_first) {
+    matvec_q8_block<TA, C, R, SA>(js, x, j);
+  } else {
+    matvec_q8_block<TB, C, R, SB>(js, x, j);
+  }
+}
+
 // How a launch runs: at most max_rows rows per block, weights staged in shared memory or not.
 struct Plan {
   int max_rows;
@@ -94,7 +106,7 @@ int g_staged_override = -1;  // set_matvec_staging (-1: none)
 // 79 -> 69 us), 2 for the rest; Q8_0 and Q4_0 large matrices staged with 4 rows (output Q8_0
 // 129 -> 124 us, Q4_0 80 -> 73 us). QUARREL_CUDA_MATVEC_ROWS (1, 2, 4, 8) and
 // QUARREL_CUDA_MATVEC_STAGE (0, 1) override it.
-Plan plan_for(uint32_t type, int64_t total_rows) {
+Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   static const int env_rows = [] {
     const char* e = std::getenv("QUARREL_CUDA_MATVEC_ROWS");
     const int v = e ? std::atoi(e) : 0;
@@ -128,20 +140,42 @@ int rows_per_block(int64_t total_rows, int max_rows) {
   return 1;
 }
 
+// Staged when asked and the rows fit: 16-byte aligned rows of whole 16-byte words.
+template <int R>
+bool can_stage(const MatvecJob* jobs, int n_jobs) {
+  bool ok = n_jobs > 0 && static_cast<size_t>(R) * jobs[0].w.row_bytes <= kMaxStageBytes && jobs[0].w.row_bytes % 16 == 0;
+  for (int i = 0; i < n_jobs; ++i) ok = ok && reinterpret_cast<uintptr_t>(jobs[i].w.data) % 16 == 0;
+  return ok;
+}
+
 template <uint32_t T, int C, int R>
 void launch_r(const MatvecJob* jobs, int n_jobs, const Q8Act& x, bool want_staged, cudaStream_t s) {
   const JobSet js = make_job_set<R>(jobs, n_jobs);
   const unsigned blocks = js.first_block[kMaxMatvecJobs];
   const int64_t n_units = js.k / (32 * ChunkDotQ8<T>::kChunks);
   const int warps = static_cast<int>(std::min<int64_t>(kMaxWarps, std::max<int64_t>(1, n_units / 32)));
-  // Staged when asked and the rows fit: 16-byte aligned rows of whole 16-byte words.
-  const size_t stage = static_cast<size_t>(R) * jobs[0].w.row_bytes;
-  bool staged = want_staged && stage <= kMaxStageBytes && jobs[0].w.row_bytes % 16 == 0;
-  for (int i = 0; i < n_jobs; ++i) staged = staged && reinterpret_cast<uintptr_t>(jobs[i].w.data) % 16 == 0;
-  if (staged) {
-    launch(matvec_q8_kernel<T, C, R, true>, blocks, warps * 32, stage, s, js, x);
+  if (want_staged && can_stage<R>(jobs, n_jobs)) {
+    launch(matvec_q8_kernel<T, T, C, R, true, true>, blocks, warps * 32, R * jobs[0].w.row_bytes, s, js, x);
   } else {
-    launch(matvec_q8_kernel<T, C, R, false>, blocks, warps * 32, 0, s, js, x);
+    launch(matvec_q8_kernel<T, T, C, R, false, false>, blocks, warps * 32, 0, s, js, x);
+  }
+}
+
+// Q4_K jobs (jobs[0, n_first)) and Q6_K ones (the rest) in one launch, each as planned alone:
+// Q4_K read directly, Q6_K staged where its rows fit (attn_v of the *_M mixes beside q and k).
+template <int C, int R>
+void launch_mixed(const MatvecJob* jobs, int n_jobs, int n_first, const Q8Act& x, cudaStream_t s) {
+  static_assert(ChunkDotQ8<kDevQ4_K>::kChunks == ChunkDotQ8<kDevQ6_K>::kChunks, "one block size for both");
+  JobSet js = make_job_set<R>(jobs, n_jobs);
+  js.n_first = n_first;
+  const unsigned blocks = js.first_block[kMaxMatvecJobs];
+  const int64_t n_units = js.k / (32 * ChunkDotQ8<kDevQ4_K>::kChunks);
+  const int warps = static_cast<int>(std::min<int64_t>(kMaxWarps, std::max<int64_t>(1, n_units / 32)));
+  if (can_stage<R>(jobs + n_first, n_jobs - n_first)) {
+    launch(matvec_q8_kernel<kDevQ4_K, kDevQ6_K, C, R, false, true>, blocks, warps * 32,
+           R * jobs[n_first].w.row_bytes, s, js, x);
+  } else {
+    launch(matvec_q8_kernel<kDevQ4_K, kDevQ6_K, C, R, false, false>, blocks, warps * 32, 0, s, js, x);
   }
 }
 
@@ -149,7 +183,7 @@ template <uint32_t T, int C>
 void launch_c(const MatvecJob* jobs, int n_jobs, const Q8Act& x, cudaStream_t s) {
   int64_t rows = 0;
   for (int i = 0; i < n_jobs; ++i) rows += jobs[i].w.n;
-  const Plan p = plan_for(T, rows);
+  const Plan p = plan_for(T, rows, jobs[0].w.k);
   switch (rows_per_block<T, C>(rows, p.max_rows)) {
     case 8: if constexpr (C == 1 && ChunkDotQ8<T>::kMaxRows >= 8) return launch_r<T, C, 8>(jobs, n_jobs, x, p.staged, s); break;
     case 4: if constexpr (C <= 2 && ChunkDotQ8<T>::kMaxRows >= 4) return launch_r<T, C, 4>(jobs, n_jobs, x, p.staged, s); break;
@@ -171,6 +205,17 @@ void launch(const MatvecJob* jobs, int n_jobs, const Q8Act& x, int n_cols, cudaS
   }
 }
 
+template <int C>
+void launch_mixed_c(const MatvecJob* jobs, int n_jobs, int n_first, const Q8Act& x, cudaStream_t s) {
+  int64_t rows = 0;
+  for (int i = 0; i < n_jobs; ++i) rows += jobs[i].w.n;
+  if (rows_per_block<kDevQ4_K, C>(rows, std::min(2, plan_for(kDevQ4_K, rows, jobs[0].w.k).max_rows)) >= 2) {
+    launch_mixed<C, 2>(jobs, n_jobs, n_first, x, s);
+  } else {
+    launch_mixed<C, 1>(jobs, n_jobs, n_first, x, s);
+  }
+}
+
 }  // namespace
 
 void set_matvec_rows_cap(int rows) { g_rows_override = rows == 1 || rows == 2 || rows == 4 || rows == 8 ? rows : 0; }
@@ -180,8 +225,38 @@ bool matvec_q8_supported(uint32_t type) {
   return type == kDevQ4_0 || type == kDevQ8_0 || type == kDevQ4_K || type == kDevQ5_K || type == kDevQ6_K;
 }
 
+bool matvec_q8_mixable(uint32_t a, uint32_t b) {
+  return (a == kDevQ4_K && b == kDevQ6_K) || (a == kDevQ6_K && b == kDevQ4_K);
+}
+
 void matvec_q8(const MatvecJob* jobs, int n_jobs, const Q8Act& x, int n_cols, cudaStream_t s) {
   if (n_cols < 1 || n_cols > kMatvecMaxCols || n_jobs < 1) return;
+  bool mixed = false;
+  for (int i = 1; i < n_jobs; ++i) mixed = mixed || jobs[i].w.type != jobs[0].w.type;
+  if (mixed) {  // Q4_K first, then Q6_K
+    if (n_jobs > kMaxMatvecJobs) ::quarrel::fail(::quarrel::ErrorCode::kInternal, "matvec_q8: {} jobs (1 to 3)", n_jobs);
+    MatvecJob sorted[kMaxMatvecJobs];
+    int n_first = 0, n_sorted = 0;
+    for (const uint32_t t : {kDevQ4_K, kDevQ6_K}) {
+      for (int i = 0; i < n_jobs; ++i) {
+        if (jobs[i].w.type != t) continue;
+        if (jobs[i].w.k != jobs[0].w.k) ::quarrel::fail(::quarrel::ErrorCode::kInternal, "matvec_q8: jobs of k {} and {}", jobs[0].w.k, jobs[i].w.k);
+        sorted[n_sorted++] = jobs[i];
+      }
+      if (t == kDevQ4_K) n_first = n_sorted;
+    }
+    if (n_sorted != n_jobs) ::quarrel::fail(::quarrel::ErrorCode::kInternal, "matvec_q8: mixed types other than Q4_K and Q6_K");
+    switch (n_cols) {
+#define QUARREL_MVQ_MIX_CASE(C) \
+  case C: launch_mixed_c<C>(sorted, n_jobs, n_first, x, s); break;
+      QUARREL_MVQ_MIX_CASE(1) QUARREL_MVQ_MIX_CASE(2) QUARREL_MVQ_MIX_CASE(3) QUARREL_MVQ_MIX_CASE(4)
+      QUARREL_MVQ_MIX_CASE(5) QUARREL_MVQ_MIX_CASE(6) QUARREL_MVQ_MIX_CASE(7) QUARREL_MVQ_MIX_CASE(8)
+#undef QUARREL_MVQ_MIX_CASE
+      default: break;
+    }
+    QUARREL_CUDA_CHECK_LAUNCH();
+    return;
+  }
   check_job_set(jobs, n_jobs, "matvec_q8");
   if (!matvec_q8_supported(jobs[0].w.type)) {
     ::quarrel::fail(::quarrel::ErrorCode::kInternal, "matvec_q8: weight type {} has no int8 kernel", jobs[0].w.type);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "backend/cuda/kernels.h"
@@ -119,10 +120,64 @@ TEST(CudaQ8, RmsNormAndSwigluWriteTheirOutputQuantized) {
   }
 }
 
-// matvec_q8 with one to three matrices per launch (different row counts, one accumulating into
-// its output), 1..8 columns, on every integer type, at decode shapes and odd ones (k up to
-// 36864: threads taking one to five units), with weights read directly and staged in shared
-// memory (rows past its 48 KiB or not 16-byte multiples take the direct kernel either way).
+// matvec_q8 over the matrices ms (one launch, the second accumulating into its output) on fresh
+// int8 activations of `cols` columns, weights read directly and staged in shared memory (rows past
+// its 48 KiB or not 16-byte multiples take the direct kernel either way), against float64.
+void expect_jobs_match(std::mt19937_64& rng, const std::vector<test::HostMatrix>& ms, int64_t k, int cols,
+                       const std::string& what) {
+  std::vector<DeviceBuffer> wbs;
+  for (const auto& m : ms) wbs.push_back(to_device(m.bytes));
+  const auto x = test::random_floats(rng, static_cast<size_t>(k * cols), -2, 2);
+  const auto xb = to_device(x);
+  DeviceBuffer qb(q8_act_bytes(k, cols));
+  const Q8Act q8 = q8_act_at(qb.get(), k, cols);
+  quantize_q8(xb.get<float>(), k, k, cols, q8, nullptr);
+  std::vector<HostQ8> hx;
+  for (int c = 0; c < cols; ++c) hx.push_back(host_q8(x.data() + c * k, k));
+
+  std::vector<std::vector<float>> y0;
+  std::vector<std::vector<double>> want, mag;
+  for (size_t i = 0; i < ms.size(); ++i) {
+    const test::HostMatrix& m = ms[i];
+    const bool acc = i == 1;  // the second matrix adds into what its output held
+    y0.push_back(acc ? test::random_floats(rng, static_cast<size_t>(m.n * cols)) : std::vector<float>{});
+    want.emplace_back(static_cast<size_t>(m.n * cols));
+    mag.emplace_back(static_cast<size_t>(m.n * cols));
+    for (int c = 0; c < cols; ++c) {
+      for (int64_t r = 0; r < m.n; ++r) {
+        const double y_old = y0[i].empty() ? 0.0 : y0[i][static_cast<size_t>(c * m.n + r)];
+        double sum = y_old, a = std::fabs(y_old);
+        for (int64_t j = 0; j < k; ++j) {
+          sum += static_cast<double>(m.values[r * k + j]) * hx[c].values[j];
+          a += std::fabs(static_cast<double>(m.values[r * k + j]) * hx[c].values[j]);
+        }
+        want[i][static_cast<size_t>(c * m.n + r)] = sum;
+        mag[i][static_cast<size_t>(c * m.n + r)] = a;
+      }
+    }
+  }
+  for (const int staged : {0, 1}) {
+    set_matvec_staging(staged);
+    std::vector<MatvecJob> jobs;
+    std::vector<DeviceBuffer> ybs;
+    for (size_t i = 0; i < ms.size(); ++i) {
+      const bool acc = i == 1;
+      ybs.push_back(acc ? to_device(y0[i]) : poisoned(static_cast<size_t>(ms[i].n * cols) * 4));
+      jobs.push_back({.w = test::dev(ms[i], wbs[i]), .y = ybs.back().get<float>(), .ldy = ms[i].n, .accumulate = acc});
+    }
+    matvec_q8(jobs.data(), static_cast<int>(jobs.size()), q8, cols, nullptr);
+    for (size_t i = 0; i < ms.size(); ++i) {
+      const auto y = to_host<float>(ybs[i], static_cast<size_t>(ms[i].n * cols));
+      EXPECT_LT(test::dot_error(y, want[i], mag[i]), 1e-5)
+          << what << " job " << i << " (" << type_name(ms[i].type) << ", n=" << ms[i].n << ") cols=" << cols
+          << " staged=" << staged;
+    }
+  }
+  set_matvec_staging(-1);
+}
+
+// One to three matrices per launch (different row counts), 1..8 columns, on every integer type,
+// at decode shapes and odd ones (k up to 36864: threads taking one to five units).
 TEST(CudaQ8, MatvecMatchesFloat64OnTheQuantizedActivations) {
   QUARREL_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(test::test_seed());
@@ -135,62 +190,31 @@ TEST(CudaQ8, MatvecMatchesFloat64OnTheQuantizedActivations) {
                            Shape{14336, 515, 0, 0}, Shape{2048, 8200, 0, 0}, Shape{4096, 4099, 4099, 0},
                            Shape{28672, 37, 0, 0}, Shape{36864, 33, 0, 0}}) {
       std::vector<test::HostMatrix> ms;
-      std::vector<DeviceBuffer> wbs;
       for (int64_t n : {sh.n0, sh.n1, sh.n2}) {
-        if (n == 0) continue;
-        ms.push_back(test::random_matrix(rng, t, sh.k, n));
-        wbs.push_back(to_device(ms.back().bytes));
+        if (n != 0) ms.push_back(test::random_matrix(rng, t, sh.k, n));
       }
       for (int cols : {1, 2, 3, 8}) {
         if ((sh.k >= 4096 && cols == 3) || (sh.k > 14336 && cols > 2)) continue;  // keep the host reference quick
-        const auto x = test::random_floats(rng, static_cast<size_t>(sh.k * cols), -2, 2);
-        const auto xb = to_device(x);
-        DeviceBuffer qb(q8_act_bytes(sh.k, cols));
-        const Q8Act q8 = q8_act_at(qb.get(), sh.k, cols);
-        quantize_q8(xb.get<float>(), sh.k, sh.k, cols, q8, nullptr);
-        std::vector<HostQ8> hx;
-        for (int c = 0; c < cols; ++c) hx.push_back(host_q8(x.data() + c * sh.k, sh.k));
-
-        std::vector<std::vector<float>> y0;
-        std::vector<std::vector<double>> want, mag;
-        for (size_t i = 0; i < ms.size(); ++i) {
-          const test::HostMatrix& m = ms[i];
-          const bool acc = i == 1;  // the second matrix adds into what its output held
-          y0.push_back(acc ? test::random_floats(rng, static_cast<size_t>(m.n * cols)) : std::vector<float>{});
-          want.emplace_back(static_cast<size_t>(m.n * cols));
-          mag.emplace_back(static_cast<size_t>(m.n * cols));
-          for (int c = 0; c < cols; ++c) {
-            for (int64_t r = 0; r < m.n; ++r) {
-              const double y_old = y0[i].empty() ? 0.0 : y0[i][static_cast<size_t>(c * m.n + r)];
-              double sum = y_old, a = std::fabs(y_old);
-              for (int64_t j = 0; j < sh.k; ++j) {
-                sum += static_cast<double>(m.values[r * sh.k + j]) * hx[c].values[j];
-                a += std::fabs(static_cast<double>(m.values[r * sh.k + j]) * hx[c].values[j]);
-              }
-              want[i][static_cast<size_t>(c * m.n + r)] = sum;
-              mag[i][static_cast<size_t>(c * m.n + r)] = a;
-            }
-          }
-        }
-        // Both kernels: weights read straight from global memory, and staged in shared memory.
-        for (const int staged : {0, 1}) {
-          set_matvec_staging(staged);
-          std::vector<MatvecJob> jobs;
-          std::vector<DeviceBuffer> ybs;
-          for (size_t i = 0; i < ms.size(); ++i) {
-            const bool acc = i == 1;
-            ybs.push_back(acc ? to_device(y0[i]) : poisoned(static_cast<size_t>(ms[i].n * cols) * 4));
-            jobs.push_back({.w = test::dev(ms[i], wbs[i]), .y = ybs.back().get<float>(), .ldy = ms[i].n, .accumulate = acc});
-          }
-          matvec_q8(jobs.data(), static_cast<int>(jobs.size()), q8, cols, nullptr);
-          for (size_t i = 0; i < ms.size(); ++i) {
-            const auto y = to_host<float>(ybs[i], static_cast<size_t>(ms[i].n * cols));
-            EXPECT_LT(test::dot_error(y, want[i], mag[i]), 1e-5) << type_name(t) << " k=" << sh.k << " n=" << ms[i].n
-                                                                 << " job " << i << " cols=" << cols << " staged=" << staged;
-          }
-        }
-        set_matvec_staging(-1);
+        expect_jobs_match(rng, ms, sh.k, cols, std::string(type_name(t)) + " k=" + std::to_string(sh.k));
       }
+    }
+  }
+}
+
+// Q4_K and Q6_K matrices in one launch (q, k and a Q6_K v of the *_M mixes), in either order.
+TEST(CudaQ8, MixedQ4KAndQ6KJobsMatchFloat64) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  EXPECT_TRUE(matvec_q8_mixable(kDevQ4_K, kDevQ6_K));
+  EXPECT_FALSE(matvec_q8_mixable(kDevQ4_K, kDevQ8_0));
+  for (const int64_t k : {int64_t{768}, int64_t{2048}, int64_t{4096}}) {
+    const std::vector<test::HostMatrix> ms = {test::random_matrix(rng, GgmlType::Q4_K, k, 1031),
+                                              test::random_matrix(rng, GgmlType::Q6_K, k, 257),
+                                              test::random_matrix(rng, GgmlType::Q4_K, k, 130)};
+    const std::vector<test::HostMatrix> reversed = {ms[1], ms[0]};
+    for (int cols : {1, 2, 8}) {
+      expect_jobs_match(rng, ms, k, cols, "Q4_K/Q6_K/Q4_K k=" + std::to_string(k));
+      expect_jobs_match(rng, reversed, k, cols, "Q6_K/Q4_K k=" + std::to_string(k));
     }
   }
 }
