@@ -102,7 +102,8 @@ int g_staged_override = -1;  // set_matvec_staging (-1: none)
 
 // Measured per type on an H200 (`gpu_cuda_matvec_bench`, PERF_NOTES.md): Q6_K's 2-byte aligned
 // super-blocks are read best staged (output 4096 x 128256: 139 -> 120 us), 4 rows unless the
-// matrix is large; Q4_K best direct, 4 rows for large matrices (gate/up 10.7 -> 10.0 us, output
+// matrix is large with long rows (short rows: a block per 2 rows is then one warp, and 64k of
+// them take 79 us for the 1B's 2048 x 128256 output whatever the type; 4 rows: 62 us); Q4_K best direct, 4 rows for large matrices (gate/up 10.7 -> 10.0 us, output
 // 79 -> 69 us), 2 for the rest; Q8_0 and Q4_0 large matrices staged with 4 rows (output Q8_0
 // 129 -> 124 us, Q4_0 80 -> 73 us). QUARREL_CUDA_MATVEC_ROWS (1, 2, 4, 8) and
 // QUARREL_CUDA_MATVEC_STAGE (0, 1) override it.
@@ -118,7 +119,7 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   }();
   const bool large = total_rows >= 8192;
   Plan p{2, false};
-  if (type == kDevQ6_K) p = {large ? 2 : 4, true};
+  if (type == kDevQ6_K) p = {large && k > 2048 ? 2 : 4, true};
   if (type == kDevQ4_K) p = {large ? 4 : 2, false};
   if (type == kDevQ8_0 || type == kDevQ4_0) p = {large ? 4 : 2, large};
   if (env_rows) p.max_rows = env_rows;
