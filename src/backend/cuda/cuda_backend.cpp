@@ -360,11 +360,16 @@ void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, Output out) {
   cuda::dequantize_rows_f32(w.token_embd, meta_d_at<int32_t>(off_tokens), n, x, stream);
   for (int64_t il = 0; il < hp.n_layer; ++il) run_layer(il, n);
   if (n_out == 0) return;
-  cuda::gather_rows(x, meta_d_at<int32_t>(off_rows), xn, hp.n_embd, n_out, stream);
+  // The rows that want logits; all of them (decode) need no gather: n_out == n means rows 0..n-1.
+  const float* out_rows = x;
+  if (n_out != n) {
+    cuda::gather_rows(x, meta_d_at<int32_t>(off_rows), xn, hp.n_embd, n_out, stream);
+    out_rows = xn;
+  }
   const bool q8 = n_out <= cuda::kMatvecMaxCols && hp.n_embd % 32 == 0;
   cuda::Q8Act xq = q8_for(hp.n_embd);
   if (!cuda::skipped(cuda::Stage::kOutput)) {
-    cuda::rms_norm(xn, w.output_norm, xn, hp.n_embd, n_out, hp.rms_eps, stream, q8 ? &xq : nullptr);
+    cuda::rms_norm(out_rows, w.output_norm, xn, hp.n_embd, n_out, hp.rms_eps, stream, q8 ? &xq : nullptr);
     matmuls({{&w.output, logits, false}}, xn, q8 ? &xq : nullptr, n_out);
   }
   if (out == Output::kGreedy) {
