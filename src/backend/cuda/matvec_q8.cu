@@ -96,6 +96,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8
 struct Plan {
   int max_rows;
   bool staged;
+  int max_warps = kMaxWarps;
 };
 int g_rows_override = 0;     // set_matvec_rows_cap (0: none)
 int g_staged_override = -1;  // set_matvec_staging (-1: none)
@@ -117,12 +118,21 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
     const char* e = std::getenv("QUARREL_CUDA_MATVEC_STAGE");
     return e ? (std::atoi(e) != 0 ? 1 : 0) : -1;
   }();
+  static const int env_warps = [] {
+    const char* e = std::getenv("QUARREL_CUDA_MATVEC_WARPS");
+    const int v = e ? std::atoi(e) : 0;
+    return v >= 1 && v <= kMaxWarps ? v : 0;
+  }();
   const bool large = total_rows >= 8192;
   Plan p{2, false};
   if (type == kDevQ6_K) p = {large && k > 2048 ? 2 : 4, true};
   if (type == kDevQ4_K) p = {large ? 4 : 2, false};
   if (type == kDevQ8_0 || type == kDevQ4_0) p = {large ? 4 : 2, large};
+  // K-quant rows longer than 4 warps' units (down): 4 warps, more blocks resident (8B down Q4_K
+  // 11.7 -> 11.2 us, Q6_K 19.7 -> 18.0; Q8_0 and Q4_0 slower, 19.8 -> 21.7 and 11.8 -> 12.5).
+  if (type == kDevQ4_K || type == kDevQ6_K) p.max_warps = 4;
   if (env_rows) p.max_rows = env_rows;
+  if (env_warps) p.max_warps = env_warps;
   if (g_rows_override) p.max_rows = g_rows_override;
   if (env_staged >= 0) p.staged = env_staged != 0;
   if (g_staged_override >= 0) p.staged = g_staged_override != 0;
@@ -141,6 +151,11 @@ int rows_per_block(int64_t total_rows, int max_rows) {
   return 1;
 }
 
+// Warps per block: enough that every thread has a unit, at most max_warps.
+int block_warps(int64_t n_units, int max_warps) {
+  return static_cast<int>(std::min<int64_t>(max_warps, std::max<int64_t>(1, n_units / 32)));
+}
+
 // Staged when asked and the rows fit: 16-byte aligned rows of whole 16-byte words.
 template <int R>
 bool can_stage(const MatvecJob* jobs, int n_jobs) {
@@ -150,12 +165,11 @@ bool can_stage(const MatvecJob* jobs, int n_jobs) {
 }
 
 template <uint32_t T, int C, int R>
-void launch_r(const MatvecJob* jobs, int n_jobs, const Q8Act& x, bool want_staged, cudaStream_t s) {
+void launch_r(const MatvecJob* jobs, int n_jobs, const Q8Act& x, const Plan& p, cudaStream_t s) {
   const JobSet js = make_job_set<R>(jobs, n_jobs);
   const unsigned blocks = js.first_block[kMaxMatvecJobs];
-  const int64_t n_units = js.k / (32 * ChunkDotQ8<T>::kChunks);
-  const int warps = static_cast<int>(std::min<int64_t>(kMaxWarps, std::max<int64_t>(1, n_units / 32)));
-  if (want_staged && can_stage<R>(jobs, n_jobs)) {
+  const int warps = block_warps(js.k / (32 * ChunkDotQ8<T>::kChunks), p.max_warps);
+  if (p.staged && can_stage<R>(jobs, n_jobs)) {
     launch(matvec_q8_kernel<T, T, C, R, true, true>, blocks, warps * 32, R * jobs[0].w.row_bytes, s, js, x);
   } else {
     launch(matvec_q8_kernel<T, T, C, R, false, false>, blocks, warps * 32, 0, s, js, x);
@@ -170,8 +184,7 @@ void launch_mixed(const MatvecJob* jobs, int n_jobs, int n_first, const Q8Act& x
   JobSet js = make_job_set<R>(jobs, n_jobs);
   js.n_first = n_first;
   const unsigned blocks = js.first_block[kMaxMatvecJobs];
-  const int64_t n_units = js.k / (32 * ChunkDotQ8<kDevQ4_K>::kChunks);
-  const int warps = static_cast<int>(std::min<int64_t>(kMaxWarps, std::max<int64_t>(1, n_units / 32)));
+  const int warps = block_warps(js.k / (32 * ChunkDotQ8<kDevQ4_K>::kChunks), plan_for(kDevQ4_K, 0, js.k).max_warps);
   if (can_stage<R>(jobs + n_first, n_jobs - n_first)) {
     launch(matvec_q8_kernel<kDevQ4_K, kDevQ6_K, C, R, false, true>, blocks, warps * 32,
            R * jobs[n_first].w.row_bytes, s, js, x);
@@ -186,12 +199,12 @@ void launch_c(const MatvecJob* jobs, int n_jobs, const Q8Act& x, cudaStream_t s)
   for (int i = 0; i < n_jobs; ++i) rows += jobs[i].w.n;
   const Plan p = plan_for(T, rows, jobs[0].w.k);
   switch (rows_per_block<T, C>(rows, p.max_rows)) {
-    case 8: if constexpr (C == 1 && ChunkDotQ8<T>::kMaxRows >= 8) return launch_r<T, C, 8>(jobs, n_jobs, x, p.staged, s); break;
-    case 4: if constexpr (C <= 2 && ChunkDotQ8<T>::kMaxRows >= 4) return launch_r<T, C, 4>(jobs, n_jobs, x, p.staged, s); break;
-    case 2: return launch_r<T, C, 2>(jobs, n_jobs, x, p.staged, s);
+    case 8: if constexpr (C == 1 && ChunkDotQ8<T>::kMaxRows >= 8) return launch_r<T, C, 8>(jobs, n_jobs, x, p, s); break;
+    case 4: if constexpr (C <= 2 && ChunkDotQ8<T>::kMaxRows >= 4) return launch_r<T, C, 4>(jobs, n_jobs, x, p, s); break;
+    case 2: return launch_r<T, C, 2>(jobs, n_jobs, x, p, s);
     default: break;
   }
-  launch_r<T, C, 1>(jobs, n_jobs, x, p.staged, s);
+  launch_r<T, C, 1>(jobs, n_jobs, x, p, s);
 }
 
 template <uint32_t T>
