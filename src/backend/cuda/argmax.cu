@@ -52,10 +52,18 @@ __global__ void argmax_kernel(const float* x, int64_t n, int slices, Best* parti
   const int64_t row = blockIdx.y;
   const float* r = x + row * n;
   const int64_t lo = static_cast<int64_t>(blockIdx.x) * kSliceElems, hi = lo + kSliceElems < n ? lo + kSliceElems : n;
+  // All of a thread's loads issued before any comparison (one round trip, not one per element).
+  constexpr int kPer = kSliceElems / kThreads;
+  float v[kPer];
+#pragma unroll
+  for (int e = 0; e < kPer; ++e) {
+    const int64_t i = lo + threadIdx.x + e * kThreads;
+    v[e] = i < hi ? r[i] : NAN;
+  }
   Best b{0.0f, -1};
-  for (int64_t i = lo + threadIdx.x; i < hi; i += kThreads) {
-    const float v = r[i];
-    if (!isnan(v)) b = better(b, Best{v, i});
+#pragma unroll
+  for (int e = 0; e < kPer; ++e) {
+    if (!isnan(v[e])) b = better(b, Best{v[e], lo + threadIdx.x + e * kThreads});
   }
   b = block_best(b);
   __shared__ bool last;
