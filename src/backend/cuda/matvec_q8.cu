@@ -8,6 +8,7 @@
 // (q/k/v, gate/up; matvec_jobs.cuh). The epilogue can add into y (residuals).
 #include <algorithm>
 #include <cstdlib>
+#include <type_traits>
 
 #include "backend/cuda/chunk_dot_q8.cuh"
 #include "backend/cuda/cp_async.cuh"
@@ -92,7 +93,8 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8
   }
 }
 
-// How a launch runs: at most max_rows rows per block, weights staged in shared memory or not.
+// How a launch runs: at most max_rows rows and max_warps warps per block, weights staged in
+// shared memory or not.
 struct Plan {
   int max_rows;
   bool staged;
@@ -101,13 +103,17 @@ struct Plan {
 int g_rows_override = 0;     // set_matvec_rows_cap (0: none)
 int g_staged_override = -1;  // set_matvec_staging (-1: none)
 
-// Measured per type on an H200 (`gpu_cuda_matvec_bench`, PERF_NOTES.md): Q6_K's 2-byte aligned
-// super-blocks are read best staged (output 4096 x 128256: 139 -> 120 us), 4 rows unless the
-// matrix is large with long rows (short rows: a block per 2 rows is then one warp, and 64k of
-// them take 79 us for the 1B's 2048 x 128256 output whatever the type; 4 rows: 62 us); Q4_K best direct, 4 rows for large matrices (gate/up 10.7 -> 10.0 us, output
-// 79 -> 69 us), 2 for the rest; Q8_0 and Q4_0 large matrices staged with 4 rows (output Q8_0
-// 129 -> 124 us, Q4_0 80 -> 73 us). QUARREL_CUDA_MATVEC_ROWS (1, 2, 4, 8) and
-// QUARREL_CUDA_MATVEC_STAGE (0, 1) override it.
+// Measured per type on an H200 (`gpu_cuda_matvec_bench`, PERF_NOTES.md):
+// - Q6_K's 2-byte aligned super-blocks are read best staged (output 4096 x 128256: 139 -> 120
+//   us), 4 rows unless the matrix is large with long rows (short rows: a block per 2 rows is one
+//   warp, and 64k of them take 79 us for the 1B's 2048 x 128256 output whatever the type; 4
+//   rows: 62 us);
+// - Q4_K best direct, 4 rows for large matrices (gate/up 10.7 -> 10.0 us, output 79 -> 69 us),
+//   2 for the rest;
+// - Q8_0 and Q4_0 large matrices staged with 4 rows (output Q8_0 129 -> 124 us, Q4_0 80 -> 73).
+// QUARREL_CUDA_MATVEC_ROWS (1, 2, 4, 8), QUARREL_CUDA_MATVEC_WARPS (1..8) and
+// QUARREL_CUDA_MATVEC_STAGE (0, 1) override it, and set_matvec_rows_cap / set_matvec_staging
+// override those.
 Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   static const int env_rows = [] {
     const char* e = std::getenv("QUARREL_CUDA_MATVEC_ROWS");
@@ -176,16 +182,17 @@ void launch_r(const MatvecJob* jobs, int n_jobs, const Q8Act& x, const Plan& p, 
   }
 }
 
-// Q4_K jobs (jobs[0, n_first)) and Q6_K ones (the rest) in one launch, each as planned alone:
-// Q4_K read directly, Q6_K staged where its rows fit (attn_v of the *_M mixes beside q and k).
+// Q4_K jobs (jobs[0, n_first)) and Q6_K ones (the rest) in one launch (attn_v of the *_M mixes
+// beside q and k): Q4_K read directly, Q6_K staged where its plan says so and its rows fit.
 template <int C, int R>
-void launch_mixed(const MatvecJob* jobs, int n_jobs, int n_first, const Q8Act& x, cudaStream_t s) {
+void launch_mixed(const MatvecJob* jobs, int n_jobs, int n_first, const Q8Act& x, const Plan& p4, const Plan& p6,
+                  cudaStream_t s) {
   static_assert(ChunkDotQ8<kDevQ4_K>::kChunks == ChunkDotQ8<kDevQ6_K>::kChunks, "one block size for both");
   JobSet js = make_job_set<R>(jobs, n_jobs);
   js.n_first = n_first;
   const unsigned blocks = js.first_block[kMaxMatvecJobs];
-  const int warps = block_warps(js.k / (32 * ChunkDotQ8<kDevQ4_K>::kChunks), plan_for(kDevQ4_K, 0, js.k).max_warps);
-  if (can_stage<R>(jobs + n_first, n_jobs - n_first)) {
+  const int warps = block_warps(js.k / (32 * ChunkDotQ8<kDevQ4_K>::kChunks), std::max(p4.max_warps, p6.max_warps));
+  if (p6.staged && can_stage<R>(jobs + n_first, n_jobs - n_first)) {
     launch(matvec_q8_kernel<kDevQ4_K, kDevQ6_K, C, R, false, true>, blocks, warps * 32,
            R * jobs[n_first].w.row_bytes, s, js, x);
   } else {
@@ -207,11 +214,12 @@ void launch_c(const MatvecJob* jobs, int n_jobs, const Q8Act& x, cudaStream_t s)
   launch_r<T, C, 1>(jobs, n_jobs, x, p, s);
 }
 
-template <uint32_t T>
-void launch(const MatvecJob* jobs, int n_jobs, const Q8Act& x, int n_cols, cudaStream_t s) {
+// f(std::integral_constant<int, C>) for C = n_cols (1..kMatvecMaxCols).
+template <typename F>
+void with_cols(int n_cols, F f) {
   switch (n_cols) {
 #define QUARREL_MVQ_CASE(C) \
-  case C: launch_c<T, C>(jobs, n_jobs, x, s); break;
+  case C: f(std::integral_constant<int, C>{}); break;
     QUARREL_MVQ_CASE(1) QUARREL_MVQ_CASE(2) QUARREL_MVQ_CASE(3) QUARREL_MVQ_CASE(4)
     QUARREL_MVQ_CASE(5) QUARREL_MVQ_CASE(6) QUARREL_MVQ_CASE(7) QUARREL_MVQ_CASE(8)
 #undef QUARREL_MVQ_CASE
@@ -219,14 +227,20 @@ void launch(const MatvecJob* jobs, int n_jobs, const Q8Act& x, int n_cols, cudaS
   }
 }
 
+template <uint32_t T>
+void launch(const MatvecJob* jobs, int n_jobs, const Q8Act& x, int n_cols, cudaStream_t s) {
+  with_cols(n_cols, [&](auto c) { launch_c<T, decltype(c)::value>(jobs, n_jobs, x, s); });
+}
+
 template <int C>
 void launch_mixed_c(const MatvecJob* jobs, int n_jobs, int n_first, const Q8Act& x, cudaStream_t s) {
   int64_t rows = 0;
   for (int i = 0; i < n_jobs; ++i) rows += jobs[i].w.n;
-  if (rows_per_block<kDevQ4_K, C>(rows, std::min(2, plan_for(kDevQ4_K, rows, jobs[0].w.k).max_rows)) >= 2) {
-    launch_mixed<C, 2>(jobs, n_jobs, n_first, x, s);
+  const Plan p4 = plan_for(kDevQ4_K, rows, jobs[0].w.k), p6 = plan_for(kDevQ6_K, rows, jobs[0].w.k);
+  if (rows_per_block<kDevQ4_K, C>(rows, std::min(2, p4.max_rows)) >= 2) {
+    launch_mixed<C, 2>(jobs, n_jobs, n_first, x, p4, p6, s);
   } else {
-    launch_mixed<C, 1>(jobs, n_jobs, n_first, x, s);
+    launch_mixed<C, 1>(jobs, n_jobs, n_first, x, p4, p6, s);
   }
 }
 
@@ -260,14 +274,7 @@ void matvec_q8(const MatvecJob* jobs, int n_jobs, const Q8Act& x, int n_cols, cu
       if (t == kDevQ4_K) n_first = n_sorted;
     }
     if (n_sorted != n_jobs) ::quarrel::fail(::quarrel::ErrorCode::kInternal, "matvec_q8: mixed types other than Q4_K and Q6_K");
-    switch (n_cols) {
-#define QUARREL_MVQ_MIX_CASE(C) \
-  case C: launch_mixed_c<C>(sorted, n_jobs, n_first, x, s); break;
-      QUARREL_MVQ_MIX_CASE(1) QUARREL_MVQ_MIX_CASE(2) QUARREL_MVQ_MIX_CASE(3) QUARREL_MVQ_MIX_CASE(4)
-      QUARREL_MVQ_MIX_CASE(5) QUARREL_MVQ_MIX_CASE(6) QUARREL_MVQ_MIX_CASE(7) QUARREL_MVQ_MIX_CASE(8)
-#undef QUARREL_MVQ_MIX_CASE
-      default: break;
-    }
+    with_cols(n_cols, [&](auto c) { launch_mixed_c<decltype(c)::value>(sorted, n_jobs, n_first, x, s); });
     QUARREL_CUDA_CHECK_LAUNCH();
     return;
   }
