@@ -37,7 +37,8 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
   const int n_keys = pos - lo + 1;
   const int per = (n_keys + kDecodeSplits - 1) / kDecodeSplits;
   const int j0 = lo + split * per, j1 = min(pos + 1, j0 + per);
-  const int j_old = pos - a.n_tokens;  // keys <= j_old were written by earlier steps
+  // Keys <= j_old were written by earlier steps; fused (k_new), only the token's own is not.
+  const int j_old = a.k_new ? pos - 1 : pos - a.n_tokens;
   const int32_t* bt = a.block_tables + a.bt_offset[t];
   auto row = [&](int j) {
     const int64_t blk = bt[j / a.block_size];
@@ -48,11 +49,37 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
   // Keys in groups of kUnroll per warp: a group's block-table and K/V loads are issued before
   // its arithmetic, so a warp has kUnroll keys in flight (not one). `mine(j)` picks the keys to load.
   float2 kf[kUnroll][P], vf[kUnroll][P];
+  // Fused (k_new): the token's own key and value (after the wait: the kernels before wrote
+  // them), k rotated, both stored into the cache and used as it keeps them.
+  auto new_key = [&](int u) {
+    const int64_t src = (static_cast<int64_t>(t) * a.n_kv_head + kvh) * hd, dst = row(pos);
+    const float* cs = a.cos_sin + static_cast<int64_t>(t) * a.n_dims;
+#pragma unroll
+    for (int i = 0; i < P; ++i) {
+      const int d = 2 * lane + 64 * i;
+      if (d >= hd) {  // past the head (head_dim < 64 P): zeros, as load_group gives
+        kf[u][i] = vf[u][i] = make_float2(0.0f, 0.0f);
+        continue;
+      }
+      float2 kk = make_float2(a.k_new[src + d], a.k_new[src + d + 1]);
+      if (d < a.n_dims) kk = rope_pair(kk.x, kk.y, cs[d], cs[d + 1]);
+      const float2 vv = make_float2(a.v_new[src + d], a.v_new[src + d + 1]);
+      KV* kd = const_cast<KV*>(kc) + dst + d;
+      KV* vd = const_cast<KV*>(vc) + dst + d;
+      kv_store(kd, kk.x), kv_store(kd + 1, kk.y), kv_store(vd, vv.x), kv_store(vd + 1, vv.y);
+      kf[u][i] = make_float2(kv_round<KV>(kk.x), kv_round<KV>(kk.y));
+      vf[u][i] = make_float2(kv_round<KV>(vv.x), kv_round<KV>(vv.y));
+    }
+  };
   auto load_group = [&](int jb, auto mine) {
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
       const int j = jb + u * kWarps;
       if (j >= j1 || !mine(j)) continue;
+      if (a.k_new && j == pos) {
+        new_key(u);
+        continue;
+      }
       const int64_t ro = row(j);
 #pragma unroll
       for (int i = 0; i < P; ++i) {
@@ -78,7 +105,12 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
 #pragma unroll
     for (int i = 0; i < P; ++i) {
       const int d = 2 * lane + 64 * i;
-      q[g][i] = d < hd ? make_float2(qh[d] * scale, qh[d + 1] * scale) : make_float2(0.0f, 0.0f);
+      float2 qq = d < hd ? make_float2(qh[d], qh[d + 1]) : make_float2(0.0f, 0.0f);
+      if (a.k_new && d < a.n_dims) {
+        const float* cs = a.cos_sin + static_cast<int64_t>(t) * a.n_dims;
+        qq = rope_pair(qq.x, qq.y, cs[d], cs[d + 1]);
+      }
+      q[g][i] = make_float2(qq.x * scale, qq.y * scale);
       acc[g][i] = make_float2(0.0f, 0.0f);
     }
   }
@@ -229,6 +261,7 @@ bool attention_decode_supported(int head_dim, int n_head, int n_kv_head) {
 void attention_decode(const AttentionArgs& a, cudaStream_t s) {
   if (a.n_tokens == 0) return;
   if (!attention_decode_supported(a.head_dim, a.n_head, a.n_kv_head) || (a.out_q8.q && a.head_dim % 32 != 0)) {
+    if (a.k_new) ::quarrel::fail(::quarrel::ErrorCode::kInternal, "attention_decode: fused RoPE with unsupported heads");
     attention(a, s);
     return;
   }

@@ -65,6 +65,7 @@ struct CudaBackend::Impl {
   size_t off_slots = 0, off_tokens = 0, off_pos = 0, off_bt_off = 0, off_rows = 0, off_cs = 0, off_bt = 0, off_tiles = 0,
          meta_bytes = 0;
   int n_tiles = 0;  // prompt batches: attention_prefill query tiles in the metadata
+  bool one_token_per_seq = false;  // this batch: every sequence one token (a graph key bit)
   cuda::PinnedBuffer meta_h, out_h;
   cuda::DeviceBuffer meta_d;
   std::map<uint32_t, cudaGraphExec_t> graphs;
@@ -315,7 +316,11 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   r.neox = rope.neox;
   r.block_size = kv_block_size;
   r.kv_type = kv_dev_type;
-  if (!skipped(Stage::kRope)) cuda::rope_kv_store(r, stream);
+  // Decode batches whose every sequence has one token: RoPE and the KV store happen inside
+  // attention_decode (AttentionArgs::k_new), one launch less per layer.
+  const bool fuse_rope = n <= cuda::kMatvecMaxCols && one_token_per_seq && !rope.neox && !skipped(Stage::kAttention) &&
+                         cuda::attention_decode_supported(static_cast<int>(hd), n_head, n_kv) && (!q8 || hd % 32 == 0);
+  if (!fuse_rope && !skipped(Stage::kRope)) cuda::rope_kv_store(r, stream);
 
   cuda::AttentionArgs a;
   a.q = q;
@@ -334,6 +339,12 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   a.sliding_window = static_cast<int>(hp.sliding_window);
   const cuda::Q8Act attq = q8_for(hp.n_embd_attn_out());
   if (q8) a.out_q8 = attq;
+  if (fuse_rope) {
+    a.k_new = k;
+    a.v_new = v;
+    a.cos_sin = r.cos_sin;
+    a.n_dims = n_dims;
+  }
   if (skipped(Stage::kAttention)) {
   } else if (n > cuda::kMatvecMaxCols) {
     cuda::attention_prefill(a, meta_d_at<int32_t>(off_tiles), n_tiles, stream);
@@ -573,8 +584,10 @@ void CudaBackend::run(const Batch& batch, Output mode) {
   std::copy_n(d.rope_cache.token(0), static_cast<size_t>(n) * static_cast<size_t>(d.n_dims),
               d.meta_h_at<float>(d.off_cs));
 
+  d.one_token_per_seq = batch.seqs.size() == batch.size();
   if (d.opt.cuda_graphs && n <= cuda::kMatvecMaxCols) {
-    const uint32_t key = static_cast<uint32_t>(n) | static_cast<uint32_t>(n_out) << 8 | static_cast<uint32_t>(mode) << 16;
+    const uint32_t key = static_cast<uint32_t>(n) | static_cast<uint32_t>(n_out) << 8 | static_cast<uint32_t>(mode) << 16 |
+                         static_cast<uint32_t>(d.one_token_per_seq) << 24;
     auto it = d.graphs.find(key);
     if (it == d.graphs.end()) {
       QUARREL_CUDA_CHECK(cudaStreamBeginCapture(d.stream, cudaStreamCaptureModeThreadLocal));

@@ -138,6 +138,14 @@ struct AttentionArgs {
   int sliding_window = 0;
   float scale = 0.0f;  // 0: 1/sqrt(head_dim)
   Q8Act out_q8;  // out_q8.q set: also write out quantized (head_dim % 32 == 0; column = token)
+  // attention_decode only, k_new set: RoPE and the KV store fused in (rope_kv_store's work, for
+  // batches whose every sequence has one token and rotation pairs (2p, 2p + 1)): q and k_new are
+  // rotated here by cos_sin (rope_kv_store's layout, n_dims), and k_new, v_new ([head_dim,
+  // n_kv_head, n] f32) go into the caches at each token's position, which must be its slot.
+  const float* k_new = nullptr;
+  const float* v_new = nullptr;
+  const float* cos_sin = nullptr;
+  int n_dims = 0;
 };
 constexpr int kAttentionMaxHeadDim = 512;
 void attention(const AttentionArgs& a, cudaStream_t s);

@@ -22,9 +22,24 @@ __device__ __forceinline__ void kv_store(__nv_fp8_e4m3* p, float v) {
   p->__x = __nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);
 }
 
+// One RoPE rotation of the pair (x0, x1) by (cos c, sin s); rope_kv and attention_decode's fused
+// path share it. Explicitly rounded products and sums (no FMA contraction, which the compiler
+// would choose per call site), so both give the same bits.
+__device__ __forceinline__ float2 rope_pair(float x0, float x1, float c, float s) {
+  return make_float2(__fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s)), __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c)));
+}
+
 __device__ __forceinline__ float kv_load(const __half* p) { return __half2float(*p); }
 __device__ __forceinline__ float kv_load(const __nv_fp8_e4m3* p) {
   return __half2float(__half(__nv_cvt_fp8_to_halfraw(p->__x, __NV_E4M3)));
+}
+
+// v as the cache keeps it: what kv_store then kv_load give.
+template <typename KV>
+__device__ __forceinline__ float kv_round(float v) {
+  KV e;
+  kv_store(&e, v);
+  return kv_load(&e);
 }
 
 // Two fp8 (the first in the low byte) -> the two halves of a half2 as b32 (the first low).

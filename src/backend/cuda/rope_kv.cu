@@ -35,8 +35,8 @@ __global__ void rope_kv_kernel(RopeKvArgs a) {
   for (int p = threadIdx.x; p < half; p += blockDim.x) {
     const int i0 = a.neox ? p : 2 * p, i1 = a.neox ? p + half : 2 * p + 1;
     const float c = cs[2 * p], s = cs[2 * p + 1];
-    const float x0 = x[i0], x1 = x[i1];
-    const float y0 = x0 * c - x1 * s, y1 = x0 * s + x1 * c;
+    const float2 y = rope_pair(x[i0], x[i1], c, s);
+    const float y0 = y.x, y1 = y.y;
     x[i0] = y0;
     x[i1] = y1;
     if (is_k) {

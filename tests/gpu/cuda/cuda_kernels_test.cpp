@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "backend/cpu/attention.h"
 #include "backend/cpu/ops.h"
+#include "backend/cuda/attention_decode.h"
 #include "backend/cuda/kernels.h"
 #include "common/random.h"
 #include "core/fp16.h"
@@ -480,6 +482,109 @@ TEST(CudaKernels, RopeKvStoresFp8AsHostRounding) {
     size_t saturated = 0;
     for (const float x : v) saturated += std::fabs(x) > kE4M3Max;
     EXPECT_GT(saturated, 0u) << "no value past the saturation (the test would not see it)";
+  }
+}
+
+// attention_decode with RoPE and the KV store fused in (k_new) against rope_kv_store followed by
+// attention_decode: the same outputs and the same cache bytes, bit for bit, for f16 and fp8
+// caches, GQA groups of 1, 4 and 8, partial rotation (n_dims < head_dim), a sliding window, and
+// keys of earlier steps already cached; several sequences of one token each.
+TEST(CudaKernels, AttentionDecodeWithFusedRopeEqualsRopeThenAttention) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  struct Shape {
+    int n_head, n_kv, hd, n_dims, block, window;
+  };
+  for (const uint32_t kv_type : {kDevF16, kDevF8E4M3}) {
+    for (const Shape sh : {Shape{32, 8, 128, 128, 16, 0}, Shape{8, 8, 64, 32, 32, 0}, Shape{16, 2, 64, 64, 16, 20},
+                           Shape{4, 4, 256, 256, 16, 0}}) {
+      const int n_tok = 3, blocks_per_seq = 16, n_blocks = n_tok * blocks_per_seq;
+      const std::vector<int32_t> pos = {0, 37, 200};
+      // Sequence t owns blocks t, t + n_tok, ... (scattered); its token's slot is its position's.
+      std::vector<int32_t> tables, bt_off;
+      std::vector<int64_t> slots;
+      for (int t = 0; t < n_tok; ++t) {
+        bt_off.push_back(static_cast<int32_t>(tables.size()));
+        for (int b = 0; b < blocks_per_seq; ++b) tables.push_back(t + n_tok * b);
+        slots.push_back(static_cast<int64_t>(tables[bt_off[t] + pos[t] / sh.block]) * sh.block + pos[t] % sh.block);
+      }
+      const size_t elem = kv_type == kDevF16 ? 2 : 1;
+      const size_t cache_bytes = static_cast<size_t>(n_blocks) * sh.block * sh.n_kv * sh.hd * elem;
+      std::vector<uint8_t> kc0(cache_bytes), vc0(cache_bytes);
+      for (size_t i = 0; i < cache_bytes; i += elem) {  // earlier keys: small finite values
+        const float a = std::uniform_real_distribution<float>(-1, 1)(rng), b = std::uniform_real_distribution<float>(-1, 1)(rng);
+        if (elem == 2) {
+          const uint16_t ha = f32_to_fp16(a), hb = f32_to_fp16(b);
+          std::memcpy(&kc0[i], &ha, 2), std::memcpy(&vc0[i], &hb, 2);
+        } else {
+          kc0[i] = f32_to_e4m3(a), vc0[i] = f32_to_e4m3(b);
+        }
+      }
+      const auto q = test::random_floats(rng, static_cast<size_t>(n_tok * sh.n_head * sh.hd));
+      const auto k = test::random_floats(rng, static_cast<size_t>(n_tok * sh.n_kv * sh.hd));
+      const auto v = test::random_floats(rng, static_cast<size_t>(n_tok * sh.n_kv * sh.hd));
+      std::vector<float> cs;
+      for (int t = 0; t < n_tok; ++t) {
+        for (int p = 0; p < sh.n_dims / 2; ++p) {
+          const double ang = pos[t] * std::pow(10000.0, -2.0 * p / sh.n_dims);
+          cs.push_back(static_cast<float>(std::cos(ang)));
+          cs.push_back(static_cast<float>(std::sin(ang)));
+        }
+      }
+      const auto qb = to_device(q), kb = to_device(k), vb = to_device(v), csb = to_device(cs), slb = to_device(slots);
+      const auto posb = to_device(pos), offb = to_device(bt_off), tbb = to_device(tables);
+      const auto kq_a = to_device(q), kk_a = to_device(k);  // rope_kv_store rotates these in place
+      const auto kca = to_device(kc0), vca = to_device(vc0), kcb = to_device(kc0), vcb = to_device(vc0);
+      auto out_a = poisoned(q.size() * 4), out_b = poisoned(q.size() * 4);
+
+      RopeKvArgs r = rope_kv_args({kq_a, kk_a, vb, csb, slb, kca, vca}, n_tok, sh.n_head, sh.n_kv, sh.hd, sh.n_dims,
+                                  sh.block, false);
+      r.kv_type = kv_type;
+      rope_kv_store(r, nullptr);
+      AttentionArgs a;
+      a.q = kq_a.get<float>();
+      a.out = out_a.get<float>();
+      a.k_cache = kca.get();
+      a.v_cache = vca.get();
+      a.kv_type = kv_type;
+      a.positions = posb.get<int32_t>();
+      a.bt_offset = offb.get<int32_t>();
+      a.block_tables = tbb.get<int32_t>();
+      a.n_tokens = n_tok;
+      a.n_head = sh.n_head;
+      a.n_kv_head = sh.n_kv;
+      a.head_dim = sh.hd;
+      a.block_size = sh.block;
+      a.sliding_window = sh.window;
+      attention_decode(a, nullptr);
+
+      AttentionArgs b = a;
+      b.q = qb.get<float>();
+      b.out = out_b.get<float>();
+      b.k_cache = kcb.get();
+      b.v_cache = vcb.get();
+      b.k_new = kb.get<float>();
+      b.v_new = vb.get<float>();
+      b.cos_sin = csb.get<float>();
+      b.n_dims = sh.n_dims;
+      attention_decode(b, nullptr);
+
+      const std::string what = std::string(kv_type == kDevF16 ? "f16" : "fp8") + " heads " + std::to_string(sh.n_head) +
+                               "/" + std::to_string(sh.n_kv) + " hd " + std::to_string(sh.hd) + " n_dims " +
+                               std::to_string(sh.n_dims);
+      const auto got = to_host<uint32_t>(out_b, q.size()), want = to_host<uint32_t>(out_a, q.size());
+      size_t differ = 0, not_finite = 0;
+      for (size_t i = 0; i < got.size(); ++i) {
+        differ += got[i] != want[i] ? 1 : 0;
+        float f;
+        std::memcpy(&f, &want[i], 4);
+        not_finite += std::isfinite(f) ? 0 : 1;
+      }
+      EXPECT_EQ(differ, 0u) << what;
+      EXPECT_EQ(not_finite, 0u) << what << ": outputs of rope_kv_store + attention_decode";
+      EXPECT_TRUE(to_host<uint8_t>(kcb, cache_bytes) == to_host<uint8_t>(kca, cache_bytes)) << what;
+      EXPECT_TRUE(to_host<uint8_t>(vcb, cache_bytes) == to_host<uint8_t>(vca, cache_bytes)) << what;
+    }
   }
 }
 
