@@ -93,8 +93,8 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
   load_group(jb, [&](int j) { return j <= j_old; });
   pdl_wait();
   pdl_trigger();
-  load_group(jb, [&](int j) { return j > j_old; });
-
+  // q (and the step's own keys next) come from the kernel before: q's loads are issued first, so
+  // they are in flight with the new key's instead of after its cache stores.
   float2 q[GMAX][P];
   float m[GMAX], l[GMAX];
   float2 acc[GMAX][P];
@@ -105,15 +105,22 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
 #pragma unroll
     for (int i = 0; i < P; ++i) {
       const int d = 2 * lane + 64 * i;
-      float2 qq = d < hd ? make_float2(qh[d], qh[d + 1]) : make_float2(0.0f, 0.0f);
-      if (a.k_new && d < a.n_dims) {
-        const float* cs = a.cos_sin + static_cast<int64_t>(t) * a.n_dims;
-        qq = rope_pair(qq.x, qq.y, cs[d], cs[d + 1]);
-      }
-      q[g][i] = make_float2(qq.x * scale, qq.y * scale);
+      q[g][i] = d < hd ? make_float2(qh[d], qh[d + 1]) : make_float2(0.0f, 0.0f);
       acc[g][i] = make_float2(0.0f, 0.0f);
     }
   }
+  load_group(jb, [&](int j) { return j > j_old; });
+  const float* cs = a.cos_sin + static_cast<int64_t>(t) * a.n_dims;
+#pragma unroll
+  for (int g = 0; g < GMAX; ++g) {  // fused: q rotated here; then scaled
+#pragma unroll
+    for (int i = 0; i < P; ++i) {
+      const int d = 2 * lane + 64 * i;
+      if (a.k_new && d < a.n_dims) q[g][i] = rope_pair(q[g][i].x, q[g][i].y, cs[d], cs[d + 1]);
+      q[g][i] = make_float2(q[g][i].x * scale, q[g][i].y * scale);
+    }
+  }
+
   while (jb < j1) {
     // Scores of the group's keys for every query head: the partial dots, then one butterfly
     // for all of them (independent shuffles in flight together, not a chain per key and head).

@@ -32,20 +32,16 @@ __device__ __forceinline__ void start_rows(const uint8_t* w, size_t row_bytes, i
   }
 }
 
-// How many of a matvec's blocks prefetch (blockIdx.x below it): only those that can be resident
-// while the previous kernel runs gain from fetching their weights into the L2 before the PDL
-// wait; later ones load them right away, and a prefetch just before the load only adds L2
-// requests. Default 8 blocks per SM (H200, 8B Q4_K_M: 383.6 tok/s prefetching in every block,
-// 389.4 in none, 394.6 in the first 8 per SM); QUARREL_CUDA_PREFETCH_BLOCKS sets it.
+// How many of a matvec's blocks prefetch (blockIdx.x below it) their weights into the L2 before
+// the PDL wait. Session 4 measured a gain from the first 8 blocks per SM (H200, 8B Q4_K_M: 383.6
+// tok/s prefetching in every block, 389.4 in none, 394.6 in 8 per SM); with today's kernels it
+// costs (session 6: 1B Q4_K_M 1829 tok/s with none, 1786-1797 with 8 per SM, 1747 with all;
+// 8B 505.2 / 500-503 / 477), so the default is none. QUARREL_CUDA_PREFETCH_BLOCKS sets it; the
+// per-SM default it had is 8 x the SM count.
 inline unsigned prefetch_block_limit() {
   static const unsigned n = [] {
-    if (const char* e = std::getenv("QUARREL_CUDA_PREFETCH_BLOCKS")) return static_cast<unsigned>(std::strtoul(e, nullptr, 10));
-    int dev = 0, sms = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
-      cudaGetLastError();
-      return ~0u;
-    }
-    return 8u * static_cast<unsigned>(sms);
+    const char* e = std::getenv("QUARREL_CUDA_PREFETCH_BLOCKS");
+    return e ? static_cast<unsigned>(std::strtoul(e, nullptr, 10)) : 0u;
   }();
   return n;
 }
