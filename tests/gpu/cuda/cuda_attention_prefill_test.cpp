@@ -230,20 +230,8 @@ void run_case(std::mt19937_64& rng, const Case& c) {
              tilesb = to_device(tiles);
   const auto kcb = c.fp8 ? to_device(kc8) : to_device(kc), vcb = c.fp8 ? to_device(vc8) : to_device(vc);
   auto out_ref = poisoned(qn * 4), out_fast = poisoned(qn * 4);
-  AttentionArgs a;
-  a.q = qb.get<float>();
-  a.k_cache = kcb.get();
-  a.v_cache = vcb.get();
-  a.kv_type = c.fp8 ? kDevF8E4M3 : kDevF16;
-  a.positions = pb.get<int32_t>();
-  a.bt_offset = ob.get<int32_t>();
-  a.block_tables = tb.get<int32_t>();
-  a.n_tokens = n_tok;
-  a.n_head = c.n_head;
-  a.n_kv_head = c.n_kv;
-  a.head_dim = c.hd;
-  a.block_size = c.block;
-  a.sliding_window = c.window;
+  AttentionArgs a = test::paged_attention_args(qb, kcb, vcb, c.fp8 ? kDevF8E4M3 : kDevF16, pb, ob, tb, n_tok,
+                                               {c.n_head, c.n_kv, c.hd, c.block, c.window});
   AttentionArgs ar = a;
   ar.out = out_ref.get<float>();
   attention(ar, nullptr);

@@ -352,20 +352,9 @@ TEST(CudaKernels, RopeKvAndPagedAttentionMatchCpu) {
     for (int t = 11; t < n_tok; ++t) bt_off[static_cast<size_t>(t)] = 6;
     const auto pb = to_device(pos), tb = to_device(tables), ob = to_device(bt_off);
     auto outb = poisoned(qn * 4);
-    AttentionArgs aa;
-    aa.q = qb.get<float>();
+    AttentionArgs aa = test::paged_attention_args(qb, kcb, vcb, kDevF16, pb, ob, tb, n_tok,
+                                                  {sh.n_head, sh.n_kv, sh.hd, sh.block, sh.window});
     aa.out = outb.get<float>();
-    aa.k_cache = kcb.get();
-    aa.v_cache = vcb.get();
-    aa.positions = pb.get<int32_t>();
-    aa.bt_offset = ob.get<int32_t>();
-    aa.block_tables = tb.get<int32_t>();
-    aa.n_tokens = n_tok;
-    aa.n_head = sh.n_head;
-    aa.n_kv_head = sh.n_kv;
-    aa.head_dim = sh.hd;
-    aa.block_size = sh.block;
-    aa.sliding_window = sh.window;
     const int64_t q_width = static_cast<int64_t>(sh.n_head) * sh.hd;
     const bool with_q8 = sh.hd % 32 == 0;  // the output also quantized, as decode asks
     auto q8b = poisoned(q8_act_bytes(q_width, n_tok));
@@ -541,21 +530,9 @@ TEST(CudaKernels, AttentionDecodeWithFusedRopeEqualsRopeThenAttention) {
                                   sh.block, false);
       r.kv_type = kv_type;
       rope_kv_store(r, nullptr);
-      AttentionArgs a;
-      a.q = kq_a.get<float>();
+      AttentionArgs a = test::paged_attention_args(kq_a, kca, vca, kv_type, posb, offb, tbb, n_tok,
+                                                   {sh.n_head, sh.n_kv, sh.hd, sh.block, sh.window});
       a.out = out_a.get<float>();
-      a.k_cache = kca.get();
-      a.v_cache = vca.get();
-      a.kv_type = kv_type;
-      a.positions = posb.get<int32_t>();
-      a.bt_offset = offb.get<int32_t>();
-      a.block_tables = tbb.get<int32_t>();
-      a.n_tokens = n_tok;
-      a.n_head = sh.n_head;
-      a.n_kv_head = sh.n_kv;
-      a.head_dim = sh.hd;
-      a.block_size = sh.block;
-      a.sliding_window = sh.window;
       attention_decode(a, nullptr);
 
       AttentionArgs b = a;

@@ -1,5 +1,6 @@
 #pragma once
-// Helpers of the GPU tests: skip without a GPU, device <-> host copies, NaN poisoning.
+// Helpers of the GPU tests: skip without a GPU, device <-> host copies, NaN poisoning, paged
+// attention arguments.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/device_info.h"
+#include "backend/cuda/kernels.h"
 
 #define QUARREL_SKIP_WITHOUT_GPU()                                                       \
   do {                                                                                   \
@@ -37,6 +39,35 @@ inline cuda::DeviceBuffer poisoned(size_t bytes) {
   cuda::DeviceBuffer b(std::max<size_t>(bytes, 1));
   QUARREL_CUDA_CHECK(cudaMemset(b.get(), 0xFF, bytes));
   return b;
+}
+
+// The heads and cache geometry of a paged attention call.
+struct PagedHeads {
+  int n_head, n_kv_head, head_dim, block_size, sliding_window;
+};
+
+// AttentionArgs of q (f32) over paged K/V caches of kv_type, with the tokens' positions,
+// block-table offsets and tables on the device; out, out_q8 and the fused-RoPE fields are left to
+// the caller.
+inline cuda::AttentionArgs paged_attention_args(const cuda::DeviceBuffer& q, const cuda::DeviceBuffer& k_cache,
+                                                const cuda::DeviceBuffer& v_cache, uint32_t kv_type,
+                                                const cuda::DeviceBuffer& positions, const cuda::DeviceBuffer& bt_offset,
+                                                const cuda::DeviceBuffer& tables, int n_tokens, const PagedHeads& h) {
+  cuda::AttentionArgs a;
+  a.q = q.get<float>();
+  a.k_cache = k_cache.get();
+  a.v_cache = v_cache.get();
+  a.kv_type = kv_type;
+  a.positions = positions.get<int32_t>();
+  a.bt_offset = bt_offset.get<int32_t>();
+  a.block_tables = tables.get<int32_t>();
+  a.n_tokens = n_tokens;
+  a.n_head = h.n_head;
+  a.n_kv_head = h.n_kv_head;
+  a.head_dim = h.head_dim;
+  a.block_size = h.block_size;
+  a.sliding_window = h.sliding_window;
+  return a;
 }
 
 // ||a - b|| / ||b|| (NaN anywhere gives infinity).
