@@ -51,9 +51,9 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
   float2 kf[kUnroll][P], vf[kUnroll][P];
   // Fused (k_new): the token's own key and value (after the wait: the kernels before wrote
   // them), k rotated, both stored into the cache and used as it keeps them.
+  const float* cs = a.k_new ? a.cos_sin + static_cast<int64_t>(t) * a.n_dims : nullptr;  // this token's
   auto new_key = [&](int u) {
     const int64_t src = (static_cast<int64_t>(t) * a.n_kv_head + kvh) * hd, dst = row(pos);
-    const float* cs = a.cos_sin + static_cast<int64_t>(t) * a.n_dims;
 #pragma unroll
     for (int i = 0; i < P; ++i) {
       const int d = 2 * lane + 64 * i;
@@ -110,7 +110,6 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
     }
   }
   load_group(jb, [&](int j) { return j > j_old; });
-  const float* cs = a.cos_sin + static_cast<int64_t>(t) * a.n_dims;
 #pragma unroll
   for (int g = 0; g < GMAX; ++g) {  // fused: q rotated here; then scaled
 #pragma unroll
@@ -260,14 +259,14 @@ void launch_g(const AttentionArgs& a, float scale, cudaStream_t s) {
 
 }  // namespace
 
-bool attention_decode_supported(int head_dim, int n_head, int n_kv_head) {
-  return head_dim > 0 && head_dim % 2 == 0 && head_dim <= kMaxHeadDim && n_kv_head > 0 && n_head % n_kv_head == 0 &&
-         n_head / n_kv_head <= 8;
+bool attention_decode_takes(const AttentionArgs& a) {
+  return a.head_dim > 0 && a.head_dim % 2 == 0 && a.head_dim <= kMaxHeadDim && a.n_kv_head > 0 &&
+         a.n_head % a.n_kv_head == 0 && a.n_head / a.n_kv_head <= 8 && (!a.out_q8.q || a.head_dim % 32 == 0);
 }
 
 void attention_decode(const AttentionArgs& a, cudaStream_t s) {
   if (a.n_tokens == 0) return;
-  if (!attention_decode_supported(a.head_dim, a.n_head, a.n_kv_head) || (a.out_q8.q && a.head_dim % 32 != 0)) {
+  if (!attention_decode_takes(a)) {
     if (a.k_new) ::quarrel::fail(::quarrel::ErrorCode::kInternal, "attention_decode: fused RoPE with unsupported heads");
     attention(a, s);
     return;

@@ -10,7 +10,8 @@
 // cluster and merge the partials through distributed shared memory, each writing a share of the
 // outputs: one launch, no global scratch, so a CUDA graph of the decode step does not depend on
 // the context length. Keys more than n_tokens positions back are loaded before the wait on the
-// kernel before (PDL): only the step's own keys and q wait for it.
+// kernel before (PDL): only the step's own keys and q wait for it. With AttentionArgs::k_new it
+// also rotates q and the step's own key and stores the new K/V (rope_kv_store's work).
 #include <cstddef>
 #include <cstdint>
 
@@ -22,9 +23,10 @@ namespace quarrel::cuda {
 
 constexpr int kDecodeSplits = 16;  // one cluster (H200, 8B Q4_K_M tg128: 8 splits the same, 4 slower)
 
-// Whether attention_decode() takes these heads (head_dim even and <= 256, at most 8 query heads
-// per KV head); otherwise it runs attention().
-bool attention_decode_supported(int head_dim, int n_head, int n_kv_head);
+// Whether attention_decode() runs its own kernel for these arguments (head_dim even and <= 256,
+// at most 8 query heads per KV head, head_dim % 32 == 0 with out_q8); otherwise it runs
+// attention(), and must not be asked for the fused RoPE (AttentionArgs::k_new).
+bool attention_decode_takes(const AttentionArgs& a);
 void attention_decode(const AttentionArgs& a, cudaStream_t s);
 
 }  // namespace quarrel::cuda

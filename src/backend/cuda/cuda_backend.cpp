@@ -316,12 +316,6 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   r.neox = rope.neox;
   r.block_size = kv_block_size;
   r.kv_type = kv_dev_type;
-  // Decode batches whose every sequence has one token: RoPE and the KV store happen inside
-  // attention_decode (AttentionArgs::k_new), one launch less per layer.
-  const bool fuse_rope = n <= cuda::kMatvecMaxCols && one_token_per_seq && !rope.neox && !skipped(Stage::kAttention) &&
-                         cuda::attention_decode_supported(static_cast<int>(hd), n_head, n_kv) && (!q8 || hd % 32 == 0);
-  if (!fuse_rope && !skipped(Stage::kRope)) cuda::rope_kv_store(r, stream);
-
   cuda::AttentionArgs a;
   a.q = q;
   a.out = att;
@@ -339,6 +333,11 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   a.sliding_window = static_cast<int>(hp.sliding_window);
   const cuda::Q8Act attq = q8_for(hp.n_embd_attn_out());
   if (q8) a.out_q8 = attq;
+  // Decode batches whose every sequence has one token: RoPE and the KV store happen inside
+  // attention_decode (AttentionArgs::k_new), one launch less per layer.
+  const bool fuse_rope = n <= cuda::kMatvecMaxCols && one_token_per_seq && !rope.neox && !skipped(Stage::kAttention) &&
+                         cuda::attention_decode_takes(a);
+  if (!fuse_rope && !skipped(Stage::kRope)) cuda::rope_kv_store(r, stream);
   if (fuse_rope) {
     a.k_new = k;
     a.v_new = v;
