@@ -3,6 +3,7 @@
 #include <cublas_v2.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 
 #include "backend/cpu/ops.h"
@@ -100,7 +101,13 @@ struct CudaBackend::Impl {
     bool accumulate;
   };
   // Several products of the same input: integer matvecs of one type share a launch.
-  void matmuls(std::initializer_list<Product> ps, const float* in, const cuda::Q8Act* q8, int64_t n);
+  // fuse: what the f32-activation matvec launches fold in (glu_fusable()).
+  void matmuls(std::initializer_list<Product> ps, const float* in, const cuda::Q8Act* q8, int64_t n,
+               const cuda::MatvecFuse& fuse = {});
+  // Whether gate/up of layer L on n columns take one f32-activation matvec launch (types with no
+  // int8 kernel, gate and up of one type and shape, a decode batch of at most kMatvecGluMaxCols),
+  // which then makes SwiGLU's output itself. QUARREL_CUDA_FUSE=0 turns that off.
+  bool glu_fusable(const cuda::DevLayer& L, bool q8, int64_t n) const;
   // The int8 copy of an activation of k rows (one shared buffer: each is used before the next).
   cuda::Q8Act q8_for(int64_t k) { return cuda::q8_act_at(q8buf.get(), k, cuda::kMatvecMaxCols); }
   void run_layer(int64_t il, int64_t n);
@@ -207,7 +214,20 @@ void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {
   out_h.reset(static_cast<size_t>(hp.n_vocab) * cap * 4);
 }
 
-void CudaBackend::Impl::matmuls(std::initializer_list<Product> ps, const float* in, const cuda::Q8Act* q8, int64_t n) {
+bool CudaBackend::Impl::glu_fusable(const cuda::DevLayer& L, bool q8, int64_t n) const {
+  static const bool on = [] {
+    const char* e = std::getenv("QUARREL_CUDA_FUSE");
+    return !(e && e[0] == '0');
+  }();
+  // (down reads the int8 copy swiglu_q8 makes when its type has the int8 kernel)
+  const bool int8 = q8 && (cuda::matvec_q8_supported(L.gate.type) || cuda::matvec_q8_supported(L.up.type) ||
+                           cuda::matvec_q8_supported(L.down.type));
+  return on && !int8 && n <= cuda::kMatvecGluMaxCols && L.gate.type == L.up.type && L.gate.n == L.up.n &&
+         L.gate.k == L.up.k;
+}
+
+void CudaBackend::Impl::matmuls(std::initializer_list<Product> ps, const float* in, const cuda::Q8Act* q8, int64_t n,
+                                const cuda::MatvecFuse& fuse) {
   std::vector<cuda::MatvecJob> jobs;
   std::vector<bool> done(ps.size(), false);
   // jobs = product i and the next not-done ones of its type and k (at most 3), marked done.
@@ -246,7 +266,7 @@ void CudaBackend::Impl::matmuls(std::initializer_list<Product> ps, const float* 
       matmul(*p.m, in, p.out, n, p.accumulate);
     } else {
       const int n_jobs = group(i);
-      cuda::matvec_jobs(jobs.data(), n_jobs, in, p.m->k, static_cast<int>(n), stream);
+      cuda::matvec_jobs(jobs.data(), n_jobs, in, p.m->k, static_cast<int>(n), stream, fuse);
     }
   }
 }
@@ -353,9 +373,13 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   if (!skipped(Stage::kO)) matmuls({{&L.wo, x, true}}, att, q8 ? &attq : nullptr, n);  // x += wo att
 
   if (!skipped(Stage::kNorm)) cuda::rms_norm(x, L.ffn_norm, xn, n_embd, n, hp.rms_eps, stream, q8 ? &xq : nullptr);
-  if (!skipped(Stage::kGateUp)) matmuls({{&L.gate, gate, false}, {&L.up, up, false}}, xn, q8 ? &xq : nullptr, n);
+  // gate/up of the f32-activation matvec make SwiGLU's output in their launch (into gate).
+  const bool glu = glu_fusable(L, q8, n);
+  if (!skipped(Stage::kGateUp)) {
+    matmuls({{&L.gate, gate, false}, {&L.up, up, false}}, xn, q8 ? &xq : nullptr, n, cuda::MatvecFuse{.glu = glu});
+  }
   const cuda::Q8Act hq = q8_for(hp.n_ff);
-  if (skipped(Stage::kSwiglu)) {
+  if (skipped(Stage::kSwiglu) || glu) {
   } else if (q8) {
     cuda::swiglu_q8(gate, up, gate, hp.n_ff, n, hq, stream);
   } else {

@@ -43,8 +43,16 @@ constexpr int kMatvecMaxCols = 8;
 void matvec(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t ldy, int n_cols, cudaStream_t s,
             bool accumulate = false);
 struct MatvecJob;
+// What matvec_jobs folds into its products. glu: jobs 0 and 1 are gate and up (same n, at most
+// kMatvecGluMaxCols columns): job 0's y = silu(W0 x) * (W1 x), as swiglu would make it from their
+// products (a block computes rows of both), one launch less; job 1's y is not written.
+constexpr int kMatvecGluMaxCols = 2;
+struct MatvecFuse {
+  bool glu = false;
+};
 // The same for 1-3 matrices of one type and k with the same x in one launch (q/k/v, gate/up).
-void matvec_jobs(const MatvecJob* jobs, int n_jobs, const float* x, int64_t ldx, int n_cols, cudaStream_t s);
+void matvec_jobs(const MatvecJob* jobs, int n_jobs, const float* x, int64_t ldx, int n_cols, cudaStream_t s,
+                 const MatvecFuse& fuse = {});
 
 // --- q8_act.cu ---
 // Activations quantized to int8 in chunks of 32 (as ggml's q8_1) for the integer matvec:

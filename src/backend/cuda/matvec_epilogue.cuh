@@ -46,26 +46,40 @@ inline unsigned prefetch_block_limit() {
   return n;
 }
 
+// part[w][i] = the sum of v[i] over warp w's lanes (then a block barrier): the block's sum of
+// v[i] is the sum of part[w][i] over its warps.
+template <int N, int kMaxWarps>
+__device__ __forceinline__ void warp_partials(const float (&v)[N], float (&part)[kMaxWarps][N]) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+  for (int i = 0; i < N; ++i) {
+    float a = v[i];
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) a += __shfl_xor_sync(0xffffffffu, a, off);
+    if (lane == 0) part[warp][i] = a;
+  }
+  __syncthreads();
+}
+
+// The block's sum of part[.][i] (warp_partials' result).
+template <int N, int kMaxWarps>
+__device__ __forceinline__ float block_total(const float (&part)[kMaxWarps][N], int i) {
+  const int n_warps = static_cast<int>(blockDim.x >> 5);
+  float s = 0.0f;
+  for (int wi = 0; wi < n_warps; ++wi) s += part[wi][i];
+  return s;
+}
+
 template <int R, int C, int kMaxWarps>
 __device__ __forceinline__ void reduce_rows_and_store(const float (&acc)[R][C], float* y, int64_t ldy, int64_t r0,
                                                       int64_t n, bool accumulate) {
   __shared__ float part[kMaxWarps][R * C];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  float v[R * C];
 #pragma unroll
-  for (int r = 0; r < R; ++r) {
-#pragma unroll
-    for (int c = 0; c < C; ++c) {
-      float a = acc[r][c];
-#pragma unroll
-      for (int off = 16; off > 0; off >>= 1) a += __shfl_xor_sync(0xffffffffu, a, off);
-      if (lane == 0) part[warp][r * C + c] = a;
-    }
-  }
-  __syncthreads();
-  const int n_warps = static_cast<int>(blockDim.x >> 5);
+  for (int i = 0; i < R * C; ++i) v[i] = acc[i / C][i % C];
+  warp_partials<R * C, kMaxWarps>(v, part);
   for (int i = threadIdx.x; i < R * C; i += blockDim.x) {
-    float s = 0.0f;
-    for (int wi = 0; wi < n_warps; ++wi) s += part[wi][i];
+    const float s = block_total<R * C, kMaxWarps>(part, i);
     const int r = i / C, c = i % C;
     if (r0 + r < n) {
       float* out = y + c * ldy + r0 + r;

@@ -1,0 +1,108 @@
+// matvec_jobs' glu form (MatvecFuse::glu): gate and up in one launch that writes
+// silu(Wg x) * (Wu x), against float64. Fresh random inputs at several shapes (odd k, rows that
+// end mid-block, the 8B/1B shapes' k), outputs poisoned before the run. Skipped without a GPU.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "backend/cuda/kernels.h"
+#include "common/random.h"
+#include "core/error.h"
+#include "core/ggml_type.h"
+#include "tests/gpu/cuda/gpu_test_util.h"
+#include "tests/gpu/cuda/host_matrix.h"
+
+namespace quarrel::cuda {
+namespace {
+
+using test::dev;
+using test::HostMatrix;
+using test::poisoned;
+using test::random_matrix;
+using test::to_device;
+using test::to_host;
+
+// W x [n, cols] in float64, and sum_j |W_rj x_j| (what f32 accumulation can lose is bounded by it).
+struct Products {
+  std::vector<double> want, mag;
+};
+Products products(const HostMatrix& m, const std::vector<float>& x, int cols) {
+  Products p{std::vector<double>(static_cast<size_t>(m.n * cols)), std::vector<double>(static_cast<size_t>(m.n * cols))};
+  for (int c = 0; c < cols; ++c) {
+    for (int64_t r = 0; r < m.n; ++r) {
+      double s = 0, a = 0;
+      for (int64_t j = 0; j < m.k; ++j) {
+        const double t = static_cast<double>(m.values[r * m.k + j]) * x[c * m.k + j];
+        s += t;
+        a += std::fabs(t);
+      }
+      p.want[static_cast<size_t>(c * m.n + r)] = s;
+      p.mag[static_cast<size_t>(c * m.n + r)] = a;
+    }
+  }
+  return p;
+}
+
+// Gate/up types of the f32-activation matvec (F16/BF16/F32 models; Q4_K as a block type).
+const GgmlType kTypes[] = {GgmlType::F16, GgmlType::BF16, GgmlType::F32, GgmlType::Q4_K};
+
+// 1 and 2 columns, 2 rows per block (small n) and 4 (F16 with n large enough for 1024 blocks of
+// 4), against silu(g) * u of the float64 products.
+TEST(CudaMatvecGlu, GateUpMakeSwigluOutput) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  struct Shape {
+    int64_t k, n;
+  };
+  for (GgmlType t : kTypes) {
+    for (const Shape sh : {Shape{256, 333}, Shape{4096, 4099}, Shape{512, 2051}, Shape{2048, 8195}}) {
+      if (t == GgmlType::F32 && sh.n > 5000) continue;  // 128 MB of f32 weights: nothing a smaller n does not show
+      const HostMatrix g = random_matrix(rng, t, sh.k, sh.n), u = random_matrix(rng, t, sh.k, sh.n);
+      const auto gb = to_device(g.bytes), ub = to_device(u.bytes);
+      for (int cols = 1; cols <= kMatvecGluMaxCols; ++cols) {
+        const auto x = test::random_floats(rng, static_cast<size_t>(sh.k * cols), -2, 2);
+        const auto xb = to_device(x);
+        auto yb = poisoned(static_cast<size_t>(sh.n * cols) * 4);
+        auto unused = poisoned(static_cast<size_t>(sh.n * cols) * 4);
+        const MatvecJob jobs[2] = {{.w = dev(g, gb), .y = yb.get<float>(), .ldy = sh.n},
+                                   {.w = dev(u, ub), .y = unused.get<float>(), .ldy = sh.n}};
+        matvec_jobs(jobs, 2, xb.get<float>(), sh.k, cols, nullptr, MatvecFuse{.glu = true});
+        const Products pg = products(g, x, cols), pu = products(u, x, cols);
+        const auto y = to_host<float>(yb, static_cast<size_t>(sh.n * cols));
+        double worst = 0;
+        for (size_t i = 0; i < y.size(); ++i) {
+          const double a = pg.want[i], b = pu.want[i];
+          const double sig = 1.0 / (1.0 + std::exp(-a));
+          // silu' is at most 1.1: sums each within e of their magnitude move silu(a) * b by at most
+          // e times this bound.
+          const double bound = 1.1 * pg.mag[i] * std::fabs(b) + std::fabs(a * sig) * pu.mag[i] + 1e-30;
+          worst = std::max(worst, std::isnan(y[i]) ? INFINITY : std::fabs(y[i] - a * sig * b) / bound);
+        }
+        EXPECT_LT(worst, 2e-5) << type_name(t) << " k=" << sh.k << " n=" << sh.n << " cols=" << cols;
+      }
+    }
+  }
+}
+
+// Glu asks for gate and up of one shape, at most kMatvecGluMaxCols columns: anything else is an
+// error, not a wrong product.
+TEST(CudaMatvecGlu, RejectsMismatchedJobs) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  const HostMatrix g = random_matrix(rng, GgmlType::F16, 64, 10), u = random_matrix(rng, GgmlType::F16, 64, 12);
+  const auto gb = to_device(g.bytes), ub = to_device(u.bytes);
+  const auto xb = to_device(test::random_floats(rng, 64 * 3));
+  auto yb = poisoned(12 * 3 * 4);
+  const MatvecFuse glu{.glu = true};
+  const MatvecJob jobs[2] = {{.w = dev(g, gb), .y = yb.get<float>(), .ldy = 12}, {.w = dev(u, ub), .y = yb.get<float>(), .ldy = 12}};
+  EXPECT_THROW(matvec_jobs(jobs, 2, xb.get<float>(), 64, 1, nullptr, glu), Error);  // 10 rows and 12
+  const MatvecJob same[2] = {jobs[0], {.w = dev(g, gb), .y = yb.get<float>(), .ldy = 12}};
+  EXPECT_THROW(matvec_jobs(same, 2, xb.get<float>(), 64, kMatvecGluMaxCols + 1, nullptr, glu), Error);
+  EXPECT_THROW(matvec_jobs(same, 1, xb.get<float>(), 64, 1, nullptr, glu), Error);
+}
+
+}  // namespace
+}  // namespace quarrel::cuda
