@@ -78,8 +78,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_kernel(JobSet js, const
     return T == kDevF16 && vec_x && warp_base + 1024 <= k && (row_bytes & 15) == 0 && (w_bits & 15) == 0;
   };
   using Raw = typename ChunkDot<T>::Raw;
-  auto load_rows = [&](int64_t ch, Raw (&raw)[R]) {
-    const bool inter = interleaved(ch);
+  auto load_rows = [&](int64_t ch, bool inter, Raw (&raw)[R]) {
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       if (!valid[r]) continue;
@@ -96,9 +95,9 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_kernel(JobSet js, const
   };
   // The 32 values of chunk ch of column p of x in the layout the weights' chunk has
   // (interleaved or plain), zero past k.
-  auto gather = [&](const float* p, int64_t ch, float (&d)[32]) {
+  auto gather = [&](const float* p, int64_t ch, bool inter, float (&d)[32]) {
     const int64_t base = 32 * ch;
-    if (interleaved(ch)) {
+    if (inter) {
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
         const float4* v = reinterpret_cast<const float4*>(p + base - 32 * lane + 8 * lane + 256 * i);
@@ -124,12 +123,13 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_kernel(JobSet js, const
   // pre (loaded before the PDL wait).
   Raw pre[R];
   auto chunk = [&](int64_t ch, auto preloaded) {
+    const bool inter = interleaved(ch);
 #pragma unroll
     for (int c0 = 0; c0 < C; c0 += G) {
       float xs[G][32];
       float xsum[G];
 #pragma unroll
-      for (int g = 0; g < G; ++g) gather(x + (c0 + g) * ldx, ch, xs[g]);
+      for (int g = 0; g < G; ++g) gather(x + (c0 + g) * ldx, ch, inter, xs[g]);
       if constexpr (ChunkDot<T>::kNeedsXsum) {
 #pragma unroll
         for (int g = 0; g < G; ++g) {
@@ -145,10 +145,10 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_kernel(JobSet js, const
 #pragma unroll
           for (int r = 0; r < R; ++r) raw[r] = pre[r];
         } else {
-          load_rows(ch, raw);
+          load_rows(ch, inter, raw);
         }
       } else {
-        load_rows(ch, raw);
+        load_rows(ch, inter, raw);
       }
 #pragma unroll
       for (int r = 0; r < R; ++r) {
@@ -157,9 +157,10 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_kernel(JobSet js, const
     }
   };
   // The weights do not depend on the kernel before: a thread's first chunk of its rows is
-  // loaded before the PDL wait, so it is in flight while that kernel finishes.
-  const bool early = js.early_loads && threadIdx.x < n_chunks;
-  if (early) load_rows(threadIdx.x, pre);
+  // loaded before the PDL wait, so it is in flight while that kernel finishes. One column only:
+  // with more, the loads held across the wait cost registers (F16, 2 columns, 4 rows: 168 -> 205).
+  const bool early = C == 1 && js.early_loads && threadIdx.x < n_chunks;
+  if (early) load_rows(threadIdx.x, interleaved(threadIdx.x), pre);
   start_rows<R, C>(js.w[j], row_bytes, r0, n, n_chunks, acc, !glu && blockIdx.x < js.prefetch_blocks);
   int64_t ch = threadIdx.x;
   if (early) {
