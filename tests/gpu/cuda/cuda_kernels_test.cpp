@@ -41,27 +41,8 @@ using test::dev;
 using test::HostMatrix;
 using test::random_matrix;
 
-// Float64 products of a test matrix with x [k, cols] and, per output, sum |w x| (the bound
-// f32 accumulation is measured against: test::dot_error).
-struct Products {
-  std::vector<double> want, mag;  // [n, cols]
-};
-Products reference_products(const HostMatrix& m, const std::vector<float>& x, int cols) {
-  Products p{std::vector<double>(static_cast<size_t>(m.n * cols)), std::vector<double>(static_cast<size_t>(m.n * cols))};
-  for (int c = 0; c < cols; ++c) {
-    for (int64_t r = 0; r < m.n; ++r) {
-      double s = 0, a = 0;
-      for (int64_t j = 0; j < m.k; ++j) {
-        const double t = static_cast<double>(m.values[r * m.k + j]) * x[c * m.k + j];
-        s += t;
-        a += std::fabs(t);
-      }
-      p.want[static_cast<size_t>(c * m.n + r)] = s;
-      p.mag[static_cast<size_t>(c * m.n + r)] = a;
-    }
-  }
-  return p;
-}
+using test::Products;
+using test::reference_products;
 
 std::vector<int64_t> ks_for(GgmlType t) {
   if (float_type(t)) return {1, 33, 77, 256, 1000};

@@ -21,30 +21,10 @@ namespace {
 using test::dev;
 using test::HostMatrix;
 using test::poisoned;
+using test::Products;
 using test::random_matrix;
 using test::to_device;
 using test::to_host;
-
-// W x [n, cols] in float64, and sum_j |W_rj x_j| (what f32 accumulation can lose is bounded by it).
-struct Products {
-  std::vector<double> want, mag;
-};
-Products products(const HostMatrix& m, const std::vector<float>& x, int cols) {
-  Products p{std::vector<double>(static_cast<size_t>(m.n * cols)), std::vector<double>(static_cast<size_t>(m.n * cols))};
-  for (int c = 0; c < cols; ++c) {
-    for (int64_t r = 0; r < m.n; ++r) {
-      double s = 0, a = 0;
-      for (int64_t j = 0; j < m.k; ++j) {
-        const double t = static_cast<double>(m.values[r * m.k + j]) * x[c * m.k + j];
-        s += t;
-        a += std::fabs(t);
-      }
-      p.want[static_cast<size_t>(c * m.n + r)] = s;
-      p.mag[static_cast<size_t>(c * m.n + r)] = a;
-    }
-  }
-  return p;
-}
 
 // Gate/up types of the f32-activation matvec (F16/BF16/F32 models; Q4_K as a block type).
 const GgmlType kTypes[] = {GgmlType::F16, GgmlType::BF16, GgmlType::F32, GgmlType::Q4_K};
@@ -70,7 +50,7 @@ TEST(CudaMatvecGlu, GateUpMakeSwigluOutput) {
         const MatvecJob jobs[2] = {{.w = dev(g, gb), .y = yb.get<float>(), .ldy = sh.n},
                                    {.w = dev(u, ub), .y = unused.get<float>(), .ldy = sh.n}};
         matvec_jobs(jobs, 2, xb.get<float>(), sh.k, cols, nullptr, MatvecFuse{.glu = true});
-        const Products pg = products(g, x, cols), pu = products(u, x, cols);
+        const Products pg = test::reference_products(g, x, cols), pu = test::reference_products(u, x, cols);
         const auto y = to_host<float>(yb, static_cast<size_t>(sh.n * cols));
         double worst = 0;
         for (size_t i = 0; i < y.size(); ++i) {

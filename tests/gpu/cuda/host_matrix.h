@@ -1,6 +1,7 @@
 #pragma once
 // Random weight matrices for the GPU kernel tests: quantized on the host by the project's own
 // quantizer, with their dequantized values as the reference, and their device view.
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -32,6 +33,28 @@ inline HostMatrix random_matrix(std::mt19937_64& rng, GgmlType t, int64_t k, int
     quant::dequantize_row(t, m.bytes.data() + rb * static_cast<size_t>(r), m.values.data() + r * k, k);
   }
   return m;
+}
+
+// Float64 products of a test matrix with x [k, cols] and, per output, sum |w x| (the bound
+// f32 accumulation is measured against: dot_error).
+struct Products {
+  std::vector<double> want, mag;  // [n, cols]
+};
+inline Products reference_products(const HostMatrix& m, const std::vector<float>& x, int cols) {
+  Products p{std::vector<double>(static_cast<size_t>(m.n * cols)), std::vector<double>(static_cast<size_t>(m.n * cols))};
+  for (int c = 0; c < cols; ++c) {
+    for (int64_t r = 0; r < m.n; ++r) {
+      double s = 0, a = 0;
+      for (int64_t j = 0; j < m.k; ++j) {
+        const double t = static_cast<double>(m.values[r * m.k + j]) * x[c * m.k + j];
+        s += t;
+        a += std::fabs(t);
+      }
+      p.want[static_cast<size_t>(c * m.n + r)] = s;
+      p.mag[static_cast<size_t>(c * m.n + r)] = a;
+    }
+  }
+  return p;
 }
 
 inline cuda::DevMatrix dev(const HostMatrix& m, const cuda::DeviceBuffer& b) {
