@@ -20,7 +20,7 @@ constexpr float kTwo23 = 8388608.0f;
 
 // A streamed weight load: read-only (the non-coherent path) and not allocated in L1
 // (ld.global.nc.L1::no_allocate), so the activations every block re-reads stay there. For loads
-// that no other instruction of the block reads again: matvec.cu's interleaved F16 loads (a warp's
+// that no other instruction of the block reads again: matvec.cu's interleaved F16/BF16 loads (a warp's
 // load is 512 contiguous bytes). H200 tg: 8B F16 248.1 -> 254.5 tok/s, 1B 1145 -> 1178; the block types'
 // loads share lines across instructions (a Q4_K super-block's header and nibbles) and lose by it
 // (8B Q4_K_M 508 -> 494), so they keep __ldg.
@@ -90,15 +90,17 @@ struct ChunkDot {
   }
 };
 
-template <>
-struct ChunkDot<kDevF16> {  // 64 bytes: four 128-bit loads when the chunk is whole and aligned
+// The 2-byte float types (F16, BF16): 64 bytes, four 128-bit loads when the chunk is whole and
+// aligned; a 32-bit word's two elements widened to floats exactly.
+template <uint32_t T>
+struct ChunkDot16 {
   static constexpr bool kNeedsXsum = false;
   static constexpr int kMaxRows = 4;
   struct Raw {
     uint4 u[4];
   };
   __device__ static Raw load(const uint8_t* row, int64_t c, int64_t k) {
-    const __half* h = reinterpret_cast<const __half*>(row) + 32 * c;
+    const uint16_t* h = reinterpret_cast<const uint16_t*>(row) + 32 * c;
     Raw r;
     if (32 * c + 32 <= k && (reinterpret_cast<uintptr_t>(h) & 15) == 0) {
 #pragma unroll
@@ -107,12 +109,19 @@ struct ChunkDot<kDevF16> {  // 64 bytes: four 128-bit loads when the chunk is wh
       uint32_t* words = reinterpret_cast<uint32_t*>(r.u);
 #pragma unroll
       for (int i = 0; i < 16; ++i) {
-        const uint32_t lo = 32 * c + 2 * i < k ? __half_as_ushort(h[2 * i]) : 0u;
-        const uint32_t hi = 32 * c + 2 * i + 1 < k ? __half_as_ushort(h[2 * i + 1]) : 0u;
+        const uint32_t lo = 32 * c + 2 * i < k ? h[2 * i] : 0u;
+        const uint32_t hi = 32 * c + 2 * i + 1 < k ? h[2 * i + 1] : 0u;
         words[i] = lo | (hi << 16);
       }
     }
     return r;
+  }
+  __device__ static float2 widen(uint32_t w) {
+    if constexpr (T == kDevBF16) {
+      return make_float2(__uint_as_float(w << 16), __uint_as_float(w & 0xFFFF0000u));
+    } else {
+      return __half22float2(*reinterpret_cast<const __half2*>(&w));
+    }
   }
   template <int G>
   __device__ static void dot(const Raw& r, const float (*x)[32], const float*, float* acc) {
@@ -121,10 +130,10 @@ struct ChunkDot<kDevF16> {  // 64 bytes: four 128-bit loads when the chunk is wh
     for (int g = 0; g < G; ++g) a[g] = 0.0f;
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const __half2* h2 = reinterpret_cast<const __half2*>(&r.u[i]);
+      const uint32_t* w = reinterpret_cast<const uint32_t*>(&r.u[i]);
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
-        const float2 f = __half22float2(h2[j]);
+        const float2 f = widen(w[j]);
 #pragma unroll
         for (int g = 0; g < G; ++g) {
           a[g] = fmaf(f.x, x[g][8 * i + 2 * j], a[g]);
@@ -136,6 +145,10 @@ struct ChunkDot<kDevF16> {  // 64 bytes: four 128-bit loads when the chunk is wh
     for (int g = 0; g < G; ++g) acc[g] += a[g];
   }
 };
+template <>
+struct ChunkDot<kDevF16> : ChunkDot16<kDevF16> {};
+template <>
+struct ChunkDot<kDevBF16> : ChunkDot16<kDevBF16> {};
 
 template <>
 struct ChunkDot<kDevQ8_0> {  // 34 bytes: d, 32 x int8

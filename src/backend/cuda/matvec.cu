@@ -69,20 +69,20 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_kernel(JobSet js, const
   const int64_t n_chunks = (k + 31) / 32;
   const bool vec_x = (ldx & 3) == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0;
   const int lane = static_cast<int>(threadIdx.x & 31);
-  // F16 interleaved across the warp: its 32 chunks (1024 elements) are read as 16 bytes per lane
-  // at 16 * lane + 512 i (i < 4), each load one contiguous 512 bytes of the row (not 32 loads
-  // 64 bytes apart): lane l holds elements 8 l + 256 i + e of them (e < 8), x alike.
+  // F16 and BF16 interleaved across the warp: its 32 chunks (1024 elements) are read as 16 bytes
+  // per lane at 16 * lane + 512 i (i < 4), each load one contiguous 512 bytes of the row (not 32
+  // loads 64 bytes apart): lane l holds elements 8 l + 256 i + e of them (e < 8), x alike.
   auto interleaved = [&](int64_t ch) {
     const int64_t warp_base = 32 * ch - 32 * lane;
     const uintptr_t w_bits = reinterpret_cast<uintptr_t>(js.w[j]) | (glu ? reinterpret_cast<uintptr_t>(js.w[1]) : 0);
-    return T == kDevF16 && vec_x && warp_base + 1024 <= k && (row_bytes & 15) == 0 && (w_bits & 15) == 0;
+    return (T == kDevF16 || T == kDevBF16) && vec_x && warp_base + 1024 <= k && (row_bytes & 15) == 0 && (w_bits & 15) == 0;
   };
   using Raw = typename ChunkDot<T>::Raw;
   auto load_rows = [&](int64_t ch, bool inter, Raw (&raw)[R]) {
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       if (!valid[r]) continue;
-      if constexpr (T == kDevF16) {
+      if constexpr (T == kDevF16 || T == kDevBF16) {
         if (inter) {
           const uint4* h = reinterpret_cast<const uint4*>(rows[r] + 2 * (32 * ch - 32 * lane + 8 * lane));
 #pragma unroll

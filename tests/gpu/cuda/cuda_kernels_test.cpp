@@ -110,7 +110,7 @@ TEST(CudaKernels, MatvecLongRowsEveryFastTypeMatchesFloat64Reference) {
   struct Shape {
     int64_t k, n;
   };
-  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16, GgmlType::Q5_K}) {
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16, GgmlType::BF16, GgmlType::Q5_K}) {
     for (const Shape sh : {Shape{14336, 2051}, Shape{4096, 8203}}) {
       const HostMatrix m = random_matrix(rng, t, sh.k, sh.n);
       const auto wb = to_device(m.bytes);
