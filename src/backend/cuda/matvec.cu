@@ -11,6 +11,7 @@
 //
 // Measured with gpu_cuda_matvec_bench (tests/gpu/cuda) against the copy bandwidth; see PERF_NOTES.
 #include <algorithm>
+#include <cstdlib>
 #include <type_traits>
 
 #include "backend/cuda/chunk_dot.cuh"
@@ -23,6 +24,17 @@ namespace {
 
 constexpr int kMaxWarps = 8;
 constexpr int64_t kMinBlocks = 1024;
+
+// Whether matvec.cu loads a thread's first chunk of its rows before the PDL wait (H200, 8B F16
+// tg: 236.1 -> 245.0 tok/s; 1B 1045.8 -> 1087.7). matvec_q8's direct kernel does not: there it
+// cost (8B Q4_K_M 501.5 -> 485.3, 1B 1806 -> 1771). QUARREL_CUDA_EARLY_LOADS=0 turns it off.
+inline int early_loads_enabled() {
+  static const int on = [] {
+    const char* e = std::getenv("QUARREL_CUDA_EARLY_LOADS");
+    return e && e[0] == '0' ? 0 : 1;
+  }();
+  return on;
+}
 
 // Columns decoded together: 2 when C is even (x of both in registers), else 1.
 template <int C>
@@ -158,7 +170,8 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_kernel(JobSet js, const
   };
   // The weights do not depend on the kernel before: a thread's first chunk of its rows is
   // loaded before the PDL wait, so it is in flight while that kernel finishes. One column only:
-  // with more, the loads held across the wait cost registers (F16, 2 columns, 4 rows: 168 -> 205).
+  // measured at batch 1, not with more columns, where the rows held across the wait sit beside
+  // twice the activations.
   const bool early = C == 1 && js.early_loads && threadIdx.x < n_chunks;
   if (early) load_rows(threadIdx.x, interleaved(threadIdx.x), pre);
   start_rows<R, C>(js.w[j], row_bytes, r0, n, n_chunks, acc, !glu && blockIdx.x < js.prefetch_blocks);

@@ -3,7 +3,6 @@
 // matrices of one type and k, their blocks numbered one after another. Shared by the two decode
 // matvec kernels (matvec.cu: f32 activations; matvec_q8.cu: int8).
 #include <cstdint>
-#include <cstdlib>
 
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/matvec_epilogue.cuh"
@@ -26,17 +25,6 @@ struct JobSet {
   int glu;                                   // matvec.cu: jobs 0 and 1 (gate, up) paired (MatvecFuse::glu)
   int64_t k;
 };
-
-// Whether matvec.cu loads a thread's first chunk of its rows before the PDL wait (H200, 8B F16
-// tg: 236.1 -> 245.0 tok/s; 1B 1045.8 -> 1087.7). matvec_q8's direct kernel does not: there it
-// cost (8B Q4_K_M 501.5 -> 485.3, 1B 1806 -> 1771). QUARREL_CUDA_EARLY_LOADS=0 turns it off.
-inline int early_loads_enabled() {
-  static const int on = [] {
-    const char* e = std::getenv("QUARREL_CUDA_EARLY_LOADS");
-    return e && e[0] == '0' ? 0 : 1;
-  }();
-  return on;
-}
 
 // The JobSet of jobs[0, n_jobs) at R rows per block; its block count is first_block[kMaxMatvecJobs].
 template <int R>
