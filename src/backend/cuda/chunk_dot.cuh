@@ -3,8 +3,8 @@
 // held in registers, for the decode matvec. The quantized types never convert integers to
 // floats with I2F (16 per clock per SM on Hopper, an eighth of the FMA rate): a byte b placed
 // under the exponent bits 0x4B000000 is the float 2^23 + b, and one FADD takes the bias (and
-// the type's zero point) off exactly. 2-byte aligned blocks (Q4_0, Q8_0, Q6_K) are read as
-// 32-bit words from the 4-byte boundary below them (one extra 16-bit load, no branches).
+// the type's zero point) off exactly. Q4_0, Q8_0 and Q6_K rows are split on the device
+// (device_rows.h): their quants are read with aligned 16-byte loads.
 #include "backend/cuda/dequant.cuh"
 
 namespace quarrel::cuda {
@@ -20,10 +20,11 @@ constexpr float kTwo23 = 8388608.0f;
 
 // A streamed weight load: read-only (the non-coherent path) and not allocated in L1
 // (ld.global.nc.L1::no_allocate), so the activations every block re-reads stay there. For loads
-// that no other instruction of the block reads again: matvec.cu's interleaved F16/BF16 loads (a warp's
-// load is 512 contiguous bytes). H200 tg: 8B F16 248.1 -> 254.5 tok/s, 1B 1145 -> 1178; the block types'
-// loads share lines across instructions (a Q4_K super-block's header and nibbles) and lose by it
-// (8B Q4_K_M 508 -> 494), so they keep __ldg.
+// that no other instruction of the block reads again (a warp's load is 512 contiguous bytes):
+// matvec.cu's interleaved F16/BF16 loads (H200 tg: 8B F16 248.1 -> 254.5 tok/s, 1B 1145 ->
+// 1178) and Q4_0's split rows (8B `-p 0` 587 -> 600). Loads that share lines across
+// instructions (a Q4_K super-block's header and nibbles) lose by it (8B Q4_K_M 508 -> 494) and
+// keep __ldg.
 __device__ __forceinline__ uint4 ldg_stream(const uint4* p) {
   uint4 v;
   asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
@@ -39,22 +40,6 @@ __device__ __forceinline__ V ld(const V* p) {
   } else {
     return __ldg(p);
   }
-}
-
-// N little-endian words of the 4N bytes at p (p 2-byte aligned): N aligned 32-bit loads from the
-// word boundary at or below p, one 16-bit load of the last two bytes, funnel shifts. Never reads
-// outside [p - 2, p + 4N).
-template <int N, bool S = false>
-__device__ __forceinline__ void load_words_a2(const uint8_t* p, uint32_t* w) {
-  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
-  const uint32_t sh = static_cast<uint32_t>(a & 2) * 8;  // 0 or 16
-  const uint32_t* base = reinterpret_cast<const uint32_t*>(a & ~uintptr_t{3});
-  uint32_t v[N + 1];
-#pragma unroll
-  for (int i = 0; i < N; ++i) v[i] = ld<S>(base + i);
-  v[N] = ld<S>(reinterpret_cast<const unsigned short*>(p + 4 * N - 2));
-#pragma unroll
-  for (int i = 0; i < N; ++i) w[i] = __funnelshift_r(v[i], v[i + 1], sh);
 }
 
 template <bool S = false>
@@ -151,7 +136,7 @@ template <>
 struct ChunkDot<kDevBF16> : ChunkDot16<kDevBF16> {};
 
 template <>
-struct ChunkDot<kDevQ8_0> {  // 34 bytes: d, 32 x int8
+struct ChunkDot<kDevQ8_0> {  // split rows (device_rows.h): 32 x int8 per block, then the d
   static constexpr bool kNeedsXsum = false;
   static constexpr int kMaxRows = 8;
   struct Raw {
@@ -159,11 +144,10 @@ struct ChunkDot<kDevQ8_0> {  // 34 bytes: d, 32 x int8
     float d;
   };
   template <bool S = false>
-  __device__ static Raw load(const uint8_t* row, int64_t c, int64_t) {
-    const uint8_t* b = row + 34 * c;
-    Raw r;
-    load_words_a2<8, S>(b + 2, r.q);
-    r.d = f16_at<S>(b);
+  __device__ static Raw load(const uint8_t* row, int64_t c, int64_t k) {
+    const uint4* q = reinterpret_cast<const uint4*>(row + SplitQ8_0::quants(c));
+    const uint4 a = ld<S>(q), b = ld<S>(q + 1);
+    Raw r{{a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w}, f16_at<S>(row + SplitQ8_0::d(c, k / 32))};
     return r;
   }
   template <int G>
@@ -189,7 +173,7 @@ struct ChunkDot<kDevQ8_0> {  // 34 bytes: d, 32 x int8
 };
 
 template <>
-struct ChunkDot<kDevQ4_0> {  // 18 bytes: d, 16 bytes of nibbles (low: elements 0..15, high: 16..31)
+struct ChunkDot<kDevQ4_0> {  // split rows: 16 bytes of nibbles per block (low: elements 0..15, high: 16..31), then the d
   static constexpr bool kNeedsXsum = false;
   static constexpr int kMaxRows = 8;
   struct Raw {
@@ -197,11 +181,15 @@ struct ChunkDot<kDevQ4_0> {  // 18 bytes: d, 16 bytes of nibbles (low: elements 
     float d;
   };
   template <bool S = false>
-  __device__ static Raw load(const uint8_t* row, int64_t c, int64_t) {
-    const uint8_t* b = row + 18 * c;
-    Raw r;
-    load_words_a2<4, S>(b + 2, r.q);
-    r.d = f16_at<S>(b);
+  __device__ static Raw load(const uint8_t* row, int64_t c, int64_t k) {
+    const uint4* q = reinterpret_cast<const uint4*>(row + SplitQ4_0::quants(c));
+    uint4 a;
+    if constexpr (S) {
+      a = *q;
+    } else {
+      a = ldg_stream(q);
+    }
+    Raw r{{a.x, a.y, a.z, a.w}, f16_at<S>(row + SplitQ4_0::d(c, k / 32))};
     return r;
   }
   template <int G>
@@ -276,7 +264,7 @@ struct ChunkDot<kDevQ4_K> {  // 144 bytes (16-byte aligned): d, dmin, scales[12]
 };
 
 template <>
-struct ChunkDot<kDevQ6_K> {  // 210 bytes (2-byte aligned): ql[128], qh[64], scales[16] (int8), d
+struct ChunkDot<kDevQ6_K> {  // split rows: ql[128] qh[64] per super-block, then scales[16] (int8), then d
   static constexpr bool kNeedsXsum = false;
   static constexpr int kMaxRows = 4;
   struct Raw {
@@ -284,15 +272,21 @@ struct ChunkDot<kDevQ6_K> {  // 210 bytes (2-byte aligned): ql[128], qh[64], sca
     uint32_t scu, lshift, hshift;
     float d;
   };
-  __device__ static Raw load(const uint8_t* row, int64_t c, int64_t) {
-    const uint8_t* b = row + 210 * (c >> 3);
+  __device__ static Raw load(const uint8_t* row, int64_t c, int64_t k) {
+    const int64_t sb = c >> 3, nb = k / 256;
+    const uint8_t* b = row + SplitQ6_K::quants(sb);
     const int s = static_cast<int>(c & 7);
     const int h = s >> 2, qi = s & 3;
     Raw r;
-    load_words_a2<8>(b + 64 * h + ((qi & 1) ? 32 : 0), r.ql);
-    load_words_a2<8>(b + 128 + 32 * h, r.qh);
-    r.scu = __ldg(reinterpret_cast<const unsigned short*>(b + 192 + 8 * h + 2 * qi));
-    r.d = f16_at(b + 208);
+    const uint4* ql = reinterpret_cast<const uint4*>(b + 64 * h + ((qi & 1) ? 32 : 0));
+    const uint4* qh = reinterpret_cast<const uint4*>(b + 128 + 32 * h);
+    const uint4 l0 = __ldg(ql), l1 = __ldg(ql + 1), h0 = __ldg(qh), h1 = __ldg(qh + 1);
+    const uint32_t lw[8] = {l0.x, l0.y, l0.z, l0.w, l1.x, l1.y, l1.z, l1.w};
+    const uint32_t hw[8] = {h0.x, h0.y, h0.z, h0.w, h1.x, h1.y, h1.z, h1.w};
+#pragma unroll
+    for (int i = 0; i < 8; ++i) r.ql[i] = lw[i], r.qh[i] = hw[i];
+    r.scu = __ldg(reinterpret_cast<const unsigned short*>(row + SplitQ6_K::scales(sb, nb) + 8 * h + 2 * qi));
+    r.d = f16_at(row + SplitQ6_K::d(sb, nb));
     r.lshift = (qi >> 1) * 4;
     r.hshift = 2 * qi;
     return r;

@@ -137,39 +137,49 @@ struct ChunkDotQ8<kDevQ5_K> {  // 176 bytes (16-byte aligned): d, dmin, scales[1
   }
 };
 
-// 210-byte super-blocks (2-byte aligned): ql[128], qh[64], scales[16] (int8, one per 16
-// elements), d (f16). Half h (128 elements) has ql[64 h ..] (chunk qi < 2: the low nibbles of
-// ql[64 h + 32 qi ..], chunk qi + 2: their high nibbles), the 2-bit tops of its 4 chunks in
-// qh[32 h ..] (chunk c at bits 2c) and scales[8 h ..]. Unit u = chunks qi and qi + 2 (qi = u % 2)
-// of half (u / 2) % 2 of super-block u / 4.
+// Q6_K super-blocks, rows split (device_rows.h): ql[128] qh[64] of each, then their scales[16]
+// (int8, one per 16 elements), then their d (f16). Half h (128 elements) has ql[64 h ..] (chunk
+// qi < 2: the low nibbles of ql[64 h + 32 qi ..], chunk qi + 2: their high nibbles), the 2-bit
+// tops of its 4 chunks in qh[32 h ..] (chunk c at bits 2c) and scales[8 h ..]. Unit u = chunks qi
+// and qi + 2 (qi = u % 2) of half (u / 2) % 2 of super-block u / 4: four 16-byte loads, one of 8
+// bytes, one of 2.
 template <>
 struct ChunkDotQ8<kDevQ6_K> {
   static constexpr int kChunks = 2;
   static constexpr int kMaxRows = 4;
   __device__ static int64_t x_chunk(int64_t u, int i) { return 8 * (u >> 2) + 4 * ((u >> 1) & 1) + (u & 1) + 2 * i; }
   struct Raw {
-    uint32_t ql[8], qh[8], sc[2];
+    uint4 ql[2], qh[2];
+    uint2 sc;
     uint32_t hshift;
     float d;
   };
   template <bool S = false>
-  __device__ static Raw load(const uint8_t* row, int64_t u, int64_t) {
-    const uint8_t* b = row + 210 * (u >> 2);
+  __device__ static Raw load(const uint8_t* row, int64_t u, int64_t k) {
+    const int64_t sb = u >> 2, nb = k / 256;
+    const uint8_t* b = row + SplitQ6_K::quants(sb);
     const int h = static_cast<int>((u >> 1) & 1), qi = static_cast<int>(u & 1);
+    const uint4* ql = reinterpret_cast<const uint4*>(b + 64 * h + 32 * qi);
+    const uint4* qh = reinterpret_cast<const uint4*>(b + 128 + 32 * h);
     Raw r;
-    load_words_a2<8, S>(b + 64 * h + 32 * qi, r.ql);
-    load_words_a2<8, S>(b + 128 + 32 * h, r.qh);
-    load_words_a2<2, S>(b + 192 + 8 * h, r.sc);  // scales[8h .. 8h + 7]; chunk c's are bytes 2c, 2c + 1
-    r.d = f16_at<S>(b + 208);
+    r.ql[0] = ld<S>(ql);
+    r.ql[1] = ld<S>(ql + 1);
+    r.qh[0] = ld<S>(qh);
+    r.qh[1] = ld<S>(qh + 1);
+    r.sc = ld<S>(reinterpret_cast<const uint2*>(row + SplitQ6_K::scales(sb, nb) + 8 * h));  // chunk c's: bytes 2c, 2c + 1
+    r.d = f16_at<S>(row + SplitQ6_K::d(sb, nb));
     r.hshift = 2 * qi;
     return r;
   }
   __device__ static float dot(const Raw& r, const int (*x)[8], const float2* ds) {
+    const uint32_t ql[8] = {r.ql[0].x, r.ql[0].y, r.ql[0].z, r.ql[0].w, r.ql[1].x, r.ql[1].y, r.ql[1].z, r.ql[1].w};
+    const uint32_t qh[8] = {r.qh[0].x, r.qh[0].y, r.qh[0].z, r.qh[0].w, r.qh[1].x, r.qh[1].y, r.qh[1].z, r.qh[1].w};
+    const uint32_t sc[2] = {r.sc.x, r.sc.y};
     int s[2][2] = {}, xs[2][2] = {};  // [chunk][16-element half]
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
-      const uint32_t lo = (r.ql[i] & 0x0F0F0F0Fu) | (((r.qh[i] >> r.hshift) & 0x03030303u) << 4);
-      const uint32_t hi = ((r.ql[i] >> 4) & 0x0F0F0F0Fu) | (((r.qh[i] >> (r.hshift + 4)) & 0x03030303u) << 4);
+      const uint32_t lo = (ql[i] & 0x0F0F0F0Fu) | (((qh[i] >> r.hshift) & 0x03030303u) << 4);
+      const uint32_t hi = ((ql[i] >> 4) & 0x0F0F0F0Fu) | (((qh[i] >> (r.hshift + 4)) & 0x03030303u) << 4);
       s[0][i / 4] = __dp4a(static_cast<int>(lo), x[0][i], s[0][i / 4]);
       s[1][i / 4] = __dp4a(static_cast<int>(hi), x[1][i], s[1][i / 4]);
       xs[0][i / 4] = __dp4a(0x01010101, x[0][i], xs[0][i / 4]);
@@ -179,8 +189,8 @@ struct ChunkDotQ8<kDevQ6_K> {
     float out = 0.0f;
 #pragma unroll
     for (int c = 0; c < 2; ++c) {
-      const auto a = static_cast<float>(static_cast<int8_t>((r.sc[c] >> sh) & 0xFF));
-      const auto b = static_cast<float>(static_cast<int8_t>((r.sc[c] >> (sh + 8)) & 0xFF));
+      const auto a = static_cast<float>(static_cast<int8_t>((sc[c] >> sh) & 0xFF));
+      const auto b = static_cast<float>(static_cast<int8_t>((sc[c] >> (sh + 8)) & 0xFF));
       out += ds[c].x * (a * static_cast<float>(s[c][0] - 32 * xs[c][0]) + b * static_cast<float>(s[c][1] - 32 * xs[c][1]));
     }
     return r.d * out;

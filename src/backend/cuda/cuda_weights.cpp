@@ -4,6 +4,7 @@
 #include <map>
 #include <thread>
 
+#include "backend/cuda/device_rows.h"
 #include "core/error.h"
 #include "core/fp16.h"
 #include "quant/quant.h"
@@ -16,13 +17,18 @@ size_t aligned(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 bool native(GgmlType t) { return device_type_supported(static_cast<uint32_t>(t)); }
 
+// All rows of w (its higher dimensions included).
+int64_t total_rows(const model::Weight& w) { return w.rows() * w.ne[2] * w.ne[3]; }
+
 size_t matrix_device_bytes(const model::Weight& w) {
-  return native(w.type) ? w.n_bytes : static_cast<size_t>(w.cols()) * static_cast<size_t>(w.rows()) * 2;
+  const size_t rows = static_cast<size_t>(total_rows(w));
+  return native(w.type) ? device_row_bytes(static_cast<uint32_t>(w.type), w.cols()) * rows
+                        : static_cast<size_t>(w.cols()) * rows * 2;
 }
 
 // Dequantizes rows [r0, r1) of w into dst (f16 when f16, else f32), on all cores.
 void host_dequantize(const model::Weight& w, void* dst, bool f16) {
-  const int64_t rows = w.rows() * w.ne[2] * w.ne[3], k = w.cols();
+  const int64_t rows = total_rows(w), k = w.cols();
   const unsigned n_threads = std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
   std::vector<std::thread> threads;
   for (unsigned ti = 0; ti < n_threads; ++ti) {
@@ -128,8 +134,12 @@ void upload_weights(const model::Model& m, DeviceWeights& out) {
   for (const Item& it : items) {
     uint8_t* dst = out.arena.get<uint8_t>() + it.offset;
     const model::Weight& w = *it.w;
-    if (it.matrix && native(w.type)) {
+    if (it.matrix && native(w.type) && !split_rows(static_cast<uint32_t>(w.type))) {
       QUARREL_CUDA_CHECK(cudaMemcpy(dst, w.data, w.n_bytes, cudaMemcpyHostToDevice));
+    } else if (it.matrix && native(w.type)) {  // rows split for the device (device_rows.h)
+      host.resize(it.bytes);
+      to_device_rows(static_cast<uint32_t>(w.type), w.cols(), total_rows(w), w.data, host.data());
+      QUARREL_CUDA_CHECK(cudaMemcpy(dst, host.data(), it.bytes, cudaMemcpyHostToDevice));
     } else if (!it.matrix && w.type == GgmlType::F32) {
       QUARREL_CUDA_CHECK(cudaMemcpy(dst, w.data, it.bytes, cudaMemcpyHostToDevice));
     } else {
@@ -145,7 +155,8 @@ void upload_weights(const model::Model& m, DeviceWeights& out) {
                      .data = out.arena.get<uint8_t>() + it.offset,
                      .k = w.cols(),
                      .n = w.rows(),
-                     .row_bytes = nat ? static_cast<size_t>(w.row_bytes()) : static_cast<size_t>(w.cols()) * 2};
+                     .row_bytes = nat ? device_row_bytes(static_cast<uint32_t>(w.type), w.cols())
+                                      : static_cast<size_t>(w.cols()) * 2};
   };
   auto vec = [&](const model::Weight& w) -> const float* {
     if (!w) return nullptr;

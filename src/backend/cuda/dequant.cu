@@ -13,27 +13,6 @@ bool device_type_supported(uint32_t type) {
   }
 }
 
-int64_t dev_block_elems(uint32_t type) {
-  switch (type) {
-    case kDevF32: case kDevF16: case kDevBF16: return 1;
-    case kDevQ8_0: case kDevQ4_0: return 32;
-    default: return 256;
-  }
-}
-
-int64_t dev_block_bytes(uint32_t type) {
-  switch (type) {
-    case kDevF32: return 4;
-    case kDevF16: case kDevBF16: return 2;
-    case kDevQ8_0: return 34;
-    case kDevQ4_0: return 18;
-    case kDevQ4_K: return 144;
-    case kDevQ5_K: return 176;
-    case kDevQ6_K: return 210;
-    default: return 0;
-  }
-}
-
 namespace {
 
 // One thread per 32-element chunk of one output row.

@@ -2,11 +2,13 @@
 // Device-side decoding of weight blocks, 32 elements at a time ("chunks"): chunk c of a row
 // holds elements [32c, 32c + 32). Quantized types have k % 32 == 0 (their block sizes are
 // multiples of 32); float types may end in a partial chunk (elements past k read as 0).
-// Block layouts are ggml's (src/quant/blocks.h).
+// Block layouts are ggml's (src/quant/blocks.h); Q4_0, Q8_0 and Q6_K rows are split on the device
+// (device_rows.h).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cstdint>
 
+#include "backend/cuda/device_rows.h"
 #include "backend/cuda/kernels.h"
 
 namespace quarrel::cuda {
@@ -68,30 +70,27 @@ struct Chunk<kDevBF16> {
   }
 };
 template <>
-struct Chunk<kDevQ8_0> {  // 34 bytes: d, 32 x int8 (2-byte aligned: 16-bit loads)
-  __device__ static void get(const uint8_t* row, int64_t c, int64_t, float* y) {
-    const uint16_t* b = reinterpret_cast<const uint16_t*>(row + 34 * c);
-    const float d = __half2float(__ushort_as_half(b[0]));
+struct Chunk<kDevQ8_0> {  // split rows (device_rows.h): qs[32] per block, then the blocks' d
+  __device__ static void get(const uint8_t* row, int64_t c, int64_t k, float* y) {
+    const uint4* q = reinterpret_cast<const uint4*>(row + SplitQ8_0::quants(c));
+    const float d = f16_bits_to_float(load_u16(row + SplitQ8_0::d(c, k / 32)));
+    const uint4 v[2] = {q[0], q[1]};
+    const uint32_t* w = reinterpret_cast<const uint32_t*>(v);
 #pragma unroll
-    for (int l = 0; l < 16; ++l) {
-      const uint16_t u = b[1 + l];
-      y[2 * l] = d * static_cast<float>(static_cast<int8_t>(u & 0xFF));
-      y[2 * l + 1] = d * static_cast<float>(static_cast<int8_t>(u >> 8));
-    }
+    for (int l = 0; l < 32; ++l) y[l] = d * static_cast<float>(static_cast<int8_t>((w[l / 4] >> (8 * (l % 4))) & 0xFF));
   }
 };
 template <>
-struct Chunk<kDevQ4_0> {  // 18 bytes: d, 16 bytes of nibbles (low: 0..15, high: 16..31)
-  __device__ static void get(const uint8_t* row, int64_t c, int64_t, float* y) {
-    const uint16_t* b = reinterpret_cast<const uint16_t*>(row + 18 * c);
-    const float d = __half2float(__ushort_as_half(b[0]));
+struct Chunk<kDevQ4_0> {  // split rows: qs[16] per block (low nibbles: 0..15, high: 16..31), then the d
+  __device__ static void get(const uint8_t* row, int64_t c, int64_t k, float* y) {
+    const uint4 v = *reinterpret_cast<const uint4*>(row + SplitQ4_0::quants(c));
+    const float d = f16_bits_to_float(load_u16(row + SplitQ4_0::d(c, k / 32)));
+    const uint32_t w[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
-    for (int l = 0; l < 8; ++l) {
-      const uint16_t u = b[1 + l];
-      y[2 * l] = d * static_cast<float>(static_cast<int>(u & 0xF) - 8);
-      y[2 * l + 1] = d * static_cast<float>(static_cast<int>((u >> 8) & 0xF) - 8);
-      y[2 * l + 16] = d * static_cast<float>(static_cast<int>((u >> 4) & 0xF) - 8);
-      y[2 * l + 17] = d * static_cast<float>(static_cast<int>(u >> 12) - 8);
+    for (int l = 0; l < 16; ++l) {
+      const uint32_t b = (w[l / 4] >> (8 * (l % 4))) & 0xFF;
+      y[l] = d * static_cast<float>(static_cast<int>(b & 0xF) - 8);
+      y[l + 16] = d * static_cast<float>(static_cast<int>(b >> 4) - 8);
     }
   }
 };
@@ -136,27 +135,29 @@ struct Chunk<kDevQ5_K> {  // 176 bytes: d, dmin, scales[12], qh[32], qs[128]
     }
   }
 };
+// Split rows: ql[128] qh[64] per super-block, then their scales[16] (int8), then their d.
 template <>
-struct Chunk<kDevQ6_K> {  // 210 bytes (2-byte aligned): ql[128], qh[64], scales[16] (int8), d
-  __device__ static void get(const uint8_t* row, int64_t c, int64_t, float* y) {
-    const uint8_t* b = row + 210 * (c >> 3);
+struct Chunk<kDevQ6_K> {
+  __device__ static void get(const uint8_t* row, int64_t c, int64_t k, float* y) {
+    const int64_t sb = c >> 3, nb = k / 256;
+    const uint8_t* b = row + SplitQ6_K::quants(sb);
     const int s = static_cast<int>(c & 7);
     const int h = s >> 2, qi = s & 3;
-    const uint16_t* ql = reinterpret_cast<const uint16_t*>(b + 64 * h + ((qi & 1) ? 32 : 0));
-    const uint16_t* qh = reinterpret_cast<const uint16_t*>(b + 128 + 32 * h);
-    const uint16_t scu = *reinterpret_cast<const uint16_t*>(b + 192 + 8 * h + 2 * qi);
-    const float d = f16_bits_to_float(load_u16(b + 208));
+    const uint4* ql = reinterpret_cast<const uint4*>(b + 64 * h + ((qi & 1) ? 32 : 0));
+    const uint4* qh = reinterpret_cast<const uint4*>(b + 128 + 32 * h);
+    const uint4 lv[2] = {ql[0], ql[1]}, hv[2] = {qh[0], qh[1]};
+    const uint32_t* lw = reinterpret_cast<const uint32_t*>(lv);
+    const uint32_t* hw = reinterpret_cast<const uint32_t*>(hv);
+    const uint16_t scu = load_u16(row + SplitQ6_K::scales(sb, nb) + 8 * h + 2 * qi);
+    const float d = f16_bits_to_float(load_u16(row + SplitQ6_K::d(sb, nb)));
     const float d0 = d * static_cast<float>(static_cast<int8_t>(scu & 0xFF));
     const float d1 = d * static_cast<float>(static_cast<int8_t>(scu >> 8));
     const int lshift = (qi >> 1) * 4, hshift = 2 * qi;
 #pragma unroll
-    for (int l = 0; l < 16; ++l) {
-      const uint32_t lo = ql[l], hi = qh[l];
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int v = static_cast<int>((((lo >> (8 * e)) >> lshift) & 0xF) | ((((hi >> (8 * e)) >> hshift) & 3) << 4)) - 32;
-        y[2 * l + e] = (l < 8 ? d0 : d1) * static_cast<float>(v);
-      }
+    for (int l = 0; l < 32; ++l) {
+      const uint32_t lo = lw[l / 4] >> (8 * (l % 4)), hi = hw[l / 4] >> (8 * (l % 4));
+      const int v = static_cast<int>(((lo >> lshift) & 0xF) | (((hi >> hshift) & 3) << 4)) - 32;
+      y[l] = (l < 16 ? d0 : d1) * static_cast<float>(v);
     }
   }
 };

@@ -16,11 +16,9 @@ enum DevType : uint32_t {
 };
 // Whether the device kernels read this type directly (others are dequantized to F16 at load).
 bool device_type_supported(uint32_t type);
-// Elements per block and bytes per block of a device type.
-int64_t dev_block_elems(uint32_t type);
-int64_t dev_block_bytes(uint32_t type);
 
-// A weight matrix on the device: n rows of k elements, each row row_bytes long. [k, n]
+// A weight matrix on the device: n rows of k elements, each row row_bytes long (rows laid out as
+// device_rows.h says). [k, n]
 struct DevMatrix {
   uint32_t type = kDevF16;
   const void* data = nullptr;

@@ -110,11 +110,11 @@ int g_staged_override = -1;  // set_matvec_staging (-1: none)
 //   rows: 62 us);
 // - Q4_K best direct, 4 rows for large matrices (gate/up 10.7 -> 10.0 us, output 79 -> 69 us),
 //   2 for the rest;
-// - Q8_0 and Q4_0 staged with 4 rows (output Q8_0 129 -> 124 us, Q4_0 80 -> 73). Session 6
-//   extended that from the large matrices to all, measured in the model: staging q/k/v, o and
-//   down, 8B Q8_0 371 -> 381 tok/s, Q4_0 516 -> 526 (1B Q8_0 1482 -> 1547, Q4_0 1773 -> 1879);
-//   then 4 rows for them, 8B Q8_0 382 -> 390, Q4_0 524 -> 539 (q/o alone: Q4_0 4.9 -> 4.2 us,
-//   Q8_0 7.4 -> 6.4; Q8_0 down rows do not fit 4 to a stage and are read directly).
+// - Q8_0 and Q4_0 with 4 rows (session 6, in the model: 8B Q8_0 382 -> 390, Q4_0 524 -> 539),
+//   read directly since their rows are split for the device (device_rows.h: aligned 16-byte
+//   loads). Before the split, staging had been best for them (8B Q8_0 371 -> 381 tok/s, Q4_0
+//   516 -> 526); with it, 8B `-p 0`: Q4_0 staged 570 / direct 589, Q8_0 402 / 407 (GGUF rows
+//   staged: 540 and 388). 8 or 2 rows: Q4_0 524 / 540, Q8_0 376 / 404.
 // QUARREL_CUDA_MATVEC_ROWS (1, 2, 4, 8), QUARREL_CUDA_MATVEC_WARPS (1..8) and
 // QUARREL_CUDA_MATVEC_STAGE (0, 1) override it, and set_matvec_rows_cap / set_matvec_staging
 // override those.
@@ -137,11 +137,11 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   Plan p{2, false};
   if (type == kDevQ6_K) p = {large && k > 2048 ? 2 : 4, true};
   if (type == kDevQ4_K) p = {large ? 4 : 2, false};
-  if (type == kDevQ8_0 || type == kDevQ4_0) p = {4, true};
-  // K-quant rows longer than 4 warps' units (down): 4 warps, more blocks resident (8B down Q4_K
-  // 11.7 -> 11.2 us, Q6_K 19.7 -> 18.0; Q8_0 and Q4_0 slower, 19.8 -> 21.7 and 11.8 -> 12.5;
-  // staged Q4_0 in the 8B model too, 526 -> 511 tok/s).
-  if (type == kDevQ4_K || type == kDevQ6_K) p.max_warps = 4;
+  if (type == kDevQ8_0 || type == kDevQ4_0) p = {4, false};
+  // Rows longer than 4 warps' units (down): 4 warps, more blocks resident (8B down Q4_K 11.7 ->
+  // 11.2 us, Q6_K 19.7 -> 18.0). Q4_0 read directly too (8B `-p 0` 600 -> 608 tok/s; staged it
+  // had lost, 526 -> 511); Q8_0 either way (404.7 / 405.6).
+  if (type == kDevQ4_K || type == kDevQ6_K || type == kDevQ4_0) p.max_warps = 4;
   if (env_rows) p.max_rows = env_rows;
   if (env_warps) p.max_warps = env_warps;
   if (g_rows_override) p.max_rows = g_rows_override;

@@ -13,6 +13,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/device_info.h"
+#include "backend/cuda/device_rows.h"
 #include "backend/cuda/kernels.h"
 
 namespace {
@@ -97,7 +98,7 @@ int main(int argc, char** argv) {
       m.type = ty.type;
       m.k = sh.k;
       m.n = sh.n;
-      m.row_bytes = static_cast<size_t>(sh.k / dev_block_elems(ty.type) * dev_block_bytes(ty.type));
+      m.row_bytes = device_row_bytes(ty.type, sh.k);
       const size_t bytes_one = m.row_bytes * static_cast<size_t>(sh.n);
       const size_t copies = std::max<size_t>(1, (size_t{256} << 20) / bytes_one);  // >= 256 MB in all
       std::vector<DeviceBuffer> bufs;

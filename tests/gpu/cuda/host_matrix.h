@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "backend/cuda/device_buffer.h"
+#include "backend/cuda/device_rows.h"
 #include "backend/cuda/kernels.h"
 #include "common/random.h"
 #include "core/ggml_type.h"
@@ -18,7 +19,7 @@ namespace quarrel::test {
 struct HostMatrix {
   GgmlType type;
   int64_t k, n;
-  std::vector<uint8_t> bytes;
+  std::vector<uint8_t> bytes;  // the rows as the device holds them (device_rows.h)
   std::vector<float> values;  // dequantized, [k, n]
 };
 
@@ -32,6 +33,9 @@ inline HostMatrix random_matrix(std::mt19937_64& rng, GgmlType t, int64_t k, int
     quant::quantize_row(t, src.data(), m.bytes.data() + rb * static_cast<size_t>(r), k);
     quant::dequantize_row(t, m.bytes.data() + rb * static_cast<size_t>(r), m.values.data() + r * k, k);
   }
+  std::vector<uint8_t> rows(cuda::device_row_bytes(static_cast<uint32_t>(t), k) * static_cast<size_t>(n));
+  cuda::to_device_rows(static_cast<uint32_t>(t), k, n, m.bytes.data(), rows.data());
+  m.bytes = std::move(rows);
   return m;
 }
 
@@ -59,7 +63,7 @@ inline Products reference_products(const HostMatrix& m, const std::vector<float>
 
 inline cuda::DevMatrix dev(const HostMatrix& m, const cuda::DeviceBuffer& b) {
   return cuda::DevMatrix{.type = static_cast<uint32_t>(m.type), .data = b.get(), .k = m.k, .n = m.n,
-                         .row_bytes = static_cast<size_t>(row_bytes(m.type, static_cast<uint64_t>(m.k)))};
+                         .row_bytes = cuda::device_row_bytes(static_cast<uint32_t>(m.type), m.k)};
 }
 
 }  // namespace quarrel::test
