@@ -3,7 +3,7 @@
 // held in registers, for the decode matvec. The quantized types never convert integers to
 // floats with I2F (16 per clock per SM on Hopper, an eighth of the FMA rate): a byte b placed
 // under the exponent bits 0x4B000000 is the float 2^23 + b, and one FADD takes the bias (and
-// the type's zero point) off exactly. Q4_0, Q8_0 and Q6_K rows are split on the device
+// the type's zero point) off exactly. Q4_0, Q8_0, Q4_K and Q6_K rows are split on the device
 // (device_rows.h): their quants are read with aligned 16-byte loads.
 #include "backend/cuda/dequant.cuh"
 
@@ -39,6 +39,17 @@ __device__ __forceinline__ V ld(const V* p) {
     return *p;
   } else {
     return __ldg(p);
+  }
+}
+
+// A load of quants no other load of the block reads again (split rows, device_rows.h: a warp's
+// load is 512 contiguous bytes): streamed (ldg_stream), or a plain load when S (staged).
+template <bool S>
+__device__ __forceinline__ uint4 ld_quants(const uint4* p) {
+  if constexpr (S) {
+    return *p;
+  } else {
+    return ldg_stream(p);
   }
 }
 
@@ -136,7 +147,7 @@ template <>
 struct ChunkDot<kDevBF16> : ChunkDot16<kDevBF16> {};
 
 template <>
-struct ChunkDot<kDevQ8_0> {  // split rows (device_rows.h): 32 x int8 per block, then the d
+struct ChunkDot<kDevQ8_0> {  // split rows (device_rows.h): 32 x int8 per block (interleaved), then the d
   static constexpr bool kNeedsXsum = false;
   static constexpr int kMaxRows = 8;
   struct Raw {
@@ -145,9 +156,11 @@ struct ChunkDot<kDevQ8_0> {  // split rows (device_rows.h): 32 x int8 per block,
   };
   template <bool S = false>
   __device__ static Raw load(const uint8_t* row, int64_t c, int64_t k) {
-    const uint4* q = reinterpret_cast<const uint4*>(row + SplitQ8_0::quants(c));
-    const uint4 a = ld<S>(q), b = ld<S>(q + 1);
-    Raw r{{a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w}, f16_at<S>(row + SplitQ8_0::d(c, k / 32))};
+    const int64_t nb = k / 32;
+    const uint4* q0 = reinterpret_cast<const uint4*>(row + unit_half(c, nb, 0));
+    const uint4* q1 = reinterpret_cast<const uint4*>(row + unit_half(c, nb, 1));
+    const uint4 a = ld_quants<S>(q0), b = ld_quants<S>(q1);
+    Raw r{{a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w}, f16_at<S>(row + SplitQ8_0::d(c, nb))};
     return r;
   }
   template <int G>
@@ -182,13 +195,7 @@ struct ChunkDot<kDevQ4_0> {  // split rows: 16 bytes of nibbles per block (low: 
   };
   template <bool S = false>
   __device__ static Raw load(const uint8_t* row, int64_t c, int64_t k) {
-    const uint4* q = reinterpret_cast<const uint4*>(row + SplitQ4_0::quants(c));
-    uint4 a;
-    if constexpr (S) {
-      a = *q;
-    } else {
-      a = ldg_stream(q);
-    }
+    const uint4 a = ld_quants<S>(reinterpret_cast<const uint4*>(row + SplitQ4_0::quants(c)));
     Raw r{{a.x, a.y, a.z, a.w}, f16_at<S>(row + SplitQ4_0::d(c, k / 32))};
     return r;
   }
@@ -219,7 +226,7 @@ struct ChunkDot<kDevQ4_0> {  // split rows: 16 bytes of nibbles per block (low: 
 };
 
 template <>
-struct ChunkDot<kDevQ4_K> {  // 144 bytes (16-byte aligned): d, dmin, scales[12], qs[128]; 8 sub-blocks
+struct ChunkDot<kDevQ4_K> {  // split rows: qs[128] per super-block (interleaved), then d, dmin, scales[12]
   static constexpr bool kNeedsXsum = true;
   static constexpr int kMaxRows = 8;
   struct Raw {
@@ -227,15 +234,16 @@ struct ChunkDot<kDevQ4_K> {  // 144 bytes (16-byte aligned): d, dmin, scales[12]
     uint32_t dd, shift;
     int sc, m;
   };
-  __device__ static Raw load(const uint8_t* row, int64_t c, int64_t) {
-    const uint8_t* b = row + 144 * (c >> 3);
+  __device__ static Raw load(const uint8_t* row, int64_t c, int64_t k) {
+    const int64_t sb = c >> 3, nb = k / 256;
     const int s = static_cast<int>(c & 7);
-    const uint4* q = reinterpret_cast<const uint4*>(b + 16 + 32 * (s >> 1));
+    const int64_t u = 4 * sb + (s >> 1);  // the unit of sub-blocks s and s ^ 1
+    const uint8_t* head = row + SplitQ4_K::scales(sb, nb);
     Raw r;
-    r.v0 = __ldg(q);
-    r.v1 = __ldg(q + 1);
-    r.dd = __ldg(reinterpret_cast<const unsigned int*>(b));
-    k_scale_min(s, b + 4, r.sc, r.m);
+    r.v0 = ldg_stream(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 0)));
+    r.v1 = ldg_stream(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 1)));
+    r.dd = __ldg(reinterpret_cast<const unsigned int*>(head));
+    k_scale_min(s, head + 4, r.sc, r.m);
     r.shift = (s & 1) * 4;
     return r;
   }

@@ -47,9 +47,10 @@ struct ChunkDotQ8<kDevQ4_0> : OneChunkQ8<kDevQ4_0> {  // low nibbles: elements 0
   }
 };
 
-// 144-byte super-blocks (16-byte aligned): d, dmin (f16), scales[12] (6-bit scale and min of 8
-// sub-blocks), qs[128]. Unit u = sub-blocks 2j, 2j + 1 (j = u % 4) of super-block u / 4: the low
-// and high nibbles of the 32 bytes qs[32 j ..]. Three 16-byte loads: the header and those bytes.
+// Q4_K super-blocks, rows split (device_rows.h): qs[128] of each (interleaved units), then their
+// 16-byte headers: d, dmin (f16), scales[12] (6-bit scale and min of 8 sub-blocks). Unit u = the
+// 32 nibble bytes qs[32 j ..] of super-block u / 4 (j = u % 4): sub-blocks 2j (low nibbles) and
+// 2j + 1 (high). Three 16-byte loads: the header and the unit's halves.
 template <>
 struct ChunkDotQ8<kDevQ4_K> {
   static constexpr int kChunks = 2;
@@ -60,14 +61,13 @@ struct ChunkDotQ8<kDevQ4_K> {
     uint32_t j;
   };
   template <bool S = false>
-  __device__ static Raw load(const uint8_t* row, int64_t u, int64_t) {
-    const uint4* b = reinterpret_cast<const uint4*>(row + 144 * (u >> 2));
-    const auto j = static_cast<uint32_t>(u & 3);
+  __device__ static Raw load(const uint8_t* row, int64_t u, int64_t k) {
+    const int64_t nb = k / 256;
     Raw r;
-    r.head = ld<S>(b);
-    r.q0 = ld<S>(b + 1 + 2 * j);
-    r.q1 = ld<S>(b + 2 + 2 * j);
-    r.j = j;
+    r.head = ld<S>(reinterpret_cast<const uint4*>(row + SplitQ4_K::scales(u >> 2, nb)));
+    r.q0 = ld_quants<S>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 0)));
+    r.q1 = ld_quants<S>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 1)));
+    r.j = static_cast<uint32_t>(u & 3);
     return r;
   }
   __device__ static float dot(const Raw& r, const int (*x)[8], const float2* ds) {

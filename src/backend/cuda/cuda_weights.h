@@ -1,6 +1,6 @@
 #pragma once
 // A model's weights on the device: one arena, matrices as DevMatrix (device-readable types as
-// their GGUF blocks, Q4_0 / Q8_0 / Q6_K rows split as device_rows.h says, other types
+// their GGUF blocks, Q4_0 / Q8_0 / Q4_K / Q6_K rows split as device_rows.h says, other types
 // dequantized to F16 on the host at upload), norm weights and
 // biases as F32. Optionally an F16 copy of every quantized matrix for prompt batches (cuBLAS).
 #include <cstdint>

@@ -2,7 +2,7 @@
 // Device-side decoding of weight blocks, 32 elements at a time ("chunks"): chunk c of a row
 // holds elements [32c, 32c + 32). Quantized types have k % 32 == 0 (their block sizes are
 // multiples of 32); float types may end in a partial chunk (elements past k read as 0).
-// Block layouts are ggml's (src/quant/blocks.h); Q4_0, Q8_0 and Q6_K rows are split on the device
+// Block layouts are ggml's (src/quant/blocks.h); Q4_0, Q8_0, Q4_K and Q6_K rows are split on the device
 // (device_rows.h).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -70,11 +70,12 @@ struct Chunk<kDevBF16> {
   }
 };
 template <>
-struct Chunk<kDevQ8_0> {  // split rows (device_rows.h): qs[32] per block, then the blocks' d
+struct Chunk<kDevQ8_0> {  // split rows (device_rows.h): qs[32] per block (interleaved), then the d
   __device__ static void get(const uint8_t* row, int64_t c, int64_t k, float* y) {
-    const uint4* q = reinterpret_cast<const uint4*>(row + SplitQ8_0::quants(c));
-    const float d = f16_bits_to_float(load_u16(row + SplitQ8_0::d(c, k / 32)));
-    const uint4 v[2] = {q[0], q[1]};
+    const int64_t nb = k / 32;
+    const float d = f16_bits_to_float(load_u16(row + SplitQ8_0::d(c, nb)));
+    const uint4 v[2] = {*reinterpret_cast<const uint4*>(row + unit_half(c, nb, 0)),
+                        *reinterpret_cast<const uint4*>(row + unit_half(c, nb, 1))};
     const uint32_t* w = reinterpret_cast<const uint32_t*>(v);
 #pragma unroll
     for (int l = 0; l < 32; ++l) y[l] = d * static_cast<float>(static_cast<int8_t>((w[l / 4] >> (8 * (l % 4))) & 0xFF));
@@ -95,19 +96,21 @@ struct Chunk<kDevQ4_0> {  // split rows: qs[16] per block (low nibbles: 0..15, h
   }
 };
 template <>
-struct Chunk<kDevQ4_K> {  // 144 bytes (16-byte aligned): d, dmin, scales[12], qs[128]; 8 sub-blocks of 32
-  __device__ static void get(const uint8_t* row, int64_t c, int64_t, float* y) {
-    const uint8_t* b = row + 144 * (c >> 3);
+struct Chunk<kDevQ4_K> {  // split rows: qs[128] per super-block (interleaved), then d, dmin, scales[12]
+  __device__ static void get(const uint8_t* row, int64_t c, int64_t k, float* y) {
+    const int64_t sb = c >> 3, nb = k / 256;
     const int s = static_cast<int>(c & 7);
-    const uint32_t dd = *reinterpret_cast<const uint32_t*>(b);
+    const uint8_t* head = row + SplitQ4_K::scales(sb, nb);
+    const uint32_t dd = *reinterpret_cast<const uint32_t*>(head);
     const float d = __half2float(__ushort_as_half(static_cast<uint16_t>(dd & 0xFFFF)));
     const float dmin = __half2float(__ushort_as_half(static_cast<uint16_t>(dd >> 16)));
     int sc, m;
-    k_scale_min(s, b + 4, sc, m);
+    k_scale_min(s, head + 4, sc, m);
     const float d1 = d * sc, m1 = dmin * m;
-    const uint4* q = reinterpret_cast<const uint4*>(b + 16 + 32 * (s >> 1));
+    const int64_t u = 4 * sb + (s >> 1);  // the unit of sub-blocks s and s ^ 1
     const int shift = (s & 1) * 4;
-    const uint4 v0 = q[0], v1 = q[1];
+    const uint4 v0 = *reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 0));
+    const uint4 v1 = *reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 1));
     const uint32_t w[8] = {v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w};
 #pragma unroll
     for (int i = 0; i < 8; ++i) {

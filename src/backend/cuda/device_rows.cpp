@@ -15,22 +15,38 @@ size_t gguf_row_bytes(uint32_t type, int64_t k) {
   return static_cast<size_t>(row_bytes(static_cast<GgmlType>(type), static_cast<uint64_t>(k)));
 }
 
-// One row: the GGUF blocks of `block_bytes`, each d (f16) first (Q4_0, Q8_0) or last (Q6_K).
+// The parts of a GGUF block: the f16 d at d_at, the quants at quants_at, then (Q4_K, Q6_K) the
+// rest of the header. Q4_K's "scales" part is its whole 16-byte header (d, dmin, scales[12]).
+struct BlockParts {
+  uint32_t block_bytes, d_at, quants_at, scales_at;
+  bool interleaved;  // quants as interleaved 32-byte units (device_rows.h)
+  bool own_d;        // d in a part of its own (not Q4_K, whose header holds it)
+};
+
 template <typename Split>
-void split_row(const uint8_t* src, int64_t nb, uint32_t block_bytes, bool d_first, uint8_t* dst) {
+void split_row(const uint8_t* src, int64_t nb, const BlockParts& p, uint8_t* dst) {
+  constexpr int64_t kUnits = Split::kQuantBytes / 32;  // interleaved units per block
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* blk = src + static_cast<size_t>(b) * block_bytes;
-    const uint8_t* d = d_first ? blk : blk + block_bytes - 2;
-    const uint8_t* rest = d_first ? blk + 2 : blk;  // quants, then the sub-scales (Q6_K)
-    std::memcpy(dst + Split::quants(b), rest, Split::kQuantBytes);
-    std::memcpy(dst + Split::scales(b, nb), rest + Split::kQuantBytes, Split::kScaleBytes);
-    std::memcpy(dst + Split::d(b, nb), d, 2);
+    const uint8_t* blk = src + static_cast<size_t>(b) * p.block_bytes;
+    if (p.interleaved) {
+      for (int64_t j = 0; j < kUnits; ++j) {
+        for (int h = 0; h < 2; ++h) {
+          std::memcpy(dst + unit_half(kUnits * b + j, kUnits * nb, h), blk + p.quants_at + 32 * j + 16 * h, 16);
+        }
+      }
+    } else {
+      std::memcpy(dst + Split::quants(b), blk + p.quants_at, Split::kQuantBytes);
+    }
+    std::memcpy(dst + Split::scales(b, nb), blk + p.scales_at, Split::kScaleBytes);
+    if (p.own_d) std::memcpy(dst + Split::d(b, nb), blk + p.d_at, 2);
   }
 }
 
 }  // namespace
 
-bool split_rows(uint32_t type) { return type == kDevQ4_0 || type == kDevQ8_0 || type == kDevQ6_K; }
+bool split_rows(uint32_t type) {
+  return type == kDevQ4_0 || type == kDevQ8_0 || type == kDevQ4_K || type == kDevQ6_K;
+}
 
 size_t device_row_bytes(uint32_t type, int64_t k) {
   const size_t b = gguf_row_bytes(type, k);
@@ -49,9 +65,10 @@ void to_device_rows(uint32_t type, int64_t k, int64_t n, const uint8_t* src, uin
       uint8_t* d = dst + dst_rb * static_cast<size_t>(r);
       std::memset(d + src_rb, 0, dst_rb - src_rb);
       switch (type) {
-        case kDevQ4_0: split_row<SplitQ4_0>(s, k / 32, 18, true, d); break;
-        case kDevQ8_0: split_row<SplitQ8_0>(s, k / 32, 34, true, d); break;
-        default: split_row<SplitQ6_K>(s, k / 256, 210, false, d); break;
+        case kDevQ4_0: split_row<SplitQ4_0>(s, k / 32, {18, 0, 2, 18, false, true}, d); break;
+        case kDevQ8_0: split_row<SplitQ8_0>(s, k / 32, {34, 0, 2, 34, true, true}, d); break;
+        case kDevQ4_K: split_row<SplitQ4_K>(s, k / 256, {144, 0, 16, 0, true, false}, d); break;
+        default: split_row<SplitQ6_K>(s, k / 256, {210, 208, 0, 192, false, true}, d); break;
       }
     }
   };

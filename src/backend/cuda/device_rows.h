@@ -1,32 +1,45 @@
 #pragma once
 // How weight rows are laid out on the device. Plain C++17 (kernels and host code include it).
 //
-// Most types keep their GGUF blocks. The three whose GGUF blocks are only 2-byte aligned (Q4_0:
-// 18 bytes, Q8_0: 34, Q6_K: 210) are stored split, so that the kernels read their quants with
-// aligned 16-byte loads (one load where a GGUF block needed five to ten) and a warp's loads are
-// contiguous. A row of nb blocks:
-//   Q4_0: qs[16] of each block        | d (f16) of each block
-//   Q8_0: qs[32] of each block        | d of each block
-//   Q6_K: ql[128] qh[64] of each block | scales[16] (int8) of each block | d of each block
+// F16, BF16, F32 and Q5_K keep their GGUF rows. Q4_0, Q8_0, Q4_K and Q6_K rows are split, so that
+// the kernels read quants with aligned 16-byte loads (GGUF's Q4_0, Q8_0 and Q6_K blocks are only
+// 2-byte aligned: 18, 34 and 210 bytes) and a warp's loads are contiguous. A row of nb blocks:
+//   Q4_0: qs[16] of each block               | d (f16) of each block
+//   Q8_0: qs[32] of each block (interleaved)  | d of each block
+//   Q4_K: qs[128] of each block (interleaved) | d, dmin, scales[12] of each block (16 bytes)
+//   Q6_K: ql[128] qh[64] of each block        | scales[16] (int8) of each block | d of each block
 // each part in block order, then zeros up to a multiple of 16 bytes, so every row starts
-// 16-byte aligned. The byte contents are GGUF's, only moved.
+// 16-byte aligned. The bytes are GGUF's, only moved.
+//
+// Interleaved: the quants are 32-byte units (Q8_0: a block's; Q4_K: qs[32 j ..], the nibbles of
+// sub-blocks 2j and 2j + 1), each read by one thread as two 16-byte halves. Units go in groups of
+// 32, a warp's: a group of m units holds the first halves of all m, then their second halves, so
+// each warp-wide load of a half reads 512 contiguous bytes.
 #include <cstddef>
 #include <cstdint>
 
 namespace quarrel::cuda {
 
-// Where the parts of a split row start (block b of nb). The quant bytes of block b are at
-// quants(b); Q6_K's are ql then qh.
+// Offset of half h (0, 1) of interleaved unit u of a row of n_units.
+constexpr size_t unit_half(int64_t u, int64_t n_units, int h) {
+  const int64_t g = u >> 5, i = u & 31;
+  const int64_t m = n_units - 32 * g < 32 ? n_units - 32 * g : 32;
+  return static_cast<size_t>(1024 * g + 16 * (h * m + i));
+}
+
+// Where the parts of a split row start (block b of nb). Quants of block b at quants(b) (Q4_0,
+// Q6_K: ql then qh), or as interleaved units (Q8_0: unit b; Q4_K: units 4b .. 4b + 3).
 template <uint32_t QuantBytes, uint32_t ScaleBytes>
 struct SplitRow {
   static constexpr uint32_t kQuantBytes = QuantBytes;  // per block
-  static constexpr uint32_t kScaleBytes = ScaleBytes;  // int8 sub-scales per block (Q6_K), before the f16 d
+  static constexpr uint32_t kScaleBytes = ScaleBytes;  // per block, before the f16 d (Q4_K: d, dmin, scales)
   static constexpr size_t quants(int64_t b) { return static_cast<size_t>(b) * QuantBytes; }
   static constexpr size_t scales(int64_t b, int64_t nb) { return static_cast<size_t>(nb) * QuantBytes + static_cast<size_t>(b) * ScaleBytes; }
   static constexpr size_t d(int64_t b, int64_t nb) { return static_cast<size_t>(nb) * (QuantBytes + ScaleBytes) + 2 * static_cast<size_t>(b); }
 };
 using SplitQ4_0 = SplitRow<16, 0>;
 using SplitQ8_0 = SplitRow<32, 0>;
+using SplitQ4_K = SplitRow<128, 16>;  // scales(b, nb): the block's 16-byte header, d and dmin first (no d part)
 using SplitQ6_K = SplitRow<192, 16>;
 
 // Whether the device stores rows of this type split.

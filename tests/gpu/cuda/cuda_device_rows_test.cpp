@@ -1,8 +1,9 @@
 // The device row layout (device_rows.h), on the host: needs no GPU. Each GGUF byte of a row of
-// Q4_0 / Q8_0 / Q6_K blocks must land where the split layout puts it, rows padded with zeros to
-// 16 bytes; other types are copied unchanged. The GPU kernel tests read these rows back.
+// Q4_0 / Q8_0 / Q4_K / Q6_K blocks must land where the split layout puts it, rows padded with
+// zeros to 16 bytes; other types are copied unchanged. The GPU kernel tests read these rows back.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -23,16 +24,48 @@ std::vector<uint8_t> random_bytes(std::mt19937_64& rng, size_t n) {
 struct Layout {
   uint32_t type;
   int64_t block_elems, block_bytes;
-  int64_t d_at;         // offset of d (f16) in the GGUF block
-  int64_t quant_bytes;  // quants (and Q6_K's ql/qh), in GGUF order from the block's start or after d
-  int64_t scale_bytes;  // Q6_K's int8 scales, after the quants
+  int64_t d_at;         // offset of d (f16) in the GGUF block; -1: in the header part (Q4_K)
+  int64_t quants_at;    // offset of the quants (Q6_K: ql then qh)
+  int64_t quant_bytes;
+  int64_t scales_at;    // offset of the part after the quants (Q6_K: scales; Q4_K: the whole header)
+  int64_t scale_bytes;
+  bool interleaved;     // quants as 32-byte units, interleaved by warp groups
 };
+
+// Half h of interleaved unit u (n units in the row), written out: groups of 32 units, a group
+// of m holds the m first halves, then the m second halves.
+size_t half_offset(int64_t u, int64_t n, int h) {
+  const int64_t group = u / 32, m = std::min<int64_t>(32, n - 32 * group);
+  return static_cast<size_t>(group * 1024 + (h ? 16 * m : 0) + 16 * (u % 32));
+}
+
+TEST(CudaDeviceRows, InterleavedHalvesOfAWarpAreContiguous) {
+  EXPECT_EQ(unit_half(0, 40, 0), 0u);
+  EXPECT_EQ(unit_half(0, 40, 1), 512u);
+  EXPECT_EQ(unit_half(31, 40, 1), 512u + 16 * 31);
+  EXPECT_EQ(unit_half(32, 40, 0), 1024u);     // a last group of 8 units
+  EXPECT_EQ(unit_half(32, 40, 1), 1024u + 128);
+  EXPECT_EQ(unit_half(39, 40, 1), 1024u + 128 + 16 * 7);
+  for (const int64_t n : {1, 5, 32, 33, 64, 100}) {
+    std::vector<int> seen(static_cast<size_t>(32 * n), 0);  // every 16-byte slot exactly once
+    for (int64_t u = 0; u < n; ++u) {
+      for (int h = 0; h < 2; ++h) {
+        ASSERT_EQ(unit_half(u, n, h), half_offset(u, n, h));
+        ++seen[unit_half(u, n, h) / 16];
+      }
+    }
+    for (int64_t i = 0; i < 2 * n; ++i) EXPECT_EQ(seen[static_cast<size_t>(i)], 1) << n;
+  }
+}
 
 TEST(CudaDeviceRows, SplitRowsPutEveryByteWhereTheLayoutSays) {
   std::mt19937_64 rng(7);
-  const Layout layouts[] = {{kDevQ4_0, 32, 18, 0, 16, 0}, {kDevQ8_0, 32, 34, 0, 32, 0}, {kDevQ6_K, 256, 210, 208, 192, 16}};
+  const Layout layouts[] = {{kDevQ4_0, 32, 18, 0, 2, 16, 18, 0, false},
+                            {kDevQ8_0, 32, 34, 0, 2, 32, 34, 0, true},
+                            {kDevQ4_K, 256, 144, -1, 16, 128, 0, 16, true},
+                            {kDevQ6_K, 256, 210, 208, 0, 192, 192, 16, false}};
   for (const Layout& l : layouts) {
-    for (const int64_t nb : {1, 2, 3, 7, 8, 13}) {
+    for (const int64_t nb : {1, 2, 3, 7, 8, 13, 40}) {
       const int64_t k = nb * l.block_elems, n = 5;
       const size_t src_rb = static_cast<size_t>(nb * l.block_bytes);
       const size_t rb = device_row_bytes(l.type, k);
@@ -46,13 +79,18 @@ TEST(CudaDeviceRows, SplitRowsPutEveryByteWhereTheLayoutSays) {
       for (int64_t r = 0; r < n; ++r) {
         const uint8_t* s = src.data() + src_rb * r;
         const uint8_t* d = dst.data() + rb * r;
-        const int64_t first = l.d_at == 0 ? 2 : 0;  // quants start after a leading d
+        const int64_t units = l.quant_bytes / 32;  // per block, when interleaved
         for (int64_t b = 0; b < nb; ++b) {
           const uint8_t* blk = s + b * l.block_bytes;
-          for (int64_t i = 0; i < l.quant_bytes; ++i) ASSERT_EQ(d[b * l.quant_bytes + i], blk[first + i]) << l.type << " b" << b;
-          for (int64_t i = 0; i < l.scale_bytes; ++i) {
-            ASSERT_EQ(d[nb * l.quant_bytes + b * l.scale_bytes + i], blk[first + l.quant_bytes + i]) << l.type << " b" << b;
+          for (int64_t i = 0; i < l.quant_bytes; ++i) {
+            const size_t at = l.interleaved ? half_offset(units * b + i / 32, units * nb, (i / 16) % 2) + i % 16
+                                            : static_cast<size_t>(b * l.quant_bytes + i);
+            ASSERT_EQ(d[at], blk[l.quants_at + i]) << l.type << " b" << b << " i" << i;
           }
+          for (int64_t i = 0; i < l.scale_bytes; ++i) {
+            ASSERT_EQ(d[nb * l.quant_bytes + b * l.scale_bytes + i], blk[l.scales_at + i]) << l.type << " b" << b;
+          }
+          if (l.d_at < 0) continue;
           const int64_t d_off = nb * (l.quant_bytes + l.scale_bytes) + 2 * b;
           ASSERT_EQ(d[d_off], blk[l.d_at]);
           ASSERT_EQ(d[d_off + 1], blk[l.d_at + 1]);
@@ -78,7 +116,7 @@ TEST(CudaDeviceRows, ManyRowsAreSplitAlikeOnEveryThread) {
 
 TEST(CudaDeviceRows, OtherTypesKeepTheirGgufBytes) {
   std::mt19937_64 rng(9);
-  for (const auto t : {GgmlType::F16, GgmlType::F32, GgmlType::BF16, GgmlType::Q4_K, GgmlType::Q5_K}) {
+  for (const auto t : {GgmlType::F16, GgmlType::F32, GgmlType::BF16, GgmlType::Q5_K}) {
     const int64_t k = 512, n = 3;
     const size_t rb = row_bytes(t, k);
     EXPECT_FALSE(split_rows(static_cast<uint32_t>(t)));
