@@ -271,47 +271,46 @@ struct ChunkDot<kDevQ4_K> {  // split rows: qs[128] per super-block (interleaved
   }
 };
 
+// Q6_K, split rows (device_rows.h): chunk c = chunk qi of half h of super-block sb is the low
+// (qi < 2) or high nibbles of unit u = 4 sb + 2 h + (qi & 1), its tops bits 0-1 (qi < 2) or 2-3
+// of the unit's tops nibbles; two int8 scales (one per 16 elements) and d.
 template <>
-struct ChunkDot<kDevQ6_K> {  // split rows: ql[128] qh[64] per super-block, then scales[16] (int8), then d
+struct ChunkDot<kDevQ6_K> {
   static constexpr bool kNeedsXsum = false;
   static constexpr int kMaxRows = 4;
   struct Raw {
-    uint32_t ql[8], qh[8];
-    uint32_t scu, lshift, hshift;
+    uint4 ql[2], tops;
+    uint32_t scu, lshift, tshift;
     float d;
   };
   __device__ static Raw load(const uint8_t* row, int64_t c, int64_t k) {
     const int64_t sb = c >> 3, nb = k / 256;
-    const uint8_t* b = row + SplitQ6_K::quants(sb);
     const int s = static_cast<int>(c & 7);
     const int h = s >> 2, qi = s & 3;
+    const int64_t u = 4 * sb + 2 * h + (qi & 1);
     Raw r;
-    const uint4* ql = reinterpret_cast<const uint4*>(b + 64 * h + ((qi & 1) ? 32 : 0));
-    const uint4* qh = reinterpret_cast<const uint4*>(b + 128 + 32 * h);
-    const uint4 l0 = __ldg(ql), l1 = __ldg(ql + 1), h0 = __ldg(qh), h1 = __ldg(qh + 1);
-    const uint32_t lw[8] = {l0.x, l0.y, l0.z, l0.w, l1.x, l1.y, l1.z, l1.w};
-    const uint32_t hw[8] = {h0.x, h0.y, h0.z, h0.w, h1.x, h1.y, h1.z, h1.w};
-#pragma unroll
-    for (int i = 0; i < 8; ++i) r.ql[i] = lw[i], r.qh[i] = hw[i];
+    r.ql[0] = ldg_stream(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 0)));
+    r.ql[1] = ldg_stream(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 1)));
+    r.tops = ldg_stream(reinterpret_cast<const uint4*>(row + q6k_tops(u, nb)));
     r.scu = __ldg(reinterpret_cast<const unsigned short*>(row + SplitQ6_K::scales(sb, nb) + 8 * h + 2 * qi));
     r.d = f16_at(row + SplitQ6_K::d(sb, nb));
     r.lshift = (qi >> 1) * 4;
-    r.hshift = 2 * qi;
+    r.tshift = (qi >> 1) * 2;
     return r;
   }
   template <int G>
   __device__ static void dot(const Raw& r, const float (*x)[32], const float*, float* acc) {
     const float d0 = r.d * static_cast<float>(static_cast<int8_t>(r.scu & 0xFF));
     const float d1 = r.d * static_cast<float>(static_cast<int8_t>(r.scu >> 8));
-    const uint32_t lshift = r.lshift, hshift = r.hshift;
-    const uint32_t* ql = r.ql;
-    const uint32_t* qh = r.qh;
+    const uint32_t ql[8] = {r.ql[0].x, r.ql[0].y, r.ql[0].z, r.ql[0].w, r.ql[1].x, r.ql[1].y, r.ql[1].z, r.ql[1].w};
+    const uint32_t t[4] = {r.tops.x, r.tops.y, r.tops.z, r.tops.w};
     float a0[G], a1[G];
 #pragma unroll
     for (int g = 0; g < G; ++g) a0[g] = a1[g] = 0.0f;
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
-      const uint32_t q6 = ((ql[i] >> lshift) & 0x0F0F0F0Fu) | (((qh[i] >> hshift) & 0x03030303u) << 4);
+      const uint32_t top = (t[i & 3] >> (4 * (i >> 2) + r.tshift)) & 0x03030303u;
+      const uint32_t q6 = ((ql[i] >> r.lshift) & 0x0F0F0F0Fu) | (top << 4);
       float v[4];
       bytes_minus(q6, kTwo23 + 32.0f, v);
 #pragma unroll

@@ -137,55 +137,51 @@ struct ChunkDotQ8<kDevQ5_K> {  // 176 bytes (16-byte aligned): d, dmin, scales[1
   }
 };
 
-// Q6_K super-blocks, rows split (device_rows.h): ql[128] qh[64] of each, then their scales[16]
-// (int8, one per 16 elements), then their d (f16). Half h (128 elements) has ql[64 h ..] (chunk
-// qi < 2: the low nibbles of ql[64 h + 32 qi ..], chunk qi + 2: their high nibbles), the 2-bit
-// tops of its 4 chunks in qh[32 h ..] (chunk c at bits 2c) and scales[8 h ..]. Unit u = chunks qi
-// and qi + 2 (qi = u % 2) of half (u / 2) % 2 of super-block u / 4: four 16-byte loads, one of 8
-// bytes, one of 2.
+// Q6_K super-blocks, rows split (device_rows.h): unit u = 4 b + 2 h + q of super-block b is the
+// 32 bytes ql[64 h + 32 q ..] (interleaved halves: the low 4 bits of chunks q and q + 2 of half
+// h), its 16 bytes of tops (q6k_tops: the 2 high bits of both chunks, a nibble per element pair),
+// the 8 int8 scales of half h (chunk c's at bytes 2c, 2c + 1, one per 16 elements) and d: three
+// 16-byte loads, one of 8 bytes, one of 2.
 template <>
 struct ChunkDotQ8<kDevQ6_K> {
   static constexpr int kChunks = 2;
   static constexpr int kMaxRows = 4;
   __device__ static int64_t x_chunk(int64_t u, int i) { return 8 * (u >> 2) + 4 * ((u >> 1) & 1) + (u & 1) + 2 * i; }
   struct Raw {
-    uint4 ql[2], qh[2];
+    uint4 ql[2], tops;
     uint2 sc;
-    uint32_t hshift;
+    uint32_t q;
     float d;
   };
   template <bool S = false>
   __device__ static Raw load(const uint8_t* row, int64_t u, int64_t k) {
     const int64_t sb = u >> 2, nb = k / 256;
-    const uint8_t* b = row + SplitQ6_K::quants(sb);
-    const int h = static_cast<int>((u >> 1) & 1), qi = static_cast<int>(u & 1);
-    const uint4* ql = reinterpret_cast<const uint4*>(b + 64 * h + 32 * qi);
-    const uint4* qh = reinterpret_cast<const uint4*>(b + 128 + 32 * h);
+    const int h = static_cast<int>((u >> 1) & 1);
     Raw r;
-    r.ql[0] = ld<S>(ql);
-    r.ql[1] = ld<S>(ql + 1);
-    r.qh[0] = ld<S>(qh);
-    r.qh[1] = ld<S>(qh + 1);
-    r.sc = ld<S>(reinterpret_cast<const uint2*>(row + SplitQ6_K::scales(sb, nb) + 8 * h));  // chunk c's: bytes 2c, 2c + 1
+    r.ql[0] = ld_quants<S>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 0)));
+    r.ql[1] = ld_quants<S>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 1)));
+    r.tops = ld_quants<S>(reinterpret_cast<const uint4*>(row + q6k_tops(u, nb)));
+    r.sc = ld<S>(reinterpret_cast<const uint2*>(row + SplitQ6_K::scales(sb, nb) + 8 * h));
     r.d = f16_at<S>(row + SplitQ6_K::d(sb, nb));
-    r.hshift = 2 * qi;
+    r.q = static_cast<uint32_t>(u & 1);
     return r;
   }
   __device__ static float dot(const Raw& r, const int (*x)[8], const float2* ds) {
     const uint32_t ql[8] = {r.ql[0].x, r.ql[0].y, r.ql[0].z, r.ql[0].w, r.ql[1].x, r.ql[1].y, r.ql[1].z, r.ql[1].w};
-    const uint32_t qh[8] = {r.qh[0].x, r.qh[0].y, r.qh[0].z, r.qh[0].w, r.qh[1].x, r.qh[1].y, r.qh[1].z, r.qh[1].w};
+    const uint32_t t[4] = {r.tops.x, r.tops.y, r.tops.z, r.tops.w};
     const uint32_t sc[2] = {r.sc.x, r.sc.y};
     int s[2][2] = {}, xs[2][2] = {};  // [chunk][16-element half]
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
-      const uint32_t lo = (ql[i] & 0x0F0F0F0Fu) | (((qh[i] >> r.hshift) & 0x03030303u) << 4);
-      const uint32_t hi = ((ql[i] >> 4) & 0x0F0F0F0Fu) | (((qh[i] >> (r.hshift + 4)) & 0x03030303u) << 4);
+      const uint32_t top = t[i & 3] >> (4 * (i >> 2));  // elements 4i..4i+3: chunk q's in bits 0-1, q + 2's in 2-3
+      const uint32_t lo = (ql[i] & 0x0F0F0F0Fu) | ((top & 0x03030303u) << 4);
+      const uint32_t hi = ((ql[i] >> 4) & 0x0F0F0F0Fu) | (((top >> 2) & 0x03030303u) << 4);
       s[0][i / 4] = __dp4a(static_cast<int>(lo), x[0][i], s[0][i / 4]);
       s[1][i / 4] = __dp4a(static_cast<int>(hi), x[1][i], s[1][i / 4]);
       xs[0][i / 4] = __dp4a(0x01010101, x[0][i], xs[0][i / 4]);
       xs[1][i / 4] = __dp4a(0x01010101, x[1][i], xs[1][i / 4]);
     }
-    const uint32_t sh = 16 * (r.hshift >> 1);  // chunk qi: bytes 2qi, 2qi + 1 of sc[0]; qi + 2: of sc[1]
+    const uint32_t sh = 16 * r.q;  // chunk q: bytes 2q, 2q + 1 of sc[0]; q + 2: of sc[1]
     float out = 0.0f;
 #pragma unroll
     for (int c = 0; c < 2; ++c) {

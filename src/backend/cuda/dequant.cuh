@@ -138,28 +138,29 @@ struct Chunk<kDevQ5_K> {  // 176 bytes: d, dmin, scales[12], qh[32], qs[128]
     }
   }
 };
-// Split rows: ql[128] qh[64] per super-block, then their scales[16] (int8), then their d.
+// Split rows (device_rows.h; chunk_dot.cuh's ChunkDot<kDevQ6_K> says where a chunk's bits are).
 template <>
 struct Chunk<kDevQ6_K> {
   __device__ static void get(const uint8_t* row, int64_t c, int64_t k, float* y) {
     const int64_t sb = c >> 3, nb = k / 256;
-    const uint8_t* b = row + SplitQ6_K::quants(sb);
     const int s = static_cast<int>(c & 7);
     const int h = s >> 2, qi = s & 3;
-    const uint4* ql = reinterpret_cast<const uint4*>(b + 64 * h + ((qi & 1) ? 32 : 0));
-    const uint4* qh = reinterpret_cast<const uint4*>(b + 128 + 32 * h);
-    const uint4 lv[2] = {ql[0], ql[1]}, hv[2] = {qh[0], qh[1]};
+    const int64_t u = 4 * sb + 2 * h + (qi & 1);
+    const uint4 lv[2] = {*reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 0)),
+                         *reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 1))};
+    const uint4 tv = *reinterpret_cast<const uint4*>(row + q6k_tops(u, nb));
     const uint32_t* lw = reinterpret_cast<const uint32_t*>(lv);
-    const uint32_t* hw = reinterpret_cast<const uint32_t*>(hv);
+    const uint32_t* tw = reinterpret_cast<const uint32_t*>(&tv);
     const uint16_t scu = load_u16(row + SplitQ6_K::scales(sb, nb) + 8 * h + 2 * qi);
     const float d = f16_bits_to_float(load_u16(row + SplitQ6_K::d(sb, nb)));
     const float d0 = d * static_cast<float>(static_cast<int8_t>(scu & 0xFF));
     const float d1 = d * static_cast<float>(static_cast<int8_t>(scu >> 8));
-    const int lshift = (qi >> 1) * 4, hshift = 2 * qi;
+    const int lshift = (qi >> 1) * 4, tshift = (qi >> 1) * 2;
 #pragma unroll
     for (int l = 0; l < 32; ++l) {
-      const uint32_t lo = lw[l / 4] >> (8 * (l % 4)), hi = hw[l / 4] >> (8 * (l % 4));
-      const int v = static_cast<int>(((lo >> lshift) & 0xF) | (((hi >> hshift) & 3) << 4)) - 32;
+      const uint32_t lo = lw[l / 4] >> (8 * (l % 4));
+      const uint32_t top = tw[(l % 16) / 4] >> (8 * (l % 4) + 4 * (l / 16) + tshift);
+      const int v = static_cast<int>(((lo >> lshift) & 0xF) | ((top & 3) << 4)) - 32;
       y[l] = (l < 16 ? d0 : d1) * static_cast<float>(v);
     }
   }

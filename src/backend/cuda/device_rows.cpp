@@ -15,8 +15,8 @@ size_t gguf_row_bytes(uint32_t type, int64_t k) {
   return static_cast<size_t>(row_bytes(static_cast<GgmlType>(type), static_cast<uint64_t>(k)));
 }
 
-// The parts of a GGUF block: the f16 d at d_at, the quants at quants_at, then (Q4_K, Q6_K) the
-// rest of the header. Q4_K's "scales" part is its whole 16-byte header (d, dmin, scales[12]).
+// The parts of a GGUF block (Q4_0, Q8_0, Q4_K): the f16 d at d_at, the quants at quants_at, the
+// rest at scales_at. Q4_K's "scales" part is its whole 16-byte header (d, dmin, scales[12]).
 struct BlockParts {
   uint32_t block_bytes, d_at, quants_at, scales_at;
   bool interleaved;  // quants as interleaved 32-byte units (device_rows.h)
@@ -42,6 +42,29 @@ void split_row(const uint8_t* src, int64_t nb, const BlockParts& p, uint8_t* dst
   }
 }
 
+// Q6_K: ql as interleaved units, each unit's tops (device_rows.h) from qh, scales, d.
+void split_q6_k_row(const uint8_t* src, int64_t nb, uint8_t* dst) {
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = src + static_cast<size_t>(b) * 210;
+    const uint8_t* qh = blk + 128;
+    for (int h = 0; h < 2; ++h) {
+      for (int q = 0; q < 2; ++q) {
+        const int64_t u = 4 * b + 2 * h + q;
+        for (int half = 0; half < 2; ++half) std::memcpy(dst + unit_half(u, 4 * nb, half), blk + 64 * h + 32 * q + 16 * half, 16);
+        uint8_t* tops = dst + q6k_tops(u, nb);
+        for (int l = 0; l < 32; ++l) {  // chunk q's 2 bits at 2q of qh[32 h + l], chunk q + 2's at 2q + 4
+          const uint32_t v = qh[32 * h + l];
+          const uint32_t nib = ((v >> (2 * q)) & 3) | (((v >> (2 * q + 4)) & 3) << 2);
+          const int byte = l % 16;
+          tops[byte] = static_cast<uint8_t>(tops[byte] | (l < 16 ? nib : nib << 4));
+        }
+      }
+    }
+    std::memcpy(dst + SplitQ6_K::scales(b, nb), blk + 192, 16);
+    std::memcpy(dst + SplitQ6_K::d(b, nb), blk + 208, 2);
+  }
+}
+
 }  // namespace
 
 bool split_rows(uint32_t type) {
@@ -63,12 +86,12 @@ void to_device_rows(uint32_t type, int64_t k, int64_t n, const uint8_t* src, uin
     for (int64_t r = r0; r < r1; ++r) {
       const uint8_t* s = src + src_rb * static_cast<size_t>(r);
       uint8_t* d = dst + dst_rb * static_cast<size_t>(r);
-      std::memset(d + src_rb, 0, dst_rb - src_rb);
+      std::memset(d, 0, dst_rb);
       switch (type) {
         case kDevQ4_0: split_row<SplitQ4_0>(s, k / 32, {18, 0, 2, 18, false, true}, d); break;
         case kDevQ8_0: split_row<SplitQ8_0>(s, k / 32, {34, 0, 2, 34, true, true}, d); break;
         case kDevQ4_K: split_row<SplitQ4_K>(s, k / 256, {144, 0, 16, 0, true, false}, d); break;
-        default: split_row<SplitQ6_K>(s, k / 256, {210, 208, 0, 192, false, true}, d); break;
+        default: split_q6_k_row(s, k / 256, d); break;
       }
     }
   };

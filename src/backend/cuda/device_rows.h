@@ -7,14 +7,18 @@
 //   Q4_0: qs[16] of each block               | d (f16) of each block
 //   Q8_0: qs[32] of each block (interleaved)  | d of each block
 //   Q4_K: qs[128] of each block (interleaved) | d, dmin, scales[12] of each block (16 bytes)
-//   Q6_K: ql[128] qh[64] of each block        | scales[16] (int8) of each block | d of each block
+//   Q6_K: ql[128] of each block (interleaved) | qh[64] of each block (per unit) | scales[16] (int8)
+//         of each block | d of each block
 // each part in block order, then zeros up to a multiple of 16 bytes, so every row starts
 // 16-byte aligned. The bytes are GGUF's, only moved.
 //
 // Interleaved: the quants are 32-byte units (Q8_0: a block's; Q4_K: qs[32 j ..], the nibbles of
 // sub-blocks 2j and 2j + 1), each read by one thread as two 16-byte halves. Units go in groups of
 // 32, a warp's: a group of m units holds the first halves of all m, then their second halves, so
-// each warp-wide load of a half reads 512 contiguous bytes.
+// each warp-wide load of a half reads 512 contiguous bytes. Q6_K's units are ql[64 h + 32 q ..]
+// (u = 4 b + 2 h + q: the low 4 bits of chunks q and q + 2 of half h); their top 2 bits go to
+// 16 bytes of their own (q6k_tops): element l's 2-bit tops of chunk q, then of chunk q + 2, as
+// one nibble; word i's byte e holds element 4 i + e in its low nibble and 16 + 4 i + e in its high.
 #include <cstddef>
 #include <cstdint>
 
@@ -27,8 +31,8 @@ constexpr size_t unit_half(int64_t u, int64_t n_units, int h) {
   return static_cast<size_t>(1024 * g + 16 * (h * m + i));
 }
 
-// Where the parts of a split row start (block b of nb). Quants of block b at quants(b) (Q4_0,
-// Q6_K: ql then qh), or as interleaved units (Q8_0: unit b; Q4_K: units 4b .. 4b + 3).
+// Where the parts of a split row start (block b of nb). Quants of block b at quants(b) (Q4_0),
+// or as interleaved units (Q8_0: unit b; Q4_K and Q6_K: units 4b .. 4b + 3).
 template <uint32_t QuantBytes, uint32_t ScaleBytes>
 struct SplitRow {
   static constexpr uint32_t kQuantBytes = QuantBytes;  // per block
@@ -40,7 +44,9 @@ struct SplitRow {
 using SplitQ4_0 = SplitRow<16, 0>;
 using SplitQ8_0 = SplitRow<32, 0>;
 using SplitQ4_K = SplitRow<128, 16>;  // scales(b, nb): the block's 16-byte header, d and dmin first (no d part)
-using SplitQ6_K = SplitRow<192, 16>;
+using SplitQ6_K = SplitRow<192, 16>;  // quants: ql units, then the units' tops
+// Offset of Q6_K unit u's 16 bytes of tops in a row of nb blocks.
+constexpr size_t q6k_tops(int64_t u, int64_t nb) { return static_cast<size_t>(128 * nb + 16 * u); }
 
 // Whether the device stores rows of this type split.
 bool split_rows(uint32_t type);

@@ -135,7 +135,7 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   }();
   const bool large = total_rows >= 8192;
   Plan p{2, false};
-  if (type == kDevQ6_K) p = {large && k > 2048 ? 2 : 4, true};
+  if (type == kDevQ6_K) p = {large && k > 2048 ? 2 : 4, k <= 2048};
   if (type == kDevQ4_K) p = {large ? 4 : 2, false};
   if (type == kDevQ8_0 || type == kDevQ4_0) p = {4, false};
   // Rows longer than 4 warps' units (down): 4 warps, more blocks resident (8B down Q4_K 11.7 ->

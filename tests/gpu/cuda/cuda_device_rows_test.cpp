@@ -30,6 +30,7 @@ struct Layout {
   int64_t scales_at;    // offset of the part after the quants (Q6_K: scales; Q4_K: the whole header)
   int64_t scale_bytes;
   bool interleaved;     // quants as 32-byte units, interleaved by warp groups
+  int64_t region_bytes;  // per block in the quants part (Q6_K: ql, then its units' tops)
 };
 
 // Half h of interleaved unit u (n units in the row), written out: groups of 32 units, a group
@@ -60,10 +61,10 @@ TEST(CudaDeviceRows, InterleavedHalvesOfAWarpAreContiguous) {
 
 TEST(CudaDeviceRows, SplitRowsPutEveryByteWhereTheLayoutSays) {
   std::mt19937_64 rng(7);
-  const Layout layouts[] = {{kDevQ4_0, 32, 18, 0, 2, 16, 18, 0, false},
-                            {kDevQ8_0, 32, 34, 0, 2, 32, 34, 0, true},
-                            {kDevQ4_K, 256, 144, -1, 16, 128, 0, 16, true},
-                            {kDevQ6_K, 256, 210, 208, 0, 192, 192, 16, false}};
+  const Layout layouts[] = {{kDevQ4_0, 32, 18, 0, 2, 16, 18, 0, false, 16},
+                            {kDevQ8_0, 32, 34, 0, 2, 32, 34, 0, true, 32},
+                            {kDevQ4_K, 256, 144, -1, 16, 128, 0, 16, true, 128},
+                            {kDevQ6_K, 256, 210, 208, 0, 128, 192, 16, true, 192}};
   for (const Layout& l : layouts) {
     for (const int64_t nb : {1, 2, 3, 7, 8, 13, 40}) {
       const int64_t k = nb * l.block_elems, n = 5;
@@ -88,10 +89,22 @@ TEST(CudaDeviceRows, SplitRowsPutEveryByteWhereTheLayoutSays) {
             ASSERT_EQ(d[at], blk[l.quants_at + i]) << l.type << " b" << b << " i" << i;
           }
           for (int64_t i = 0; i < l.scale_bytes; ++i) {
-            ASSERT_EQ(d[nb * l.quant_bytes + b * l.scale_bytes + i], blk[l.scales_at + i]) << l.type << " b" << b;
+            ASSERT_EQ(d[nb * l.region_bytes + b * l.scale_bytes + i], blk[l.scales_at + i]) << l.type << " b" << b;
+          }
+          if (l.type == kDevQ6_K) {  // unit u = 4b + 2h + q: element j's tops of chunks q and q + 2 as a nibble
+            for (int h = 0; h < 2; ++h) {
+              for (int q = 0; q < 2; ++q) {
+                const uint8_t* tops = d + nb * 128 + 16 * (4 * b + 2 * h + q);
+                for (int j = 0; j < 32; ++j) {
+                  const int qh = blk[128 + 32 * h + j];
+                  const int want = ((qh >> (2 * q)) & 3) | (((qh >> (2 * q + 4)) & 3) << 2);
+                  ASSERT_EQ((tops[j % 16] >> (j < 16 ? 0 : 4)) & 0xF, want) << "b" << b << " h" << h << " q" << q << " j" << j;
+                }
+              }
+            }
           }
           if (l.d_at < 0) continue;
-          const int64_t d_off = nb * (l.quant_bytes + l.scale_bytes) + 2 * b;
+          const int64_t d_off = nb * (l.region_bytes + l.scale_bytes) + 2 * b;
           ASSERT_EQ(d[d_off], blk[l.d_at]);
           ASSERT_EQ(d[d_off + 1], blk[l.d_at + 1]);
         }
