@@ -140,8 +140,11 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   if (type == kDevQ8_0 || type == kDevQ4_0) p = {4, false};
   // Rows longer than 4 warps' units (down): 4 warps, more blocks resident (8B down Q4_K 11.7 ->
   // 11.2 us, Q6_K 19.7 -> 18.0). Q4_0 read directly too (8B `-p 0` 600 -> 608 tok/s; staged it
-  // had lost, 526 -> 511); Q8_0 either way (404.7 / 405.6).
-  if (type == kDevQ4_K || type == kDevQ6_K || type == kDevQ4_0) p.max_warps = 4;
+  // had lost, 526 -> 511); Q8_0 either way (404.7 / 405.6). Q4_K and Q6_K on split rows: 2 warps
+  // (a thread takes up to 4 units of down's rows; 8B Q4_K_M `-p 0` 545.2-545.6 -> 548.5-550.0,
+  // 1B 1880-1892 -> 1936-1948, alternating three times each; 1 warp: 8B 533.0).
+  if (type == kDevQ4_0) p.max_warps = 4;
+  if (type == kDevQ4_K || type == kDevQ6_K) p.max_warps = 2;
   if (env_rows) p.max_rows = env_rows;
   if (env_warps) p.max_warps = env_warps;
   if (g_rows_override) p.max_rows = g_rows_override;
