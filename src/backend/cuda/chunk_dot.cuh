@@ -22,9 +22,9 @@ constexpr float kTwo23 = 8388608.0f;
 // (ld.global.nc.L1::no_allocate), so the activations every block re-reads stay there. For loads
 // that no other instruction of the block reads again (a warp's load is 512 contiguous bytes):
 // matvec.cu's interleaved F16/BF16 loads (H200 tg: 8B F16 248.1 -> 254.5 tok/s, 1B 1145 ->
-// 1178) and Q4_0's split rows (8B `-p 0` 587 -> 600). Loads that share lines across
-// instructions (a Q4_K super-block's header and nibbles) lose by it (8B Q4_K_M 508 -> 494) and
-// keep __ldg.
+// 1178) and the quants of split rows (ld_quants; 8B `-p 0`: Q4_0 587 -> 600, Q4_K_M 520.0 ->
+// 526.6, Q8_0 409.9 -> 418.8). On GGUF rows, where a Q4_K super-block's header and nibbles share
+// lines across loads, it had lost (8B Q4_K_M 508 -> 494). Headers and scales keep __ldg.
 __device__ __forceinline__ uint4 ldg_stream(const uint4* p) {
   uint4 v;
   asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
@@ -240,8 +240,8 @@ struct ChunkDot<kDevQ4_K> {  // split rows: qs[128] per super-block (interleaved
     const int64_t u = 4 * sb + (s >> 1);  // the unit of sub-blocks s and s ^ 1
     const uint8_t* head = row + SplitQ4_K::scales(sb, nb);
     Raw r;
-    r.v0 = ldg_stream(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 0)));
-    r.v1 = ldg_stream(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 1)));
+    r.v0 = ld_quants<false>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 0)));
+    r.v1 = ld_quants<false>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 1)));
     r.dd = __ldg(reinterpret_cast<const unsigned int*>(head));
     k_scale_min(s, head + 4, r.sc, r.m);
     r.shift = (s & 1) * 4;
@@ -289,9 +289,9 @@ struct ChunkDot<kDevQ6_K> {
     const int h = s >> 2, qi = s & 3;
     const int64_t u = 4 * sb + 2 * h + (qi & 1);
     Raw r;
-    r.ql[0] = ldg_stream(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 0)));
-    r.ql[1] = ldg_stream(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 1)));
-    r.tops = ldg_stream(reinterpret_cast<const uint4*>(row + q6k_tops(u, nb)));
+    r.ql[0] = ld_quants<false>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 0)));
+    r.ql[1] = ld_quants<false>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 1)));
+    r.tops = ld_quants<false>(reinterpret_cast<const uint4*>(row + q6k_tops(u, nb)));
     r.scu = __ldg(reinterpret_cast<const unsigned short*>(row + SplitQ6_K::scales(sb, nb) + 8 * h + 2 * qi));
     r.d = f16_at(row + SplitQ6_K::d(sb, nb));
     r.lshift = (qi >> 1) * 4;

@@ -88,7 +88,7 @@ void to_device_rows(uint32_t type, int64_t k, int64_t n, const uint8_t* src, uin
       uint8_t* d = dst + dst_rb * static_cast<size_t>(r);
       std::memset(d, 0, dst_rb);
       switch (type) {
-        case kDevQ4_0: split_row<SplitQ4_0>(s, k / 32, {18, 0, 2, 18, false, true}, d); break;
+        case kDevQ4_0: split_row<SplitQ4_0>(s, k / 32, {18, 0, 2, 0, false, true}, d); break;
         case kDevQ8_0: split_row<SplitQ8_0>(s, k / 32, {34, 0, 2, 34, true, true}, d); break;
         case kDevQ4_K: split_row<SplitQ4_K>(s, k / 256, {144, 0, 16, 0, true, false}, d); break;
         default: split_q6_k_row(s, k / 256, d); break;

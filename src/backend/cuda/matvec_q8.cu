@@ -104,10 +104,11 @@ int g_rows_override = 0;     // set_matvec_rows_cap (0: none)
 int g_staged_override = -1;  // set_matvec_staging (-1: none)
 
 // Measured per type on an H200 (`gpu_cuda_matvec_bench`, PERF_NOTES.md):
-// - Q6_K's 2-byte aligned super-blocks are read best staged (output 4096 x 128256: 139 -> 120
-//   us), 4 rows unless the matrix is large with long rows (short rows: a block per 2 rows is one
-//   warp, and 64k of them take 79 us for the 1B's 2048 x 128256 output whatever the type; 4
-//   rows: 62 us);
+// - Q6_K, 4 rows unless the matrix is large with long rows (short rows: a block per 2 rows is
+//   one warp, and 64k of them take 79 us for the 1B's 2048 x 128256 output whatever the type; 4
+//   rows: 62 us). Its GGUF super-blocks (2-byte aligned) were read best staged; on split rows
+//   (device_rows.h) it is read directly where k > 2048 (8B Q4_K_M `-p 0` 536.6 -> 545.4 tok/s)
+//   and still staged at k <= 2048 (the 1B direct everywhere: 1893 -> 1865);
 // - Q4_K best direct, 4 rows for large matrices (gate/up 10.7 -> 10.0 us, output 79 -> 69 us),
 //   2 for the rest;
 // - Q8_0 and Q4_0 with 4 rows (session 6, in the model: 8B Q8_0 382 -> 390, Q4_0 524 -> 539),
@@ -138,10 +139,10 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   if (type == kDevQ6_K) p = {large && k > 2048 ? 2 : 4, k <= 2048};
   if (type == kDevQ4_K) p = {large ? 4 : 2, false};
   if (type == kDevQ8_0 || type == kDevQ4_0) p = {4, false};
-  // Rows longer than 4 warps' units (down): 4 warps, more blocks resident (8B down Q4_K 11.7 ->
-  // 11.2 us, Q6_K 19.7 -> 18.0). Q4_0 read directly too (8B `-p 0` 600 -> 608 tok/s; staged it
-  // had lost, 526 -> 511); Q8_0 either way (404.7 / 405.6). Q4_K and Q6_K on split rows: 2 warps
-  // (a thread takes up to 4 units of down's rows; 8B Q4_K_M `-p 0` 545.2-545.6 -> 548.5-550.0,
+  // Fewer warps than 8, so more blocks are resident and a thread takes several units of long
+  // rows (down). Q4_0: 4 (8B `-p 0` 600 -> 608 tok/s; staged it had lost, 526 -> 511); Q8_0
+  // either way (404.7 / 405.6), kept at 8. Q4_K and Q6_K: 4 on GGUF rows (8B down Q4_K 11.7 ->
+  // 11.2 us, Q6_K 19.7 -> 18.0), 2 on split rows (8B Q4_K_M `-p 0` 545.2-545.6 -> 548.5-550.0,
   // 1B 1880-1892 -> 1936-1948, alternating three times each; 1 warp: 8B 533.0).
   if (type == kDevQ4_0) p.max_warps = 4;
   if (type == kDevQ4_K || type == kDevQ6_K) p.max_warps = 2;
