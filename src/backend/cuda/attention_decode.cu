@@ -4,6 +4,7 @@
 #include <cooperative_groups.h>
 
 #include <cfloat>
+#include <cstdlib>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kv_elem.cuh"
@@ -16,26 +17,43 @@ namespace {
 
 namespace cg = cooperative_groups;
 
-constexpr int kWarps = 4;
-constexpr int kThreads = 32 * kWarps;
 constexpr int kMaxHeadDim = 256;
-constexpr int kUnroll = 4;  // keys per warp whose loads are in flight together
 
-// GMAX: query heads per KV head rounded up (runtime G <= GMAX); P: element pairs per lane
-// (dimension 2 lane + 64 i for i < P); KV: the cache's element type (f16 or fp8 e4m3).
-// The kDecodeSplits blocks of one (KV head, token) form a thread-block cluster.
-template <int GMAX, int P, typename KV>
-__global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArgs a, float scale) {
-  const int kvh = blockIdx.x, t = blockIdx.y, split = blockIdx.z;
+// How the work is cut: W warps per block, U keys per warp whose loads are in flight together, the
+// keys in S slices (S > 1: the S blocks of a (KV head, token) are a thread-block cluster that
+// merges through distributed shared memory), and a block per query head (kOneHead) or per KV
+// head (its whole group of query heads).
+template <int W, int U, int S, bool H1>
+struct Cut {
+  static constexpr int kWarps = W, kUnroll = U, kSplits = S;
+  static constexpr bool kOneHead = H1;
+};
+using SplitCut = Cut<4, 4, kDecodeSplits, false>;  // any context
+using ShortCut = Cut<16, 8, 1, true>;              // contexts of at most kShortContextKeys keys: one pass, no cluster
+static_assert(ShortCut::kWarps * ShortCut::kUnroll == kShortContextKeys, "the short cut loads every key at once");
+
+// GMAX: query heads per block rounded up (runtime <= GMAX); P: element pairs per lane
+// (dimension 2 lane + 64 i for i < P); KV: the cache's element type (f16 or fp8 e4m3); CUT: Cut.
+template <int GMAX, int P, typename KV, typename CUT>
+__global__ void __launch_bounds__(32 * CUT::kWarps) attention_decode_kernel(AttentionArgs a, float scale) {
+  constexpr int kWarps = CUT::kWarps, kThreads = 32 * kWarps, kUnroll = CUT::kUnroll, kSplits = CUT::kSplits;
+  constexpr int kHd = 64 * P;  // head dimensions a block keeps per query head
+  const int G = a.n_head / a.n_kv_head;
+  // Query heads h0 .. h0 + GB - 1 of KV head kvh.
+  const int kvh = CUT::kOneHead ? static_cast<int>(blockIdx.x) / G : static_cast<int>(blockIdx.x);
+  const int h0 = CUT::kOneHead ? static_cast<int>(blockIdx.x) : kvh * G, GB = CUT::kOneHead ? 1 : G;
+  // With a block per query head, the group's first stores the step's new key and value.
+  const bool stores = !CUT::kOneHead || h0 == kvh * G;
+  const int t = blockIdx.y, split = blockIdx.z;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int hd = a.head_dim, G = a.n_head / a.n_kv_head;
+  const int hd = a.head_dim;
   // The batch's metadata and the keys more than n_tokens positions back (a batch holds at most
   // n_tokens positions of one sequence, so earlier steps wrote them) do not depend on the kernels
   // before this one: they are read before waiting on them.
   const int pos = a.positions[t];
   const int lo = a.sliding_window > 0 && pos - a.sliding_window + 1 > 0 ? pos - a.sliding_window + 1 : 0;
   const int n_keys = pos - lo + 1;
-  const int per = (n_keys + kDecodeSplits - 1) / kDecodeSplits;
+  const int per = (n_keys + kSplits - 1) / kSplits;
   const int j0 = lo + split * per, j1 = min(pos + 1, j0 + per);
   // Keys <= j_old were written by earlier steps; fused (k_new), only the token's own is not.
   const int j_old = a.k_new ? pos - 1 : pos - a.n_tokens;
@@ -64,9 +82,11 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
       float2 kk = make_float2(a.k_new[src + d], a.k_new[src + d + 1]);
       if (d < a.n_dims) kk = rope_pair(kk.x, kk.y, cs[d], cs[d + 1]);
       const float2 vv = make_float2(a.v_new[src + d], a.v_new[src + d + 1]);
-      KV* kd = const_cast<KV*>(kc) + dst + d;
-      KV* vd = const_cast<KV*>(vc) + dst + d;
-      kv_store(kd, kk.x), kv_store(kd + 1, kk.y), kv_store(vd, vv.x), kv_store(vd + 1, vv.y);
+      if (stores) {
+        KV* kd = const_cast<KV*>(kc) + dst + d;
+        KV* vd = const_cast<KV*>(vc) + dst + d;
+        kv_store(kd, kk.x), kv_store(kd + 1, kk.y), kv_store(vd, vv.x), kv_store(vd + 1, vv.y);
+      }
       kf[u][i] = make_float2(kv_round<KV>(kk.x), kv_round<KV>(kk.y));
       vf[u][i] = make_float2(kv_round<KV>(vv.x), kv_round<KV>(vv.y));
     }
@@ -101,7 +121,7 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
 #pragma unroll
   for (int g = 0; g < GMAX; ++g) {
     m[g] = -FLT_MAX, l[g] = 0.0f;
-    const float* qh = a.q + (static_cast<int64_t>(t) * a.n_head + kvh * G + min(g, G - 1)) * hd;
+    const float* qh = a.q + (static_cast<int64_t>(t) * a.n_head + h0 + min(g, GB - 1)) * hd;
 #pragma unroll
     for (int i = 0; i < P; ++i) {
       const int d = 2 * lane + 64 * i;
@@ -146,7 +166,7 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
     // Online softmax over the group at once.
 #pragma unroll
     for (int g = 0; g < GMAX; ++g) {
-      if (g >= G) break;
+      if (g >= GB) break;
       float m_new = m[g];
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) m_new = u < nv ? fmaxf(m_new, sc[u][g]) : m_new;
@@ -173,8 +193,8 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
 
   // Merge the warps: per query head, max, rescaled sums and outputs: the block's partial.
   __shared__ float sm_m[kWarps][GMAX], sm_l[kWarps][GMAX];
-  __shared__ float sm_acc[kWarps][GMAX][kMaxHeadDim];
-  __shared__ float part_m[GMAX], part_l[GMAX], part_o[GMAX][kMaxHeadDim];
+  __shared__ float sm_acc[kWarps][GMAX][kHd];
+  __shared__ float part_m[GMAX], part_l[GMAX], part_o[GMAX][kHd];
 #pragma unroll
   for (int g = 0; g < GMAX; ++g) {
     if (lane == 0) sm_m[warp][g] = m[g], sm_l[warp][g] = l[g];
@@ -185,7 +205,7 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
     }
   }
   __syncthreads();
-  for (int e = threadIdx.x; e < G * hd; e += kThreads) {
+  for (int e = threadIdx.x; e < GB * hd; e += kThreads) {
     const int g = e / hd, d = e % hd;
     float mx = -FLT_MAX;
 #pragma unroll
@@ -200,50 +220,65 @@ __global__ void __launch_bounds__(kThreads) attention_decode_kernel(AttentionArg
     if (d == 0) part_m[g] = mx, part_l[g] = sum;
     part_o[g][d] = o;
   }
-  // The splits merge through distributed shared memory: block `split` of the cluster writes the
-  // outputs e = 32 (split + kDecodeSplits i) + lane of the G * hd (whole warps per 32-element chunk).
+  // The splits merge: block `split` writes the outputs e = 32 (split + kSplits i) + lane of the
+  // GB * hd (whole warps per 32-element chunk). S > 1: the partials of the cluster's blocks, read
+  // through distributed shared memory.
   cg::cluster_group cluster = cg::this_cluster();
-  cluster.sync();
-  const int rank = static_cast<int>(cluster.block_rank());
-  for (int e = 32 * (rank + kDecodeSplits * warp) + lane; e - lane < G * hd; e += 32 * kDecodeSplits * kWarps) {
+  if constexpr (kSplits > 1) {
+    cluster.sync();
+  } else {
+    __syncthreads();
+  }
+  const int rank = kSplits > 1 ? static_cast<int>(cluster.block_rank()) : 0;
+  for (int e = 32 * (rank + kSplits * warp) + lane; e - lane < GB * hd; e += 32 * kSplits * kWarps) {
     // with out_q8, hd % 32 == 0: a warp's 32 elements are one chunk of one head
-    const bool in = e < G * hd;
+    const bool in = e < GB * hd;
     const int g = in ? e / hd : 0, d = in ? e % hd : 0;
-    float ms[kDecodeSplits], ls[kDecodeSplits], os[kDecodeSplits];
+    float ms[kSplits], ls[kSplits], os[kSplits];
 #pragma unroll
-    for (int sp = 0; sp < kDecodeSplits; ++sp) {  // every remote load issued before any is used
-      ms[sp] = cluster.map_shared_rank(part_m, sp)[g];
-      ls[sp] = cluster.map_shared_rank(part_l, sp)[g];
-      os[sp] = cluster.map_shared_rank(&part_o[0][0], sp)[g * kMaxHeadDim + d];
+    for (int sp = 0; sp < kSplits; ++sp) {  // every remote load issued before any is used
+      if constexpr (kSplits > 1) {
+        ms[sp] = cluster.map_shared_rank(part_m, sp)[g];
+        ls[sp] = cluster.map_shared_rank(part_l, sp)[g];
+        os[sp] = cluster.map_shared_rank(&part_o[0][0], sp)[g * kHd + d];
+      } else {
+        ms[sp] = part_m[g], ls[sp] = part_l[g], os[sp] = part_o[g][d];
+      }
     }
     float mx = -FLT_MAX;
 #pragma unroll
-    for (int sp = 0; sp < kDecodeSplits; ++sp) mx = fmaxf(mx, ms[sp]);
+    for (int sp = 0; sp < kSplits; ++sp) mx = fmaxf(mx, ms[sp]);
     float sum = 0.0f, o = 0.0f;
 #pragma unroll
-    for (int sp = 0; sp < kDecodeSplits; ++sp) {
+    for (int sp = 0; sp < kSplits; ++sp) {
       const float f = __expf(ms[sp] - mx);
       sum += ls[sp] * f;
       o += os[sp] * f;
     }
     const float v = sum > 0.0f ? o / sum : 0.0f;
-    const int64_t col = (static_cast<int64_t>(kvh) * G + g) * hd + d;
+    const int64_t col = static_cast<int64_t>(h0 + g) * hd + d;
     if (in) a.out[static_cast<int64_t>(t) * a.n_head * hd + col] = v;
     if (a.out_q8.q && in) quantize_chunk_warp(v, a.out_q8, t, col / 32);
   }
-  cluster.sync();  // no block leaves while another reads its shared memory
+  if constexpr (kSplits > 1) cluster.sync();  // no block leaves while another reads its shared memory
 }
 
 template <int GMAX, int P, typename KV>
 void launch_p(const AttentionArgs& a, float scale, cudaStream_t s) {
+  if (P <= 2 && short_context(a)) {  // a block per query head, every key loaded at once
+    const dim3 grid(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tokens), 1);
+    launch(attention_decode_kernel<1, P, KV, ShortCut>, grid, 32 * ShortCut::kWarps, 0, s, a, scale);
+    return;
+  }
   static const bool allowed = [] {  // clusters of 16 blocks: past the portable size of 8
-    QUARREL_CUDA_CHECK(cudaFuncSetAttribute(attention_decode_kernel<GMAX, P, KV>,
+    QUARREL_CUDA_CHECK(cudaFuncSetAttribute(attention_decode_kernel<GMAX, P, KV, SplitCut>,
                                             cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
     return true;
   }();
   (void)allowed;
   const dim3 grid(static_cast<unsigned>(a.n_kv_head), static_cast<unsigned>(a.n_tokens), kDecodeSplits);
-  launch_cluster(attention_decode_kernel<GMAX, P, KV>, grid, kThreads, dim3(1, 1, kDecodeSplits), 0, s, a, scale);
+  launch_cluster(attention_decode_kernel<GMAX, P, KV, SplitCut>, grid, 32 * SplitCut::kWarps, dim3(1, 1, kDecodeSplits),
+                 0, s, a, scale);
 }
 
 template <int GMAX, typename KV>
@@ -262,6 +297,14 @@ void launch_g(const AttentionArgs& a, float scale, cudaStream_t s) {
 bool attention_decode_takes(const AttentionArgs& a) {
   return a.head_dim > 0 && a.head_dim % 2 == 0 && a.head_dim <= kMaxHeadDim && a.n_kv_head > 0 &&
          a.n_head % a.n_kv_head == 0 && a.n_head / a.n_kv_head <= 8 && (!a.out_q8.q || a.head_dim % 32 == 0);
+}
+
+bool short_context(const AttentionArgs& a) {
+  static const bool on = [] {
+    const char* e = std::getenv("QUARREL_CUDA_SHORT_ATTENTION");
+    return !(e && e[0] == '0');
+  }();
+  return on && a.max_keys > 0 && a.max_keys <= kShortContextKeys && a.head_dim <= 128;
 }
 
 void attention_decode(const AttentionArgs& a, cudaStream_t s) {

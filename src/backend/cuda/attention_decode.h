@@ -8,8 +8,8 @@
 // online softmax per warp. Warps merge in shared memory into the block's partial (max, sum,
 // unnormalised output); the splits' blocks of a (KV head, token) are one thread-block
 // cluster and merge the partials through distributed shared memory, each writing a share of the
-// outputs: one launch, no global scratch, so a CUDA graph of the decode step does not depend on
-// the context length. Keys more than n_tokens positions back are loaded before the wait on the
+// outputs: one launch, no global scratch. Short contexts take a second kernel (below), so a
+// decode graph depends on the context only through which of the two it holds. Keys more than n_tokens positions back are loaded before the wait on the
 // kernel before (PDL): only the step's own keys and q wait for it. With AttentionArgs::k_new it
 // also rotates q and the step's own key and stores the new K/V (rope_kv_store's work).
 #include <cstddef>
@@ -22,6 +22,17 @@
 namespace quarrel::cuda {
 
 constexpr int kDecodeSplits = 16;  // one cluster (H200, 8B Q4_K_M tg128: 8 splits the same, 4 slower)
+
+// Batches whose tokens attend to at most this many keys (AttentionArgs::max_keys) take a kernel
+// without clusters: a block of 16 warps per query head loads every key before it waits on the
+// kernel before, and merges its warps in shared memory (head_dim <= 128). A cluster launch costs
+// about 1.5 us per layer on the H200, more than such a context's keys take to read (8B, tg128
+// from an empty context: Q4_K_M 542.4-542.9 -> 546.5-548.4 tok/s, Q4_0 600.5 -> 618.6; the 1B
+// within noise). A token past the limit is still computed right by it, only slower.
+constexpr int kShortContextKeys = 128;
+// Whether attention_decode takes the short-context kernel for a (QUARREL_CUDA_SHORT_ATTENTION=0:
+// never, for comparisons).
+bool short_context(const AttentionArgs& a);
 
 // Whether attention_decode() runs its own kernel for these arguments (head_dim even and <= 256,
 // at most 8 query heads per KV head, head_dim % 32 == 0 with out_q8); otherwise it runs

@@ -67,6 +67,7 @@ struct CudaBackend::Impl {
          meta_bytes = 0;
   int n_tiles = 0;  // prompt batches: attention_prefill query tiles in the metadata
   bool one_token_per_seq = false;  // this batch: every sequence one token (a graph key bit)
+  int max_keys = 0;  // this batch: the most keys a token attends to, up to kShortContextKeys + 1 (a graph key bit)
   cuda::PinnedBuffer meta_h, out_h;
   cuda::DeviceBuffer meta_d;
   std::map<uint32_t, cudaGraphExec_t> graphs;
@@ -351,6 +352,7 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   a.head_dim = static_cast<int>(hd);
   a.block_size = r.block_size;
   a.sliding_window = static_cast<int>(hp.sliding_window);
+  a.max_keys = max_keys;
   const cuda::Q8Act attq = q8_for(hp.n_embd_attn_out());
   if (q8) a.out_q8 = attq;
   // Decode batches whose every sequence has one token: RoPE and the KV store happen inside
@@ -608,9 +610,18 @@ void CudaBackend::run(const Batch& batch, Output mode) {
               d.meta_h_at<float>(d.off_cs));
 
   d.one_token_per_seq = batch.seqs.size() == batch.size();
+  // The keys a token attends to, capped just past the short-context kernel's limit: a graph
+  // captured for short contexts is not replayed for longer ones (it would be right, but slower).
+  d.max_keys = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const int64_t keys = hp.sliding_window > 0 ? std::min<int64_t>(batch.positions[i] + 1, hp.sliding_window)
+                                               : batch.positions[i] + 1;
+    d.max_keys = static_cast<int>(std::max<int64_t>(d.max_keys, std::min<int64_t>(keys, cuda::kShortContextKeys + 1)));
+  }
+  const bool short_keys = d.max_keys <= cuda::kShortContextKeys;
   if (d.opt.cuda_graphs && n <= cuda::kMatvecMaxCols) {
     const uint32_t key = static_cast<uint32_t>(n) | static_cast<uint32_t>(n_out) << 8 | static_cast<uint32_t>(mode) << 16 |
-                         static_cast<uint32_t>(d.one_token_per_seq) << 24;
+                         static_cast<uint32_t>(d.one_token_per_seq) << 24 | static_cast<uint32_t>(short_keys) << 25;
     auto it = d.graphs.find(key);
     if (it == d.graphs.end()) {
       QUARREL_CUDA_CHECK(cudaStreamBeginCapture(d.stream, cudaStreamCaptureModeThreadLocal));

@@ -152,6 +152,9 @@ struct AttentionArgs {
   const float* v_new = nullptr;
   const float* cos_sin = nullptr;
   int n_dims = 0;
+  // attention_decode only: a promise that no token attends to more keys than this (0: none). The
+  // kernel it picks is right for any context; this only chooses the fastest for the batch.
+  int max_keys = 0;
 };
 constexpr int kAttentionMaxHeadDim = 512;
 void attention(const AttentionArgs& a, cudaStream_t s);

@@ -247,6 +247,15 @@ void run_case(std::mt19937_64& rng, const Case& c) {
   attention_decode(ad, nullptr);
   const double err_dec = rel_error(to_host<float>(out_dec, qn), want);
   EXPECT_LT(err_dec, 1e-4) << "attention_decode against float64, " << describe(c);
+  // Its short-context kernel (taken for head sizes <= 128 when AttentionArgs::max_keys promises at
+  // most kShortContextKeys keys) is right for any context: here also far past the promise.
+  auto out_short = poisoned(qn * 4);
+  AttentionArgs as = a;
+  as.out = out_short.get<float>();
+  as.max_keys = kShortContextKeys;
+  attention_decode(as, nullptr);
+  EXPECT_LT(rel_error(to_host<float>(out_short, qn), want), 1e-4)
+      << "attention_decode (short-context kernel: " << short_context(as) << ") against float64, " << describe(c);
 
   const double err_ref = rel_error(got_ref, want), err = rel_error(got, want);
   EXPECT_LT(err_ref, 1e-4) << "attention() against float64";

@@ -13,6 +13,7 @@
 
 #include "backend/cpu/ops.h"
 #include "backend/cpu_backend.h"
+#include "backend/cuda/attention_decode.h"
 #include "backend/cuda/cuda_backend.h"
 #include "common/test_data.h"
 #include "core/error.h"
@@ -26,10 +27,11 @@ namespace fs = std::filesystem;
 
 constexpr int32_t kBlock = 16, kBlocks = 24;
 
-// A sequence whose logical block j is pool block (kBlocks - 1 - j - offset): scattered, reversed.
-std::vector<int32_t> table(int offset) {
+// A sequence of n blocks whose logical block j is pool block (kBlocks - 1 - j - offset):
+// scattered, reversed.
+std::vector<int32_t> table(int offset, int n = 8) {
   std::vector<int32_t> t;
-  for (int j = 0; j < 8; ++j) t.push_back(kBlocks - 1 - j - offset);
+  for (int j = 0; j < n; ++j) t.push_back(kBlocks - 1 - j - offset);
   return t;
 }
 int32_t slot_of(const std::vector<int32_t>& t, int32_t pos) { return t[static_cast<size_t>(pos / kBlock)] * kBlock + pos % kBlock; }
@@ -46,15 +48,15 @@ double rel(std::span<const float> a, std::span<const float> b) {
 
 // Prompt of n_prompt tokens (all logits) then n_decode greedy steps (the CPU's choice fed to
 // both); returns the largest relative logit error of the prompt rows and of the decode rows.
-// The CPU keeps its KV cache in f16, the GPU in gpu_kv.
+// The CPU keeps its KV cache in f16, the GPU in gpu_kv. *graphs: the decode graphs the GPU made.
 std::pair<double, double> compare(const std::string& path, int n_prompt, int n_decode,
-                                  GgmlType gpu_kv = GgmlType::F16) {
+                                  GgmlType gpu_kv = GgmlType::F16, size_t* graphs = nullptr) {
   auto m = model::Model::load(path, {.n_ctx = 256});
   CpuBackend cpu({.n_threads = 2});
   CudaBackend gpu;
   cpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock});
   gpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock, .type = gpu_kv});
-  const auto bt = table(0);
+  const auto bt = table(0, std::max(8, (n_prompt + n_decode + kBlock - 1) / kBlock));
   Batch b;
   b.set_sequence(3, bt, n_prompt);
   for (int p = 0; p < n_prompt; ++p) {
@@ -80,6 +82,7 @@ std::pair<double, double> compare(const std::string& path, int n_prompt, int n_d
   if (n_decode > 0) {
     EXPECT_GT(gpu.graph_count(), 0u);
   }
+  if (graphs) *graphs = gpu.graph_count();
   std::printf("%s (gpu KV %s): max relative logit error vs cpu (KV F16): prompt %.2e, decode %.2e\n", path.c_str(),
               std::string(type_name(gpu_kv)).c_str(), e_prompt, e_decode);
   return {e_prompt, e_decode};
@@ -90,6 +93,32 @@ TEST(CudaBackend, Stories260KMatchesCpu) {
   const auto [ep, ed] = compare(test::data_path("models/stories260K.gguf").string(), 21, 12);
   EXPECT_LT(ep, 2e-3);
   EXPECT_LT(ed, 2e-3);
+}
+
+// Decode steps that cross kShortContextKeys keys: the graph of the short-context attention kernel
+// (a block per query head) gives way to one of the split kernel, and the logits stay the CPU's
+// on both sides of the change (F16: GQA groups of the synthetic llama; Q4_K_M: int8 activations).
+TEST(CudaBackend, DecodeAcrossTheShortContextLimitMatchesCpu) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  const fs::path dir = test::temp_dir("quarrel-cuda-short");
+  for (const std::string mix : {"F16", "Q4_K_M"}) {
+    model::SyntheticSpec s;
+    s.arch = "llama";
+    s.seed = 7;
+    if (mix == "F16") {
+      s.type = GgmlType::F16;
+    } else {
+      s.mix = mix;
+    }
+    const std::string path = (dir / (mix + ".gguf")).string();
+    model::write_synthetic_model(s, path);
+    size_t graphs = 0;
+    const int n_prompt = cuda::kShortContextKeys - 6;
+    const auto [ep, ed] = compare(path, n_prompt, 12, GgmlType::F16, &graphs);
+    EXPECT_LT(ed, mix == "F16" ? 5e-3 : 5e-2) << mix << ": decode";
+    EXPECT_EQ(graphs, 2u) << mix << ": one decode graph per attention kernel";
+  }
+  fs::remove_all(dir);
 }
 
 struct Case {

@@ -458,13 +458,16 @@ TEST(CudaKernels, RopeKvStoresFp8AsHostRounding) {
 // attention_decode with RoPE and the KV store fused in (k_new) against rope_kv_store followed by
 // attention_decode: the same outputs and the same cache bytes, bit for bit, for f16 and fp8
 // caches, GQA groups of 1, 4 and 8, partial rotation (n_dims < head_dim), a sliding window, and
-// keys of earlier steps already cached; several sequences of one token each.
+// keys of earlier steps already cached; several sequences of one token each; both kernels
+// (AttentionArgs::max_keys 0: the split one; kShortContextKeys: a block per query head, where
+// only the first of a KV head's group stores the new key).
 TEST(CudaKernels, AttentionDecodeWithFusedRopeEqualsRopeThenAttention) {
   QUARREL_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(test::test_seed());
   struct Shape {
     int n_head, n_kv, hd, n_dims, block, window;
   };
+  for (const int max_keys : {0, kShortContextKeys})
   for (const uint32_t kv_type : {kDevF16, kDevF8E4M3}) {
     for (const Shape sh : {Shape{32, 8, 128, 128, 16, 0}, Shape{8, 8, 64, 32, 32, 0}, Shape{16, 2, 64, 64, 16, 20},
                            Shape{4, 4, 256, 256, 16, 0}}) {
@@ -514,6 +517,7 @@ TEST(CudaKernels, AttentionDecodeWithFusedRopeEqualsRopeThenAttention) {
       AttentionArgs a = test::paged_attention_args(kq_a, kca, vca, kv_type, posb, offb, tbb, n_tok,
                                                    {sh.n_head, sh.n_kv, sh.hd, sh.block, sh.window});
       a.out = out_a.get<float>();
+      a.max_keys = max_keys;
       attention_decode(a, nullptr);
 
       AttentionArgs b = a;
@@ -525,9 +529,13 @@ TEST(CudaKernels, AttentionDecodeWithFusedRopeEqualsRopeThenAttention) {
       b.v_new = vb.get<float>();
       b.cos_sin = csb.get<float>();
       b.n_dims = sh.n_dims;
+      const int64_t q_width = static_cast<int64_t>(sh.n_head) * sh.hd;  // and quantized, as decode asks
+      auto q8b = poisoned(q8_act_bytes(q_width, n_tok));
+      b.out_q8 = q8_act_at(q8b.get(), q_width, n_tok);
       attention_decode(b, nullptr);
 
-      const std::string what = std::string(kv_type == kDevF16 ? "f16" : "fp8") + " heads " + std::to_string(sh.n_head) +
+      const std::string what = std::string(short_context(b) ? "short-context kernel " : "split kernel ") +
+                               (kv_type == kDevF16 ? "f16" : "fp8") + " heads " + std::to_string(sh.n_head) +
                                "/" + std::to_string(sh.n_kv) + " hd " + std::to_string(sh.hd) + " n_dims " +
                                std::to_string(sh.n_dims);
       const auto got = to_host<uint32_t>(out_b, q.size()), want = to_host<uint32_t>(out_a, q.size());
@@ -540,6 +548,10 @@ TEST(CudaKernels, AttentionDecodeWithFusedRopeEqualsRopeThenAttention) {
       }
       EXPECT_EQ(differ, 0u) << what;
       EXPECT_EQ(not_finite, 0u) << what << ": outputs of rope_kv_store + attention_decode";
+      DeviceBuffer q8ref(q8_act_bytes(q_width, n_tok));  // the same bytes as quantizing the output afterwards
+      QUARREL_CUDA_CHECK(cudaMemset(q8ref.get(), 0xFF, q8ref.size()));
+      quantize_q8(out_b.get<float>(), q_width, q_width, n_tok, q8_act_at(q8ref.get(), q_width, n_tok), nullptr);
+      EXPECT_EQ(to_host<uint8_t>(q8b, q8b.size()), to_host<uint8_t>(q8ref, q8ref.size())) << what << ": out_q8";
       EXPECT_TRUE(to_host<uint8_t>(kcb, cache_bytes) == to_host<uint8_t>(kca, cache_bytes)) << what;
       EXPECT_TRUE(to_host<uint8_t>(vcb, cache_bytes) == to_host<uint8_t>(vca, cache_bytes)) << what;
     }
