@@ -3,6 +3,7 @@
 
 #include <cooperative_groups.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cstdlib>
 
@@ -29,7 +30,7 @@ struct Cut {
   static constexpr bool kOneHead = H1;
 };
 using SplitCut = Cut<4, 4, kDecodeSplits, false>;  // any context
-using ShortCut = Cut<16, 8, 1, true>;              // contexts of at most kShortContextKeys keys: one pass, no cluster
+using ShortCut = Cut<16, 8, 1, true>;              // short contexts: no cluster
 static_assert(ShortCut::kWarps * ShortCut::kUnroll == kShortContextKeys, "the short cut loads every key at once");
 
 // GMAX: query heads per block rounded up (runtime <= GMAX); P: element pairs per lane
@@ -299,12 +300,16 @@ bool attention_decode_takes(const AttentionArgs& a) {
          a.n_head % a.n_kv_head == 0 && a.n_head / a.n_kv_head <= 8 && (!a.out_q8.q || a.head_dim % 32 == 0);
 }
 
-bool short_context(const AttentionArgs& a) {
-  static const bool on = [] {
+int short_context_keys() {
+  static const int keys = [] {
     const char* e = std::getenv("QUARREL_CUDA_SHORT_ATTENTION");
-    return !(e && e[0] == '0');
+    return e ? std::max(0, std::atoi(e)) : kShortContextKeys;
   }();
-  return on && a.max_keys > 0 && a.max_keys <= kShortContextKeys && a.head_dim <= 128;
+  return keys;
+}
+
+bool short_context(const AttentionArgs& a) {
+  return a.max_keys > 0 && a.max_keys <= short_context_keys() && a.head_dim <= 128;
 }
 
 void attention_decode(const AttentionArgs& a, cudaStream_t s) {

@@ -30,8 +30,13 @@ constexpr int kDecodeSplits = 16;  // one cluster (H200, 8B Q4_K_M tg128: 8 spli
 // from an empty context: Q4_K_M 542.4-542.9 -> 546.5-548.4 tok/s, Q4_0 600.5 -> 618.6; the 1B
 // within noise). A token past the limit is still computed right by it, only slower.
 constexpr int kShortContextKeys = 128;
-// Whether attention_decode takes the short-context kernel for a (QUARREL_CUDA_SHORT_ATTENTION=0:
-// never, for comparisons).
+// The most keys per token for which attention_decode takes that kernel: kShortContextKeys, or
+// for comparisons QUARREL_CUDA_SHORT_ATTENTION=N (0: never). Past kShortContextKeys it takes one
+// more pass over the keys per 128, loaded after the PDL wait: slower than the split kernel there
+// (8B Q4_K_M, tg from an empty context, limit 0 / 128 / 256 / 512 keys: tg256 535.5 / 538.0 /
+// 520.1; tg512 511.1 / 513.5 / 506.5 / 461.7 tok/s).
+int short_context_keys();
+// Whether attention_decode takes the short-context kernel for a.
 bool short_context(const AttentionArgs& a);
 
 // Whether attention_decode() runs its own kernel for these arguments (head_dim even and <= 256,

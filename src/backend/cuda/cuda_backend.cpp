@@ -67,7 +67,7 @@ struct CudaBackend::Impl {
          meta_bytes = 0;
   int n_tiles = 0;  // prompt batches: attention_prefill query tiles in the metadata
   bool one_token_per_seq = false;  // this batch: every sequence one token (a graph key bit)
-  int max_keys = 0;  // this batch: the most keys a token attends to, up to kShortContextKeys + 1 (a graph key bit)
+  int max_keys = 0;  // this batch: the most keys a token attends to, up to short_context_keys() + 1 (a graph key bit)
   cuda::PinnedBuffer meta_h, out_h;
   cuda::DeviceBuffer meta_d;
   std::map<uint32_t, cudaGraphExec_t> graphs;
@@ -616,9 +616,9 @@ void CudaBackend::run(const Batch& batch, Output mode) {
   for (size_t i = 0; i < batch.size(); ++i) {
     const int64_t keys = hp.sliding_window > 0 ? std::min<int64_t>(batch.positions[i] + 1, hp.sliding_window)
                                                : batch.positions[i] + 1;
-    d.max_keys = static_cast<int>(std::max<int64_t>(d.max_keys, std::min<int64_t>(keys, cuda::kShortContextKeys + 1)));
+    d.max_keys = static_cast<int>(std::max<int64_t>(d.max_keys, std::min<int64_t>(keys, cuda::short_context_keys() + 1)));
   }
-  const bool short_keys = d.max_keys <= cuda::kShortContextKeys;
+  const bool short_keys = d.max_keys <= cuda::short_context_keys();
   if (d.opt.cuda_graphs && n <= cuda::kMatvecMaxCols) {
     const uint32_t key = static_cast<uint32_t>(n) | static_cast<uint32_t>(n_out) << 8 | static_cast<uint32_t>(mode) << 16 |
                          static_cast<uint32_t>(d.one_token_per_seq) << 24 | static_cast<uint32_t>(short_keys) << 25;

@@ -113,7 +113,7 @@ TEST(CudaBackend, DecodeAcrossTheShortContextLimitMatchesCpu) {
     const std::string path = (dir / (mix + ".gguf")).string();
     model::write_synthetic_model(s, path);
     size_t graphs = 0;
-    const int n_prompt = cuda::kShortContextKeys - 6;
+    const int n_prompt = cuda::short_context_keys() - 6;
     const auto [ep, ed] = compare(path, n_prompt, 12, GgmlType::F16, &graphs);
     EXPECT_LT(ed, mix == "F16" ? 5e-3 : 5e-2) << mix << ": decode";
     EXPECT_EQ(graphs, 2u) << mix << ": one decode graph per attention kernel";
