@@ -266,10 +266,12 @@ __global__ void __launch_bounds__(32 * CUT::kWarps) attention_decode_kernel(Atte
 
 template <int GMAX, int P, typename KV>
 void launch_p(const AttentionArgs& a, float scale, cudaStream_t s) {
-  if (P <= 2 && short_context(a)) {  // a block per query head, every key loaded at once
-    const dim3 grid(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tokens), 1);
-    launch(attention_decode_kernel<1, P, KV, ShortCut>, grid, 32 * ShortCut::kWarps, 0, s, a, scale);
-    return;
+  if constexpr (P <= 2) {  // head_dim <= 128
+    if (short_context(a)) {  // a block per query head, every key loaded at once
+      const dim3 grid(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tokens), 1);
+      launch(attention_decode_kernel<1, P, KV, ShortCut>, grid, 32 * ShortCut::kWarps, 0, s, a, scale);
+      return;
+    }
   }
   static const bool allowed = [] {  // clusters of 16 blocks: past the portable size of 8
     QUARREL_CUDA_CHECK(cudaFuncSetAttribute(attention_decode_kernel<GMAX, P, KV, SplitCut>,

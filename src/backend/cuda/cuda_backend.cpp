@@ -67,7 +67,7 @@ struct CudaBackend::Impl {
          meta_bytes = 0;
   int n_tiles = 0;  // prompt batches: attention_prefill query tiles in the metadata
   bool one_token_per_seq = false;  // this batch: every sequence one token (a graph key bit)
-  int max_keys = 0;  // this batch: the most keys a token attends to, up to short_context_keys() + 1 (a graph key bit)
+  int max_keys = 0;  // this batch: the most keys a token attends to (whether it is short: a graph key bit)
   cuda::PinnedBuffer meta_h, out_h;
   cuda::DeviceBuffer meta_d;
   std::map<uint32_t, cudaGraphExec_t> graphs;
@@ -610,13 +610,13 @@ void CudaBackend::run(const Batch& batch, Output mode) {
               d.meta_h_at<float>(d.off_cs));
 
   d.one_token_per_seq = batch.seqs.size() == batch.size();
-  // The keys a token attends to, capped just past the short-context kernel's limit: a graph
-  // captured for short contexts is not replayed for longer ones (it would be right, but slower).
+  // The most keys a token attends to: a graph captured for short contexts is not replayed for
+  // longer ones (it would be right, but slower).
   d.max_keys = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     const int64_t keys = hp.sliding_window > 0 ? std::min<int64_t>(batch.positions[i] + 1, hp.sliding_window)
                                                : batch.positions[i] + 1;
-    d.max_keys = static_cast<int>(std::max<int64_t>(d.max_keys, std::min<int64_t>(keys, cuda::short_context_keys() + 1)));
+    d.max_keys = std::max(d.max_keys, static_cast<int>(keys));
   }
   const bool short_keys = d.max_keys <= cuda::short_context_keys();
   if (d.opt.cuda_graphs && n <= cuda::kMatvecMaxCols) {
