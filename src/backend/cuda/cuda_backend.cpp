@@ -38,6 +38,29 @@ size_t pow2_at_least(size_t n, size_t lo) {
   return c;
 }
 
+// Where each part of a batch's metadata sits in the pinned block and its device copy, for up to
+// `tokens` tokens and `bt` block-table entries; bytes: the extent a forward copies.
+struct MetaLayout {
+  size_t slots = 0, tokens = 0, pos = 0, bt_off = 0, rows = 0, cs = 0, bt = 0, tiles = 0, bytes = 0;
+};
+MetaLayout meta_layout(size_t tokens, size_t bt, int n_dims) {
+  MetaLayout l;
+  auto take = [&](size_t bytes) {
+    const size_t o = l.bytes;
+    l.bytes += aligned(bytes);
+    return o;
+  };
+  l.slots = take(tokens * 8);
+  l.tokens = take(tokens * 4);
+  l.pos = take(tokens * 4);
+  l.bt_off = take(tokens * 4);
+  l.rows = take(tokens * 4);
+  l.cs = take(tokens * static_cast<size_t>(n_dims) * 4);  // cos, sin per rotated pair
+  l.bt = take(bt * 4);
+  l.tiles = take(tokens * 8);
+  return l;
+}
+
 }  // namespace
 
 struct CudaBackend::Impl {
@@ -62,9 +85,12 @@ struct CudaBackend::Impl {
   float *gate = nullptr, *up = nullptr, *logits = nullptr;
   void* xh = nullptr;
   int32_t* ids = nullptr;
-  // Batch metadata: one pinned block copied to one device block each forward.
-  size_t off_slots = 0, off_tokens = 0, off_pos = 0, off_bt_off = 0, off_rows = 0, off_cs = 0, off_bt = 0, off_tiles = 0,
-         meta_bytes = 0;
+  // Batch metadata: one pinned block copied to one device block each forward. Decode-sized
+  // batches (at most kMatvecMaxCols tokens) use a layout of their own at the block's start, so
+  // that a decode step copies a few KiB, not the metadata of the largest prompt batch (cap
+  // tokens: cos/sin alone are n_dims floats per token).
+  MetaLayout meta_small, meta_big;
+  MetaLayout meta;  // this batch's: one of the two
   int n_tiles = 0;  // prompt batches: attention_prefill query tiles in the metadata
   bool one_token_per_seq = false;  // this batch: every sequence one token (a graph key bit)
   int max_keys = 0;  // this batch: the most keys a token attends to (whether it is short: a graph key bit)
@@ -192,26 +218,13 @@ void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {
   gate = at(o_gate), up = at(o_up), logits = at(o_logits), xh = at(o_xh);
   ids = reinterpret_cast<int32_t*>(at(o_ids));
 
-  size_t m = 0;
-  auto take_m = [&](size_t bytes) {
-    const size_t o = m;
-    m += aligned(bytes);
-    return o;
-  };
   q8buf.reset(cuda::q8_act_bytes(n_big, cuda::kMatvecMaxCols));
   argmax_scratch.reset(cuda::argmax_scratch_bytes(hp.n_vocab, c));
   QUARREL_CUDA_CHECK(cudaMemset(argmax_scratch.get(), 0, argmax_scratch.size()));
-  off_slots = take_m(cap * 8);
-  off_tokens = take_m(cap * 4);
-  off_pos = take_m(cap * 4);
-  off_bt_off = take_m(cap * 4);
-  off_rows = take_m(cap * 4);
-  off_cs = take_m(cap * static_cast<size_t>(n_dims) * 4);
-  off_bt = take_m(bt_cap * 4);
-  off_tiles = take_m(cap * 8);
-  meta_bytes = m;
-  meta_h.reset(m);
-  meta_d.reset(m);
+  meta_small = meta_layout(cuda::kMatvecMaxCols, bt_cap, n_dims);
+  meta_big = meta_layout(cap, bt_cap, n_dims);
+  meta_h.reset(meta_big.bytes);
+  meta_d.reset(meta_big.bytes);
   out_h.reset(static_cast<size_t>(hp.n_vocab) * cap * 4);
 }
 
@@ -325,8 +338,8 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   r.q = q;
   r.k = k;
   r.v = v;
-  r.cos_sin = meta_d_at<float>(off_cs);
-  r.slots = meta_d_at<int64_t>(off_slots);
+  r.cos_sin = meta_d_at<float>(meta.cs);
+  r.slots = meta_d_at<int64_t>(meta.slots);
   r.k_cache = k_cache(il);
   r.v_cache = v_cache(il);
   r.n_tokens = static_cast<int>(n);
@@ -343,9 +356,9 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   a.k_cache = k_cache(il);
   a.v_cache = v_cache(il);
   a.kv_type = kv_dev_type;
-  a.positions = meta_d_at<int32_t>(off_pos);
-  a.bt_offset = meta_d_at<int32_t>(off_bt_off);
-  a.block_tables = meta_d_at<int32_t>(off_bt);
+  a.positions = meta_d_at<int32_t>(meta.pos);
+  a.bt_offset = meta_d_at<int32_t>(meta.bt_off);
+  a.block_tables = meta_d_at<int32_t>(meta.bt);
   a.n_tokens = static_cast<int>(n);
   a.n_head = n_head;
   a.n_kv_head = n_kv;
@@ -368,7 +381,7 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   }
   if (skipped(Stage::kAttention)) {
   } else if (n > cuda::kMatvecMaxCols) {
-    cuda::attention_prefill(a, meta_d_at<int32_t>(off_tiles), n_tiles, stream);
+    cuda::attention_prefill(a, meta_d_at<int32_t>(meta.tiles), n_tiles, stream);
   } else {
     cuda::attention_decode(a, stream);
   }
@@ -392,14 +405,14 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
 
 void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, Output out) {
   const model::HParams& hp = model->hparams();
-  QUARREL_CUDA_CHECK(cudaMemcpyAsync(meta_d.get(), meta_h.get(), meta_bytes, cudaMemcpyHostToDevice, stream));
-  cuda::dequantize_rows_f32(w.token_embd, meta_d_at<int32_t>(off_tokens), n, x, stream);
+  QUARREL_CUDA_CHECK(cudaMemcpyAsync(meta_d.get(), meta_h.get(), meta.bytes, cudaMemcpyHostToDevice, stream));
+  cuda::dequantize_rows_f32(w.token_embd, meta_d_at<int32_t>(meta.tokens), n, x, stream);
   for (int64_t il = 0; il < hp.n_layer; ++il) run_layer(il, n);
   if (n_out == 0) return;
   // The rows that want logits; all of them (decode) need no gather: n_out == n means rows 0..n-1.
   const float* out_rows = x;
   if (n_out != n) {
-    cuda::gather_rows(x, meta_d_at<int32_t>(off_rows), xn, hp.n_embd, n_out, stream);
+    cuda::gather_rows(x, meta_d_at<int32_t>(meta.rows), xn, hp.n_embd, n_out, stream);
     out_rows = xn;
   }
   const bool q8 = n_out <= cuda::kMatvecMaxCols && hp.n_embd % 32 == 0;
@@ -579,21 +592,22 @@ void CudaBackend::run(const Batch& batch, Output mode) {
   size_t bt_total = 0;
   for (const BatchSequence& s : batch.seqs) bt_total += s.block_table.size();
   d.ensure_capacity(static_cast<size_t>(n), bt_total);
+  d.meta = n <= cuda::kMatvecMaxCols ? d.meta_small : d.meta_big;
 
   // Metadata into the pinned block.
   std::vector<int32_t> seq_off(batch.seqs.size());
-  auto* bt = d.meta_h_at<int32_t>(d.off_bt);
+  auto* bt = d.meta_h_at<int32_t>(d.meta.bt);
   size_t o = 0;
   for (size_t s = 0; s < batch.seqs.size(); ++s) {
     seq_off[s] = static_cast<int32_t>(o);
     std::copy(batch.seqs[s].block_table.begin(), batch.seqs[s].block_table.end(), bt + o);
     o += batch.seqs[s].block_table.size();
   }
-  auto* slots = d.meta_h_at<int64_t>(d.off_slots);
-  auto* tokens = d.meta_h_at<int32_t>(d.off_tokens);
-  auto* pos = d.meta_h_at<int32_t>(d.off_pos);
-  auto* bt_off = d.meta_h_at<int32_t>(d.off_bt_off);
-  auto* rows = d.meta_h_at<int32_t>(d.off_rows);
+  auto* slots = d.meta_h_at<int64_t>(d.meta.slots);
+  auto* tokens = d.meta_h_at<int32_t>(d.meta.tokens);
+  auto* pos = d.meta_h_at<int32_t>(d.meta.pos);
+  auto* bt_off = d.meta_h_at<int32_t>(d.meta.bt_off);
+  auto* rows = d.meta_h_at<int32_t>(d.meta.rows);
   int64_t n_out = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     slots[i] = batch.slots[i];
@@ -603,11 +617,11 @@ void CudaBackend::run(const Batch& batch, Output mode) {
     if (batch.want_logits[i]) rows[n_out++] = static_cast<int32_t>(i);
   }
   d.n_tiles = n > cuda::kMatvecMaxCols
-                  ? cuda::build_prefill_tiles(bt_off, static_cast<int>(n), d.meta_h_at<int32_t>(d.off_tiles), static_cast<int>(n))
+                  ? cuda::build_prefill_tiles(bt_off, static_cast<int>(n), d.meta_h_at<int32_t>(d.meta.tiles), static_cast<int>(n))
                   : 0;
   d.rope_cache.build(d.rope, static_cast<int>(hp.head_dim_k), batch.positions);
   std::copy_n(d.rope_cache.token(0), static_cast<size_t>(n) * static_cast<size_t>(d.n_dims),
-              d.meta_h_at<float>(d.off_cs));
+              d.meta_h_at<float>(d.meta.cs));
 
   d.one_token_per_seq = batch.seqs.size() == batch.size();
   // The most keys a token attends to: a graph captured for short contexts is not replayed for
