@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <numbers>
+#include <utility>
 
 #include "backend/cpu/kernels.h"
 #include "core/error.h"
@@ -37,19 +38,30 @@ void RopeCache::build(const RopeParams& p, int head_dim, std::span<const int32_t
   n_tokens_ = static_cast<int64_t>(positions.size());
   cos_sin_.resize(static_cast<size_t>(n_tokens_) * static_cast<size_t>(n_dims));
   const int half = n_dims / 2;
-  // YaRN correction range (ggml_rope_yarn_corr_dims), in pair units.
-  double corr0 = 0, corr1 = 0;
-  double mscale = p.attn_factor;
-  if (p.ext_factor != 0.0f) {
-    corr0 = std::max(0.0, std::floor(yarn_corr_dim(n_dims, p.n_ctx_orig, p.beta_fast, p.freq_base)));
-    corr1 = std::min(static_cast<double>(n_dims - 1), std::ceil(yarn_corr_dim(n_dims, p.n_ctx_orig, p.beta_slow, p.freq_base)));
-    mscale *= 1.0 + 0.1 * std::log(1.0 / p.freq_scale);
+  RopeParams key = p;
+  key.n_dims = n_dims;
+  key.neox = false;
+  if (!have_freqs_ || !(freqs_.p == key)) {
+    Freqs f;
+    f.p = key;
+    // YaRN correction range (ggml_rope_yarn_corr_dims), in pair units.
+    f.mscale = p.attn_factor;
+    if (p.ext_factor != 0.0f) {
+      f.corr0 = std::max(0.0, std::floor(yarn_corr_dim(n_dims, p.n_ctx_orig, p.beta_fast, p.freq_base)));
+      f.corr1 = std::min(static_cast<double>(n_dims - 1),
+                         std::ceil(yarn_corr_dim(n_dims, p.n_ctx_orig, p.beta_slow, p.freq_base)));
+      f.mscale *= 1.0 + 0.1 * std::log(1.0 / p.freq_scale);
+    }
+    f.inv_freq.resize(static_cast<size_t>(half));
+    for (int i = 0; i < half; ++i) {
+      f.inv_freq[i] = std::pow(static_cast<double>(p.freq_base), -2.0 * i / n_dims);
+      if (p.freq_factors) f.inv_freq[i] /= static_cast<double>(p.freq_factors[i]);
+    }
+    freqs_ = std::move(f);
+    have_freqs_ = true;
   }
-  std::vector<double> inv_freq(static_cast<size_t>(half));
-  for (int i = 0; i < half; ++i) {
-    inv_freq[i] = std::pow(static_cast<double>(p.freq_base), -2.0 * i / n_dims);
-    if (p.freq_factors) inv_freq[i] /= static_cast<double>(p.freq_factors[i]);
-  }
+  const double corr0 = freqs_.corr0, corr1 = freqs_.corr1, mscale = freqs_.mscale;
+  const std::vector<double>& inv_freq = freqs_.inv_freq;
   for (int64_t t = 0; t < n_tokens_; ++t) {
     float* cs = cos_sin_.data() + t * n_dims;
     const double pos = positions[static_cast<size_t>(t)];

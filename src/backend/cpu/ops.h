@@ -28,6 +28,7 @@ struct RopeParams {
   float attn_factor = 1.0f;
   float beta_fast = 32.0f;
   float beta_slow = 1.0f;
+  bool operator==(const RopeParams&) const = default;
 };
 
 // cos/sin per (token, pair), built once per batch and shared by every layer and by Q and K.
@@ -49,6 +50,16 @@ class RopeCache {
   bool neox_ = false;
   int64_t n_tokens_ = 0;
   std::vector<float> cos_sin_;
+  // The pairs' frequencies and YaRN ramp depend only on the parameters: kept from the last build
+  // with the same ones (a decode step's build is then a sin/cos per pair, no pow; freq_factors
+  // are compared by address: a model's rope_freqs do not change).
+  struct Freqs {
+    RopeParams p;  // n_dims resolved, neox false
+    std::vector<double> inv_freq;
+    double corr0 = 0, corr1 = 0, mscale = 1;
+  };
+  Freqs freqs_;
+  bool have_freqs_ = false;
 };
 
 // Rotates x: [head_dim, n_heads, n_tokens] in place (token t at x + t * token_stride floats;

@@ -117,6 +117,25 @@ TEST_P(Ops, RopeNormalNeoxScaledYarnAndFrequencyFactors) {
   rope(buf.data(), n_heads, stride, cache);
   for (size_t t = 0; t < pos.size(); ++t)
     for (int64_t i = hd * n_heads; i < stride; ++i) ASSERT_EQ(buf[t * stride + i], 7.0f);
+  // One cache rebuilt for every parameter set in turn, twice over and at other positions (it keeps
+  // the frequencies of the last parameters): the same bits as a fresh cache each time.
+  RopeCache reused;
+  for (int round = 0; round < 2; ++round) {
+    for (size_t pi = 0; pi < params.size(); ++pi) {
+      std::vector<int32_t> at = pos;
+      for (auto& v : at) v += static_cast<int32_t>(round * 7 + pi);
+      reused.build(params[pi], hd, at);
+      const RopeCache fresh(params[pi], hd, at);
+      ASSERT_EQ(reused.n_dims(), fresh.n_dims());
+      ASSERT_EQ(reused.neox(), fresh.neox());
+      for (size_t t = 0; t < at.size(); ++t) {
+        for (int i = 0; i < fresh.n_dims(); ++i) {
+          ASSERT_EQ(reused.token(static_cast<int64_t>(t))[i], fresh.token(static_cast<int64_t>(t))[i])
+              << "params #" << pi << " round " << round << " token " << t << " value " << i;
+        }
+      }
+    }
+  }
 }
 
 TEST_P(Ops, GatedActivations) {
