@@ -267,7 +267,7 @@ __global__ void __launch_bounds__(32 * CUT::kWarps) attention_decode_kernel(Atte
 template <int GMAX, int P, typename KV>
 void launch_p(const AttentionArgs& a, float scale, cudaStream_t s) {
   if constexpr (P <= 2) {  // head_dim <= 128
-    if (short_context(a)) {  // a block per query head, every key loaded at once
+    if (short_context(a.max_keys, a.head_dim)) {  // a block per query head, every key loaded at once
       const dim3 grid(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tokens), 1);
       launch(attention_decode_kernel<1, P, KV, ShortCut>, grid, 32 * ShortCut::kWarps, 0, s, a, scale);
       return;
@@ -310,8 +310,8 @@ int short_context_keys() {
   return keys;
 }
 
-bool short_context(const AttentionArgs& a) {
-  return a.max_keys > 0 && a.max_keys <= short_context_keys() && a.head_dim <= 128;
+bool short_context(int max_keys, int head_dim) {
+  return max_keys > 0 && max_keys <= short_context_keys() && head_dim <= 128;
 }
 
 void attention_decode(const AttentionArgs& a, cudaStream_t s) {

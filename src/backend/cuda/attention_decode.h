@@ -9,8 +9,9 @@
 // unnormalised output); the splits' blocks of a (KV head, token) are one thread-block
 // cluster and merge the partials through distributed shared memory, each writing a share of the
 // outputs: one launch, no global scratch. Short contexts take a second kernel (below), so a
-// decode graph depends on the context only through which of the two it holds. Keys more than n_tokens positions back are loaded before the wait on the
-// kernel before (PDL): only the step's own keys and q wait for it. With AttentionArgs::k_new it
+// decode graph depends on the context only through which of the two it holds. Keys more than
+// n_tokens positions back are loaded before the wait on the kernel before (PDL): only the step's
+// own keys and q wait for it. With AttentionArgs::k_new it
 // also rotates q and the step's own key and stores the new K/V (rope_kv_store's work).
 #include <cstddef>
 #include <cstdint>
@@ -36,8 +37,10 @@ constexpr int kShortContextKeys = 128;
 // (8B Q4_K_M, tg from an empty context, limit 0 / 128 / 256 / 512 keys: tg256 535.5 / 538.0 /
 // 520.1; tg512 511.1 / 513.5 / 506.5 / 461.7 tok/s).
 int short_context_keys();
-// Whether attention_decode takes the short-context kernel for a.
-bool short_context(const AttentionArgs& a);
+// Whether attention_decode takes the short-context kernel for tokens attending to at most
+// max_keys keys (AttentionArgs::max_keys; 0: unknown) of heads of head_dim; the backend keys its
+// decode graphs by it.
+bool short_context(int max_keys, int head_dim);
 
 // Whether attention_decode() runs its own kernel for these arguments (head_dim even and <= 256,
 // at most 8 query heads per KV head, head_dim % 32 == 0 with out_q8); otherwise it runs

@@ -632,7 +632,7 @@ void CudaBackend::run(const Batch& batch, Output mode) {
                                                : batch.positions[i] + 1;
     d.max_keys = std::max(d.max_keys, static_cast<int>(keys));
   }
-  const bool short_keys = d.max_keys <= cuda::short_context_keys();
+  const bool short_keys = cuda::short_context(d.max_keys, static_cast<int>(hp.head_dim_k));
   if (d.opt.cuda_graphs && n <= cuda::kMatvecMaxCols) {
     const uint32_t key = static_cast<uint32_t>(n) | static_cast<uint32_t>(n_out) << 8 | static_cast<uint32_t>(mode) << 16 |
                          static_cast<uint32_t>(d.one_token_per_seq) << 24 | static_cast<uint32_t>(short_keys) << 25;

@@ -255,7 +255,8 @@ void run_case(std::mt19937_64& rng, const Case& c) {
   as.max_keys = kShortContextKeys;
   attention_decode(as, nullptr);
   EXPECT_LT(rel_error(to_host<float>(out_short, qn), want), 1e-4)
-      << "attention_decode (short-context kernel: " << short_context(as) << ") against float64, " << describe(c);
+      << "attention_decode (short-context kernel: " << short_context(as.max_keys, as.head_dim)
+      << ") against float64, " << describe(c);
 
   const double err_ref = rel_error(got_ref, want), err = rel_error(got, want);
   EXPECT_LT(err_ref, 1e-4) << "attention() against float64";

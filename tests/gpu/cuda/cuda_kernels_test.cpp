@@ -534,7 +534,8 @@ TEST(CudaKernels, AttentionDecodeWithFusedRopeEqualsRopeThenAttention) {
       b.out_q8 = q8_act_at(q8b.get(), q_width, n_tok);
       attention_decode(b, nullptr);
 
-      const std::string what = std::string(short_context(b) ? "short-context kernel " : "split kernel ") +
+      const bool short_kernel = short_context(b.max_keys, b.head_dim);
+      const std::string what = std::string(short_kernel ? "short-context kernel " : "split kernel ") +
                                (kv_type == kDevF16 ? "f16" : "fp8") + " heads " + std::to_string(sh.n_head) +
                                "/" + std::to_string(sh.n_kv) + " hd " + std::to_string(sh.hd) + " n_dims " +
                                std::to_string(sh.n_dims);
