@@ -47,8 +47,8 @@ __device__ Best block_best(Best b) {
 
 // grid (slices, rows). partial: [slices, rows] Best; counters: [rows], zero.
 __global__ void argmax_kernel(const float* x, int64_t n, int slices, Best* partial, unsigned* counters, int32_t* ids) {
-  pdl_wait();
   pdl_trigger();
+  pdl_wait();
   const int64_t row = blockIdx.y;
   const float* r = x + row * n;
   const int64_t lo = static_cast<int64_t>(blockIdx.x) * kSliceElems, hi = lo + kSliceElems < n ? lo + kSliceElems : n;

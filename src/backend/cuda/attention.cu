@@ -38,8 +38,8 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, fl
     return ((blk * a.n_kv_head + g) * a.block_size + j % a.block_size) * hd;
   };
   const int64_t first_row = lo + tid <= pos ? row(lo + tid) : 0;
-  pdl_wait();
   pdl_trigger();
+  pdl_wait();
   const float* qt = a.q + (static_cast<int64_t>(t) * a.n_head + h) * hd;
   for (int d = tid; d < hd; d += kThreads) q[d] = qt[d];
   __syncthreads();

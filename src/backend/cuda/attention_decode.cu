@@ -39,6 +39,7 @@ template <int GMAX, int P, typename KV, typename CUT>
 __global__ void __launch_bounds__(32 * CUT::kWarps) attention_decode_kernel(AttentionArgs a, float scale) {
   constexpr int kWarps = CUT::kWarps, kThreads = 32 * kWarps, kUnroll = CUT::kUnroll, kSplits = CUT::kSplits;
   constexpr int kHd = 64 * P;  // head dimensions a block keeps per query head
+  pdl_trigger();
   const int G = a.n_head / a.n_kv_head;
   // Query heads h0 .. h0 + GB - 1 of KV head kvh.
   const int kvh = CUT::kOneHead ? static_cast<int>(blockIdx.x) / G : static_cast<int>(blockIdx.x);
@@ -113,7 +114,6 @@ __global__ void __launch_bounds__(32 * CUT::kWarps) attention_decode_kernel(Atte
   int jb = j0 + warp;
   load_group(jb, [&](int j) { return j <= j_old; });
   pdl_wait();
-  pdl_trigger();
   // q (and the step's own keys next) come from the kernel before: q's loads are issued first, so
   // they are in flight with the new key's instead of after its cache stores.
   float2 q[GMAX][P];

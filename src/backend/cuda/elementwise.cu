@@ -15,14 +15,14 @@ __global__ void add_kernel(const float* a, const float* b, float* y, int64_t n) 
   if (i < n) y[i] = a[i] + b[i];
 }
 __global__ void add_bias_kernel(float* x, const float* bias, int64_t n, int64_t total) {
-  pdl_wait();
   pdl_trigger();
+  pdl_wait();
   const int64_t i = gid();
   if (i < total) x[i] += bias[i % n];
 }
 __global__ void swiglu_kernel(const float* g, const float* u, float* y, int64_t n) {
-  pdl_wait();
   pdl_trigger();
+  pdl_wait();
   const int64_t i = gid();
   if (i < n) {
     const float v = g[i];
@@ -31,8 +31,8 @@ __global__ void swiglu_kernel(const float* g, const float* u, float* y, int64_t 
 }
 // One warp per 32 outputs (n % 32 == 0): row = gid / n.
 __global__ void swiglu_q8_kernel(const float* g, const float* u, float* y, int64_t n, int64_t total, Q8Act q8) {
-  pdl_wait();
   pdl_trigger();
+  pdl_wait();
   const int64_t i = gid();
   if (i - (threadIdx.x & 31) >= total) return;  // whole warps leave together
   const float v = g[i];
@@ -41,8 +41,8 @@ __global__ void swiglu_q8_kernel(const float* g, const float* u, float* y, int64
   quantize_chunk_warp(o, q8, i / n, (i % n) / 32);
 }
 __global__ void gather_kernel(const float* src, const int32_t* rows, float* dst, int64_t n, int64_t total) {
-  pdl_wait();
   pdl_trigger();
+  pdl_wait();
   const int64_t i = gid();
   if (i < total) dst[i] = src[static_cast<int64_t>(rows[i / n]) * n + i % n];
 }

@@ -5,7 +5,10 @@
 // before it reads what an earlier kernel wrote AND before it exits (else a later kernel could
 // run ahead of the one before it); what does not depend on earlier kernels (weights) can be
 // fetched before. pdl_trigger() lets the next kernel's blocks be scheduled as soon as every
-// block of this one has started. QUARREL_CUDA_PDL=0 turns the attribute off (plain launches).
+// block of this one has called it; kernels call it first thing, before their wait: that is safe
+// because every kernel waits before it exits, so a kernel that waits on its predecessor also waits
+// on everything before it, and what the early blocks do before their wait reads only weights or
+// the KV cache of earlier steps. QUARREL_CUDA_PDL=0 turns the attribute off (plain launches).
 #include <cstdlib>
 #include <cstring>
 #include <utility>

@@ -17,6 +17,7 @@ namespace quarrel::cuda {
 template <int R, int C>
 __device__ __forceinline__ void start_rows(const uint8_t* w, size_t row_bytes, int64_t r0, int64_t n,
                                            int64_t n_chunks, float (&acc)[R][C], bool prefetch = true) {
+  pdl_trigger();
   for (int64_t ch = threadIdx.x; prefetch && ch < n_chunks; ch += blockDim.x) {
 #pragma unroll
     for (int r = 0; r < R; ++r) {
@@ -24,7 +25,6 @@ __device__ __forceinline__ void start_rows(const uint8_t* w, size_t row_bytes, i
     }
   }
   pdl_wait();
-  pdl_trigger();
 #pragma unroll
   for (int r = 0; r < R; ++r) {
 #pragma unroll

@@ -14,8 +14,8 @@ namespace {
 
 template <bool kQ8>
 __global__ void rms_norm_kernel(const float* x, const float* w, float* y, int64_t n, float eps, Q8Act q8) {
-  pdl_wait();
   pdl_trigger();
+  pdl_wait();
   const float* xr = x + static_cast<int64_t>(blockIdx.x) * n;
   float* yr = y + static_cast<int64_t>(blockIdx.x) * n;
   float ss = 0.0f;
@@ -32,10 +32,10 @@ __global__ void rms_norm_kernel(const float* x, const float* w, float* y, int64_
 // blockDim.x = n / 4: thread t holds elements [4t, 4t + 4).
 template <bool kQ8>
 __global__ void rms_norm_vec4_kernel(const float* x, const float* w, float* y, int64_t n, float eps, Q8Act q8) {
+  pdl_trigger();
   const int t = threadIdx.x;
   const float4 wv = w ? reinterpret_cast<const float4*>(w)[t] : make_float4(1.0f, 1.0f, 1.0f, 1.0f);
   pdl_wait();
-  pdl_trigger();
   const float4 v = reinterpret_cast<const float4*>(x + static_cast<int64_t>(blockIdx.x) * n)[t];
   const float inv = rsqrtf(block_sum(v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w) / static_cast<float>(n) + eps);
   const float4 o = make_float4(v.x * inv * wv.x, v.y * inv * wv.y, v.z * inv * wv.z, v.w * inv * wv.w);

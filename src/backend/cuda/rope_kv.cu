@@ -13,8 +13,8 @@ namespace {
 
 template <typename KV>
 __global__ void rope_kv_kernel(RopeKvArgs a) {
-  pdl_wait();
   pdl_trigger();
+  pdl_wait();
   const int t = blockIdx.x, h = blockIdx.y, hd = a.head_dim;
   const int64_t slot = a.slots[t];
   const int64_t blk = slot / a.block_size, off = slot % a.block_size;
