@@ -93,6 +93,16 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8
   }
 }
 
+// Q4_0 alone is compiled for 3 blocks of 8 warps per SM: ptxas then gives its kernels more
+// registers (4 rows: 48 -> 64, no spills), i.e. more loads in flight. `scripts/gpu-ab MODEL "-p 0"`
+// on an H200, alternating three times: 8B Q4_0 622.0-622.4 -> 625.8-625.9 tok/s, 1B Q4_0 2019.7 ->
+// 2066.2. Not for the others: a minimum (even of 1 block) raises the K-quant kernels' registers
+// (Q4_K 2 rows 64 -> 80, Q6_K 73 -> 92: 8B Q4_K_M 550 -> 527 tok/s) and Q8_0 lost (425 -> 421).
+template <int C, int R, bool S>
+__global__ void __launch_bounds__(kMaxWarps * 32, 3) matvec_q8_kernel_q4_0(JobSet js, Q8Act x) {
+  matvec_q8_block<kDevQ4_0, C, R, S>(js, x, job_of_block(js));
+}
+
 // How a launch runs: at most max_rows rows and max_warps warps per block, weights staged in
 // shared memory or not.
 struct Plan {
@@ -184,10 +194,18 @@ void launch_r(const MatvecJob* jobs, int n_jobs, const Q8Act& x, const Plan& p, 
   const JobSet js = make_job_set<R>(jobs, n_jobs);
   const unsigned blocks = js.first_block[kMaxMatvecJobs];
   const int warps = block_warps(js.k / (32 * ChunkDotQ8<T>::kChunks), p.max_warps);
-  if (p.staged && can_stage<R>(jobs, n_jobs)) {
-    launch(matvec_q8_kernel<T, T, C, R, true, true>, blocks, warps * 32, R * jobs[0].w.row_bytes, s, js, x);
+  const bool staged = p.staged && can_stage<R>(jobs, n_jobs);
+  const size_t smem = staged ? R * jobs[0].w.row_bytes : 0;
+  if constexpr (T == kDevQ4_0) {
+    if (staged) {
+      launch(matvec_q8_kernel_q4_0<C, R, true>, blocks, warps * 32, smem, s, js, x);
+    } else {
+      launch(matvec_q8_kernel_q4_0<C, R, false>, blocks, warps * 32, smem, s, js, x);
+    }
+  } else if (staged) {
+    launch(matvec_q8_kernel<T, T, C, R, true, true>, blocks, warps * 32, smem, s, js, x);
   } else {
-    launch(matvec_q8_kernel<T, T, C, R, false, false>, blocks, warps * 32, 0, s, js, x);
+    launch(matvec_q8_kernel<T, T, C, R, false, false>, blocks, warps * 32, smem, s, js, x);
   }
 }
 
