@@ -96,8 +96,9 @@ __global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8
 // Q4_0 alone is compiled for 3 blocks of 8 warps per SM: ptxas then gives its kernels more
 // registers (4 rows: 48 -> 64, no spills), i.e. more loads in flight. `scripts/gpu-ab MODEL "-p 0"`
 // on an H200, alternating twice: 8B Q4_0 619.0 / 622.2 -> 628.2 / 628.1 tok/s, 1B Q4_0 2017.3 /
-// 2014.4 -> 2064.0 / 2065.5. Not for the others: a minimum (even of 1 block) raises the K-quant kernels' registers
-// (Q4_K 2 rows 64 -> 80, Q6_K 73 -> 92: 8B Q4_K_M 550 -> 527 tok/s) and Q8_0 lost (425 -> 421).
+// 2014.4 -> 2064.0 / 2065.5. Not for the others: a minimum (even of 1 block) raises the K-quant
+// kernels' registers (Q4_K 2 rows 64 -> 80, Q6_K 73 -> 92: 8B Q4_K_M 550 -> 527 tok/s) and Q8_0
+// lost (425 -> 421).
 template <int C, int R, bool S>
 __global__ void __launch_bounds__(kMaxWarps * 32, 3) matvec_q8_kernel_q4_0(JobSet js, Q8Act x) {
   matvec_q8_block<kDevQ4_0, C, R, S>(js, x, job_of_block(js));
