@@ -32,6 +32,15 @@ namespace {
 
 constexpr size_t kAlign = 256;
 size_t aligned(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+// Whether decode steps copy their metadata and ids by kernels through unified addressing (the
+// default; QUARREL_CUDA_ZERO_COPY=0: copy-engine jobs).
+bool zero_copy() {
+  static const bool on = [] {
+    const char* e = std::getenv("QUARREL_CUDA_ZERO_COPY");
+    return !(e && e[0] == '0');
+  }();
+  return on;
+}
 size_t pow2_at_least(size_t n, size_t lo) {
   size_t c = lo;
   while (c < n) c *= 2;
@@ -405,7 +414,14 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
 
 void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, Output out) {
   const model::HParams& hp = model->hparams();
-  QUARREL_CUDA_CHECK(cudaMemcpyAsync(meta_d.get(), meta_h.get(), meta.bytes, cudaMemcpyHostToDevice, stream));
+  // Decode steps move their few KiB of metadata and their ids by kernels that read and write the
+  // pinned host blocks (zero_copy()), not by copy-engine jobs before and after the kernels.
+  const bool direct = zero_copy() && n <= cuda::kMatvecMaxCols;
+  if (direct) {
+    cuda::copy_words(meta_h.get(), meta_d.get(), meta.bytes, stream);
+  } else {
+    QUARREL_CUDA_CHECK(cudaMemcpyAsync(meta_d.get(), meta_h.get(), meta.bytes, cudaMemcpyHostToDevice, stream));
+  }
   cuda::dequantize_rows_f32(w.token_embd, meta_d_at<int32_t>(meta.tokens), n, x, stream);
   for (int64_t il = 0; il < hp.n_layer; ++il) run_layer(il, n);
   if (n_out == 0) return;
@@ -422,8 +438,11 @@ void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, Output out) {
     matmuls({{&w.output, logits, false}}, xn, q8 ? &xq : nullptr, n_out);
   }
   if (out == Output::kGreedy) {
-    if (!cuda::skipped(cuda::Stage::kArgmax)) cuda::argmax_rows(logits, hp.n_vocab, n_out, ids, argmax_scratch.get(), stream);
-    QUARREL_CUDA_CHECK(cudaMemcpyAsync(out_h.get(), ids, static_cast<size_t>(n_out) * 4, cudaMemcpyDeviceToHost, stream));
+    int32_t* picks = direct ? out_h.get<int32_t>() : ids;  // direct: argmax stores into the pinned block
+    if (!cuda::skipped(cuda::Stage::kArgmax)) cuda::argmax_rows(logits, hp.n_vocab, n_out, picks, argmax_scratch.get(), stream);
+    if (!direct) {
+      QUARREL_CUDA_CHECK(cudaMemcpyAsync(out_h.get(), ids, static_cast<size_t>(n_out) * 4, cudaMemcpyDeviceToHost, stream));
+    }
   } else if (out == Output::kLogits) {
     QUARREL_CUDA_CHECK(cudaMemcpyAsync(out_h.get(), logits, static_cast<size_t>(n_out * hp.n_vocab) * 4,
                                        cudaMemcpyDeviceToHost, stream));

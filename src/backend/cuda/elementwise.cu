@@ -1,4 +1,4 @@
-// Element-wise ops: residual add, bias add, SwiGLU, row gather.
+// Element-wise ops: residual add, bias add, SwiGLU, row gather, a copy of 16-byte words.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
@@ -47,6 +47,13 @@ __global__ void gather_kernel(const float* src, const int32_t* rows, float* dst,
   if (i < total) dst[i] = src[static_cast<int64_t>(rows[i / n]) * n + i % n];
 }
 
+__global__ void copy_words_kernel(const uint4* src, uint4* dst, int64_t n) {
+  pdl_trigger();
+  pdl_wait();  // the kernels before may still read dst
+  const int64_t i = gid();
+  if (i < n) dst[i] = src[i];
+}
+
 }  // namespace
 
 void add(const float* a, const float* b, float* y, int64_t n, cudaStream_t s) {
@@ -69,6 +76,15 @@ void swiglu_q8(const float* gate, const float* up, float* y, int64_t n, int64_t 
   if (n % 32 != 0) ::quarrel::fail(::quarrel::ErrorCode::kInternal, "swiglu_q8: rows of {}", n);
   if (n * rows == 0) return;
   launch(swiglu_q8_kernel, grid(n * rows), 256, 0, s, gate, up, y, n, n * rows, q8);
+  QUARREL_CUDA_CHECK_LAUNCH();
+}
+void copy_words(const void* src, void* dst, size_t bytes, cudaStream_t s) {
+  if (bytes % 16 != 0 || reinterpret_cast<uintptr_t>(src) % 16 != 0 || reinterpret_cast<uintptr_t>(dst) % 16 != 0) {
+    ::quarrel::fail(::quarrel::ErrorCode::kInternal, "copy_words: {} bytes, not whole aligned 16-byte words", bytes);
+  }
+  const auto n = static_cast<int64_t>(bytes / 16);
+  if (n == 0) return;
+  launch(copy_words_kernel, grid(n), 256, 0, s, static_cast<const uint4*>(src), static_cast<uint4*>(dst), n);
   QUARREL_CUDA_CHECK_LAUNCH();
 }
 void gather_rows(const float* src, const int32_t* rows, float* dst, int64_t n, int64_t n_rows, cudaStream_t s) {

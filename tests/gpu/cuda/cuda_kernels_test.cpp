@@ -16,6 +16,7 @@
 #include "backend/cuda/attention_decode.h"
 #include "backend/cuda/kernels.h"
 #include "common/random.h"
+#include "core/error.h"
 #include "core/fp16.h"
 #include "core/fp8.h"
 #include "core/ggml_type.h"
@@ -262,6 +263,39 @@ TEST(CudaKernels, ArgmaxOverLargeRows) {
       EXPECT_EQ(ids[2], 5);
     }
   }
+}
+
+// copy_words from pinned host memory (read by the kernel through unified addressing) and from
+// device memory, at several sizes into a poisoned buffer; argmax_rows storing into pinned host
+// memory (a decode step's ids); copies that are not whole aligned words are errors.
+TEST(CudaKernels, CopyWordsAndArgmaxThroughPinnedMemory) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  for (const size_t bytes : {size_t{16}, size_t{48}, size_t{4096}, size_t{65552}}) {
+    PinnedBuffer host;
+    host.reset(bytes);
+    for (size_t i = 0; i < bytes; ++i) host.get<uint8_t>()[i] = static_cast<uint8_t>(rng());
+    const std::vector<uint8_t> want(host.get<uint8_t>(), host.get<uint8_t>() + bytes);
+    auto dst = poisoned(bytes);
+    copy_words(host.get(), dst.get(), bytes, nullptr);
+    EXPECT_EQ(to_host<uint8_t>(dst, bytes), want) << bytes << " bytes from the host";
+    auto dst2 = poisoned(bytes);
+    copy_words(dst.get(), dst2.get(), bytes, nullptr);
+    EXPECT_EQ(to_host<uint8_t>(dst2, bytes), want) << bytes << " bytes on the device";
+  }
+  const int64_t n = 32000, rows = 3;
+  const auto lx = test::random_floats(rng, static_cast<size_t>(n * rows), -10.0f, 10.0f);
+  const auto lb = to_device(lx);
+  auto scratch = to_device(std::vector<uint8_t>(argmax_scratch_bytes(n, rows), 0));
+  PinnedBuffer ids;
+  ids.reset(static_cast<size_t>(rows) * 4);
+  std::fill_n(ids.get<int32_t>(), rows, -7);
+  argmax_rows(lb.get<float>(), n, rows, ids.get<int32_t>(), scratch.get(), nullptr);
+  QUARREL_CUDA_CHECK(cudaDeviceSynchronize());
+  for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(ids.get<int32_t>()[r], cpu::argmax(lx.data() + r * n, n)) << r;
+  auto dst = poisoned(64);
+  EXPECT_THROW(copy_words(dst.get(), dst.get<uint8_t>() + 16, 24, nullptr), Error);
+  EXPECT_THROW(copy_words(dst.get<uint8_t>() + 4, dst.get(), 16, nullptr), Error);
 }
 
 // The device buffers of a RoPE + KV store: q, k, v, cos_sin, slots, k_cache, v_cache.
