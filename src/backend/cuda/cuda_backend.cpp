@@ -188,7 +188,12 @@ void CudaBackend::Impl::enqueue_selection(int64_t rows) {
   const int64_t n_vocab = model->hparams().n_vocab;
   const int64_t out_words = 2 * sel_k * rows + sel_count;
   auto* d = sel_d.get<int32_t>();
-  if (sel_count > 0) {
+  // The inputs over and the candidates back by kernels through the pinned block, not copy-engine
+  // jobs (zero_copy(), as a decode step's metadata).
+  const bool direct = zero_copy() && rows <= cuda::kMatvecMaxCols;
+  if (sel_count > 0 && direct) {
+    cuda::copy_words(sel_h.get<int32_t>() + out_words, d + out_words, static_cast<size_t>(2 * sel_count) * 4, stream);
+  } else if (sel_count > 0) {
     QUARREL_CUDA_CHECK(cudaMemcpyAsync(d + out_words, sel_h.get<int32_t>() + out_words,
                                        static_cast<size_t>(2 * sel_count) * 4, cudaMemcpyHostToDevice, stream));
   }
@@ -198,7 +203,11 @@ void CudaBackend::Impl::enqueue_selection(int64_t rows) {
                      stream);
   cuda::gather_logits(logits, n_vocab, d + out_words, d + out_words + sel_count, sel_count,
                       reinterpret_cast<float*>(d + 2 * sel_k * rows), stream);
-  QUARREL_CUDA_CHECK(cudaMemcpyAsync(sel_h.get(), d, static_cast<size_t>(out_words) * 4, cudaMemcpyDeviceToHost, stream));
+  if (direct) {
+    cuda::copy_words(d, sel_h.get(), static_cast<size_t>(out_words) * 4, stream);
+  } else {
+    QUARREL_CUDA_CHECK(cudaMemcpyAsync(sel_h.get(), d, static_cast<size_t>(out_words) * 4, cudaMemcpyDeviceToHost, stream));
+  }
 }
 
 void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {

@@ -1,4 +1,4 @@
-// Element-wise ops: residual add, bias add, SwiGLU, row gather, a copy of 16-byte words.
+// Element-wise ops: residual add, bias add, SwiGLU, row gather, a copy of words.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
@@ -47,7 +47,8 @@ __global__ void gather_kernel(const float* src, const int32_t* rows, float* dst,
   if (i < total) dst[i] = src[static_cast<int64_t>(rows[i / n]) * n + i % n];
 }
 
-__global__ void copy_words_kernel(const uint4* src, uint4* dst, int64_t n) {
+template <typename W>
+__global__ void copy_words_kernel(const W* src, W* dst, int64_t n) {
   pdl_trigger();
   pdl_wait();  // the kernels before may still read dst
   const int64_t i = gid();
@@ -79,12 +80,18 @@ void swiglu_q8(const float* gate, const float* up, float* y, int64_t n, int64_t 
   QUARREL_CUDA_CHECK_LAUNCH();
 }
 void copy_words(const void* src, void* dst, size_t bytes, cudaStream_t s) {
-  if (bytes % 16 != 0 || reinterpret_cast<uintptr_t>(src) % 16 != 0 || reinterpret_cast<uintptr_t>(dst) % 16 != 0) {
-    ::quarrel::fail(::quarrel::ErrorCode::kInternal, "copy_words: {} bytes, not whole aligned 16-byte words", bytes);
+  const auto a = reinterpret_cast<uintptr_t>(src), b = reinterpret_cast<uintptr_t>(dst);
+  if (bytes % 4 != 0 || a % 4 != 0 || b % 4 != 0) {
+    ::quarrel::fail(::quarrel::ErrorCode::kInternal, "copy_words: {} bytes, not whole aligned 4-byte words", bytes);
   }
-  const auto n = static_cast<int64_t>(bytes / 16);
-  if (n == 0) return;
-  launch(copy_words_kernel, grid(n), 256, 0, s, static_cast<const uint4*>(src), static_cast<uint4*>(dst), n);
+  if (bytes == 0) return;
+  if (bytes % 16 == 0 && a % 16 == 0 && b % 16 == 0) {
+    const auto n = static_cast<int64_t>(bytes / 16);
+    launch(copy_words_kernel<uint4>, grid(n), 256, 0, s, static_cast<const uint4*>(src), static_cast<uint4*>(dst), n);
+  } else {
+    const auto n = static_cast<int64_t>(bytes / 4);
+    launch(copy_words_kernel<uint32_t>, grid(n), 256, 0, s, static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst), n);
+  }
   QUARREL_CUDA_CHECK_LAUNCH();
 }
 void gather_rows(const float* src, const int32_t* rows, float* dst, int64_t n, int64_t n_rows, cudaStream_t s) {

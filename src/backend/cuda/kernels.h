@@ -104,9 +104,10 @@ void swiglu_q8(const float* gate, const float* up, float* y, int64_t n, int64_t 
                cudaStream_t s);
 // dst[:, r] = src[:, rows[r]], rows of n floats.
 void gather_rows(const float* src, const int32_t* rows, float* dst, int64_t n, int64_t n_rows, cudaStream_t s);
-// dst = src, bytes % 16 == 0, 16-byte aligned: src pinned host memory (cudaMallocHost, read by
-// the kernel through unified addressing) or device memory. A kernel in the stream's chain, not
-// a copy-engine job between two kernels.
+// dst = src, whole aligned 4-byte words (16-byte ones where bytes and both ends allow), either
+// side pinned host memory (cudaMallocHost: the kernel reads or writes it through unified
+// addressing) or device memory. A kernel in the stream's chain, not a copy-engine job between
+// two kernels.
 void copy_words(const void* src, void* dst, size_t bytes, cudaStream_t s);
 
 // --- rope_kv.cu ---

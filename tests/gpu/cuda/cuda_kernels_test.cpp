@@ -265,13 +265,14 @@ TEST(CudaKernels, ArgmaxOverLargeRows) {
   }
 }
 
-// copy_words from pinned host memory (read by the kernel through unified addressing) and from
-// device memory, at several sizes into a poisoned buffer; argmax_rows storing into pinned host
-// memory (a decode step's ids); copies that are not whole aligned words are errors.
+// copy_words from pinned host memory (read by the kernel through unified addressing), between
+// device buffers and back into pinned memory, at several sizes into poisoned buffers; argmax_rows
+// storing into pinned host memory (a decode step's ids); copies that are not whole aligned
+// 4-byte words are errors.
 TEST(CudaKernels, CopyWordsAndArgmaxThroughPinnedMemory) {
   QUARREL_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(test::test_seed());
-  for (const size_t bytes : {size_t{16}, size_t{48}, size_t{4096}, size_t{65552}}) {
+  for (const size_t bytes : {size_t{4}, size_t{16}, size_t{44}, size_t{48}, size_t{4096}, size_t{65552}}) {
     PinnedBuffer host;
     host.reset(bytes);
     for (size_t i = 0; i < bytes; ++i) host.get<uint8_t>()[i] = static_cast<uint8_t>(rng());
@@ -282,6 +283,11 @@ TEST(CudaKernels, CopyWordsAndArgmaxThroughPinnedMemory) {
     auto dst2 = poisoned(bytes);
     copy_words(dst.get(), dst2.get(), bytes, nullptr);
     EXPECT_EQ(to_host<uint8_t>(dst2, bytes), want) << bytes << " bytes on the device";
+    PinnedBuffer back;  // device -> pinned host, from a 4-byte (not 16-byte) aligned start
+    back.reset(bytes + 4);
+    copy_words(dst.get(), back.get<uint8_t>() + 4, bytes, nullptr);
+    QUARREL_CUDA_CHECK(cudaDeviceSynchronize());
+    EXPECT_EQ(std::vector<uint8_t>(back.get<uint8_t>() + 4, back.get<uint8_t>() + 4 + bytes), want) << bytes << " bytes back";
   }
   const int64_t n = 32000, rows = 3;
   const auto lx = test::random_floats(rng, static_cast<size_t>(n * rows), -10.0f, 10.0f);
@@ -294,8 +300,8 @@ TEST(CudaKernels, CopyWordsAndArgmaxThroughPinnedMemory) {
   QUARREL_CUDA_CHECK(cudaDeviceSynchronize());
   for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(ids.get<int32_t>()[r], cpu::argmax(lx.data() + r * n, n)) << r;
   auto dst = poisoned(64);
-  EXPECT_THROW(copy_words(dst.get(), dst.get<uint8_t>() + 16, 24, nullptr), Error);
-  EXPECT_THROW(copy_words(dst.get<uint8_t>() + 4, dst.get(), 16, nullptr), Error);
+  EXPECT_THROW(copy_words(dst.get(), dst.get<uint8_t>() + 16, 22, nullptr), Error);
+  EXPECT_THROW(copy_words(dst.get<uint8_t>() + 2, dst.get(), 16, nullptr), Error);
 }
 
 // The device buffers of a RoPE + KV store: q, k, v, cos_sin, slots, k_cache, v_cache.
