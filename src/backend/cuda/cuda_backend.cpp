@@ -158,6 +158,16 @@ struct CudaBackend::Impl {
   int64_t sel_count = 0;
   void prepare_selection(int64_t rows, std::span<const CandidateRequest> requests);
   void enqueue_selection(int64_t rows);
+
+  // dst = src in the stream, between a pinned block and the device: with direct by a kernel
+  // (cuda::copy_words, zero_copy()), else by a copy-engine job of that kind.
+  void copy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, bool direct) {
+    if (direct) {
+      cuda::copy_words(src, dst, bytes, stream);
+    } else {
+      QUARREL_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, stream));
+    }
+  }
 };
 
 void CudaBackend::Impl::prepare_selection(int64_t rows, std::span<const CandidateRequest> requests) {
@@ -191,11 +201,9 @@ void CudaBackend::Impl::enqueue_selection(int64_t rows) {
   // The inputs over and the candidates back by kernels through the pinned block, not copy-engine
   // jobs (zero_copy(), as a decode step's metadata).
   const bool direct = zero_copy() && rows <= cuda::kMatvecMaxCols;
-  if (sel_count > 0 && direct) {
-    cuda::copy_words(sel_h.get<int32_t>() + out_words, d + out_words, static_cast<size_t>(2 * sel_count) * 4, stream);
-  } else if (sel_count > 0) {
-    QUARREL_CUDA_CHECK(cudaMemcpyAsync(d + out_words, sel_h.get<int32_t>() + out_words,
-                                       static_cast<size_t>(2 * sel_count) * 4, cudaMemcpyHostToDevice, stream));
+  if (sel_count > 0) {
+    copy(d + out_words, sel_h.get<int32_t>() + out_words, static_cast<size_t>(2 * sel_count) * 4, cudaMemcpyHostToDevice,
+         direct);
   }
   const size_t scratch = cuda::select_top_k_scratch_bytes(n_vocab, rows, sel_k);
   if (sel_scratch.size() < scratch) sel_scratch.reset(pow2_at_least(scratch, 4096));
@@ -203,11 +211,7 @@ void CudaBackend::Impl::enqueue_selection(int64_t rows) {
                      stream);
   cuda::gather_logits(logits, n_vocab, d + out_words, d + out_words + sel_count, sel_count,
                       reinterpret_cast<float*>(d + 2 * sel_k * rows), stream);
-  if (direct) {
-    cuda::copy_words(d, sel_h.get(), static_cast<size_t>(out_words) * 4, stream);
-  } else {
-    QUARREL_CUDA_CHECK(cudaMemcpyAsync(sel_h.get(), d, static_cast<size_t>(out_words) * 4, cudaMemcpyDeviceToHost, stream));
-  }
+  copy(sel_h.get(), d, static_cast<size_t>(out_words) * 4, cudaMemcpyDeviceToHost, direct);
 }
 
 void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {
@@ -426,11 +430,7 @@ void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, Output out) {
   // Decode steps move their few KiB of metadata and their ids by kernels that read and write the
   // pinned host blocks (zero_copy()), not by copy-engine jobs before and after the kernels.
   const bool direct = zero_copy() && n <= cuda::kMatvecMaxCols;
-  if (direct) {
-    cuda::copy_words(meta_h.get(), meta_d.get(), meta.bytes, stream);
-  } else {
-    QUARREL_CUDA_CHECK(cudaMemcpyAsync(meta_d.get(), meta_h.get(), meta.bytes, cudaMemcpyHostToDevice, stream));
-  }
+  copy(meta_d.get(), meta_h.get(), meta.bytes, cudaMemcpyHostToDevice, direct);
   cuda::dequantize_rows_f32(w.token_embd, meta_d_at<int32_t>(meta.tokens), n, x, stream);
   for (int64_t il = 0; il < hp.n_layer; ++il) run_layer(il, n);
   if (n_out == 0) return;
