@@ -3,12 +3,13 @@
 // 32-element chunk, 8 words of int8 x and (d_x, d_x * sum q_x)), four products per __dp4a.
 // A unit is kChunks chunks whose bytes sit together: one chunk for Q4_0, Q8_0 and Q5_K; for the
 // K-quants whose 32-byte groups of nibbles hold two chunks (Q4_K: sub-blocks 2j and 2j + 1 in the
-// low and high nibbles; Q6_K: chunks qi and qi + 2 of a half), both, so a thread uses every byte it
+// low and high nibbles; Q6_K: chunks qi and qi + 2 of a half) and IQ4_XS (sub-blocks 2j, 2j + 1), both, so a thread uses every byte it
 // loads and unpacks the scales once per two chunks. x_chunk(u, i) is the activation chunk of the
 // unit's i-th chunk. Per chunk, with q the weight's integers and d its scale(s), the sum is
 //   Q8_0: d d_x sum q q_x                 Q4_0: d (d_x sum q q_x - 8 s_x)
 //   Q4_K/Q5_K: d_s d_x sum q q_x - m_s s_x  (sub-block scale d_s, min m_s)
 //   Q6_K: per half h of 16: d_h d_x (sum q q_x - 32 sum q_x)
+//   IQ4_XS: d (ls_s - 32) d_x sum v(q) q_x  (v: the code book's int8 values)
 // where s_x = d_x * sum q_x comes with the activations.
 #include "backend/cuda/chunk_dot.cuh"
 
@@ -190,6 +191,51 @@ struct ChunkDotQ8<kDevQ6_K> {
       out += ds[c].x * (a * static_cast<float>(s[c][0] - 32 * xs[c][0]) + b * static_cast<float>(s[c][1] - 32 * xs[c][1]));
     }
     return r.d * out;
+  }
+};
+
+// IQ4_XS super-blocks, rows split (device_rows.h): qs[128] of each (interleaved units), then their
+// 8-byte headers: d (f16), scales_h, scales_l[4] (iq4_lookup.cuh). Unit u = the 32 bytes qs[32 j ..]
+// of super-block u / 4 (j = u % 4): sub-blocks 2j and 2j + 1, 16 bytes each, element l of a
+// sub-block in byte l % 16's low (l < 16) or high nibble, an index into the code book. Three
+// loads: the header (8 bytes) and the unit's 16-byte halves.
+template <>
+struct ChunkDotQ8<kDevIQ4_XS> {
+  static constexpr int kChunks = 2;
+  static constexpr int kMaxRows = 8;
+  __device__ static int64_t x_chunk(int64_t u, int i) { return 2 * u + i; }
+  struct Raw {
+    uint4 q[2];
+    uint2 head;
+    uint32_t j;
+  };
+  template <bool S = false>
+  __device__ static Raw load(const uint8_t* row, int64_t u, int64_t k) {
+    const int64_t nb = k / 256;
+    Raw r;
+    r.head = ld<S>(reinterpret_cast<const uint2*>(row + SplitIQ4_XS::scales(u >> 2, nb)));
+    r.q[0] = ld_quants<S>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 0)));
+    r.q[1] = ld_quants<S>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 1)));
+    r.j = static_cast<uint32_t>(u & 3);
+    return r;
+  }
+  __device__ static float dot(const Raw& r, const int (*x)[8], const float2* ds) {
+    float out = 0.0f;
+#pragma unroll
+    for (int c = 0; c < 2; ++c) {  // sub-block 2j + c is activation chunk c
+      const uint32_t w[4] = {r.q[c].x, r.q[c].y, r.q[c].z, r.q[c].w};
+      int s = 0;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        uint32_t lo, hi;
+        iq4_values_of_word(w[i], lo, hi);
+        s = __dp4a(static_cast<int>(lo), x[c][i], s);
+        s = __dp4a(static_cast<int>(hi), x[c][4 + i], s);
+      }
+      const int ls = iq4_xs_scale(r.head.y, r.head.x >> 16, static_cast<int>(2 * r.j) + c);
+      out += ds[c].x * static_cast<float>(ls * s);
+    }
+    return __half2float(__ushort_as_half(static_cast<uint16_t>(r.head.x & 0xFFFF))) * out;
   }
 };
 

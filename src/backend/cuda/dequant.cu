@@ -6,7 +6,7 @@ namespace quarrel::cuda {
 bool device_type_supported(uint32_t type) {
   switch (type) {
     case kDevF32: case kDevF16: case kDevBF16: case kDevQ8_0: case kDevQ4_0: case kDevQ4_K: case kDevQ5_K:
-    case kDevQ6_K:
+    case kDevQ6_K: case kDevIQ4_XS:
       return true;
     default:
       return false;

@@ -2,13 +2,14 @@
 // Device-side decoding of weight blocks, 32 elements at a time ("chunks"): chunk c of a row
 // holds elements [32c, 32c + 32). Quantized types have k % 32 == 0 (their block sizes are
 // multiples of 32); float types may end in a partial chunk (elements past k read as 0).
-// Block layouts are ggml's (src/quant/blocks.h); Q4_0, Q8_0, Q4_K and Q6_K rows are split on the device
-// (device_rows.h).
+// Block layouts are ggml's (src/quant/blocks.h); Q4_0, Q8_0, Q4_K, Q6_K and IQ4_XS rows are split on
+// the device (device_rows.h).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cstdint>
 
 #include "backend/cuda/device_rows.h"
+#include "backend/cuda/iq4_lookup.cuh"
 #include "backend/cuda/kernels.h"
 
 namespace quarrel::cuda {
@@ -165,6 +166,30 @@ struct Chunk<kDevQ6_K> {
     }
   }
 };
+// Split rows: sub-block s of super-block b is half s % 2 of interleaved unit 4b + s / 2 (16 bytes:
+// elements 0..15 in the low nibbles, 16..31 in the high); the block's header after the quants.
+template <>
+struct Chunk<kDevIQ4_XS> {
+  __device__ static void get(const uint8_t* row, int64_t c, int64_t k, float* y) {
+    const int64_t sb = c >> 3, nb = k / 256;
+    const int s = static_cast<int>(c & 7);
+    const uint2 head = *reinterpret_cast<const uint2*>(row + SplitIQ4_XS::scales(sb, nb));
+    const float d = f16_bits_to_float(static_cast<uint16_t>(head.x & 0xFFFF));
+    const float dl = d * static_cast<float>(iq4_xs_scale(head.y, head.x >> 16, s));
+    const uint4 v = *reinterpret_cast<const uint4*>(row + unit_half(4 * sb + (s >> 1), 4 * nb, s & 1));
+    const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      uint32_t lo, hi;
+      iq4_values_of_word(w[i], lo, hi);
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        y[4 * i + e] = dl * static_cast<float>(static_cast<int8_t>((lo >> (8 * e)) & 0xFF));
+        y[16 + 4 * i + e] = dl * static_cast<float>(static_cast<int8_t>((hi >> (8 * e)) & 0xFF));
+      }
+    }
+  }
+};
 
 // Runs BODY with the compile-time constant T set to the DevType t; other types do nothing.
 #define QUARREL_CUDA_CASE_(V, BODY) \
@@ -177,7 +202,8 @@ struct Chunk<kDevQ6_K> {
     QUARREL_CUDA_CASE_(kDevF32, BODY) QUARREL_CUDA_CASE_(kDevF16, BODY)                     \
     QUARREL_CUDA_CASE_(kDevBF16, BODY) QUARREL_CUDA_CASE_(kDevQ8_0, BODY)                   \
     QUARREL_CUDA_CASE_(kDevQ4_0, BODY) QUARREL_CUDA_CASE_(kDevQ4_K, BODY)                   \
-    QUARREL_CUDA_CASE_(kDevQ5_K, BODY) QUARREL_CUDA_CASE_(kDevQ6_K, BODY) default: break;   \
+    QUARREL_CUDA_CASE_(kDevQ5_K, BODY) QUARREL_CUDA_CASE_(kDevQ6_K, BODY)                   \
+    QUARREL_CUDA_CASE_(kDevIQ4_XS, BODY) default: break;                                    \
   }
 
 }  // namespace quarrel::cuda

@@ -15,8 +15,9 @@ size_t gguf_row_bytes(uint32_t type, int64_t k) {
   return static_cast<size_t>(row_bytes(static_cast<GgmlType>(type), static_cast<uint64_t>(k)));
 }
 
-// The parts of a GGUF block (Q4_0, Q8_0, Q4_K): the f16 d at d_at, the quants at quants_at, the
-// rest at scales_at. Q4_K's "scales" part is its whole 16-byte header (d, dmin, scales[12]).
+// The parts of a GGUF block (Q4_0, Q8_0, Q4_K, IQ4_XS): the f16 d at d_at, the quants at
+// quants_at, the rest at scales_at. Q4_K's "scales" part is its whole 16-byte header (d, dmin,
+// scales[12]), IQ4_XS's its 8-byte one (d, scales_h, scales_l[4]).
 struct BlockParts {
   uint32_t block_bytes, d_at, quants_at, scales_at;
   bool interleaved;  // quants as interleaved 32-byte units (device_rows.h)
@@ -68,7 +69,7 @@ void split_q6_k_row(const uint8_t* src, int64_t nb, uint8_t* dst) {
 }  // namespace
 
 bool split_rows(uint32_t type) {
-  return type == kDevQ4_0 || type == kDevQ8_0 || type == kDevQ4_K || type == kDevQ6_K;
+  return type == kDevQ4_0 || type == kDevQ8_0 || type == kDevQ4_K || type == kDevQ6_K || type == kDevIQ4_XS;
 }
 
 size_t device_row_bytes(uint32_t type, int64_t k) {
@@ -91,6 +92,7 @@ void to_device_rows(uint32_t type, int64_t k, int64_t n, const uint8_t* src, uin
         case kDevQ4_0: split_row<SplitQ4_0>(s, k / 32, {18, 0, 2, 0, false, true}, d); break;
         case kDevQ8_0: split_row<SplitQ8_0>(s, k / 32, {34, 0, 2, 34, true, true}, d); break;
         case kDevQ4_K: split_row<SplitQ4_K>(s, k / 256, {144, 0, 16, 0, true, false}, d); break;
+        case kDevIQ4_XS: split_row<SplitIQ4_XS>(s, k / 256, {136, 0, 8, 0, true, false}, d); break;
         default: split_q6_k_row(s, k / 256, d); break;
       }
     }

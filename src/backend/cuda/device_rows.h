@@ -1,19 +1,21 @@
 #pragma once
 // How weight rows are laid out on the device. Plain C++17 (kernels and host code include it).
 //
-// F16, BF16, F32 and Q5_K keep their GGUF rows. Q4_0, Q8_0, Q4_K and Q6_K rows are split, so that
+// F16, BF16, F32 and Q5_K keep their GGUF rows. Q4_0, Q8_0, Q4_K, Q6_K and IQ4_XS rows are split, so that
 // the kernels read quants with aligned 16-byte loads (GGUF's Q4_0, Q8_0 and Q6_K blocks are only
-// 2-byte aligned: 18, 34 and 210 bytes) and a warp's loads are contiguous. A row of nb blocks:
+// 2-byte aligned: 18, 34 and 210 bytes; IQ4_XS's 136 8-byte aligned) and a warp's loads are
+// contiguous. A row of nb blocks:
 //   Q4_0: qs[16] of each block               | d (f16) of each block
 //   Q8_0: qs[32] of each block (interleaved)  | d of each block
 //   Q4_K: qs[128] of each block (interleaved) | d, dmin, scales[12] of each block (16 bytes)
 //   Q6_K: ql[128] of each block (interleaved) | qh[64] of each block (per unit) | scales[16] (int8)
 //         of each block | d of each block
+//   IQ4_XS: qs[128] of each block (interleaved) | d, scales_h, scales_l[4] of each block (8 bytes)
 // each part in block order, then zeros up to a multiple of 16 bytes, so every row starts
 // 16-byte aligned. The bytes are GGUF's, only moved.
 //
 // Interleaved: the quants are 32-byte units (Q8_0: a block's; Q4_K: qs[32 j ..], the nibbles of
-// sub-blocks 2j and 2j + 1), each read by one thread as two 16-byte halves. Units go in groups of
+// sub-blocks 2j and 2j + 1; IQ4_XS: qs[32 j ..], sub-blocks 2j and 2j + 1 of 16 bytes each), each read by one thread as two 16-byte halves. Units go in groups of
 // 32, a warp's: a group of m units holds the first halves of all m, then their second halves, so
 // each warp-wide load of a half reads 512 contiguous bytes. Q6_K's units are ql[64 h + 32 q ..]
 // (u = 4 b + 2 h + q: the low 4 bits of chunks q and q + 2 of half h); their top 2 bits go to
@@ -45,6 +47,7 @@ using SplitQ4_0 = SplitRow<16, 0>;
 using SplitQ8_0 = SplitRow<32, 0>;
 using SplitQ4_K = SplitRow<128, 16>;  // scales(b, nb): the block's 16-byte header, d and dmin first (no d part)
 using SplitQ6_K = SplitRow<192, 16>;  // quants: ql units, then the units' tops
+using SplitIQ4_XS = SplitRow<128, 8>;  // scales(b, nb): the block's 8-byte header, d first (no d part)
 // Offset of Q6_K unit u's 16 bytes of tops in a row of nb blocks.
 constexpr size_t q6k_tops(int64_t u, int64_t nb) { return static_cast<size_t>(128 * nb + 16 * u); }
 

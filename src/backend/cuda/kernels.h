@@ -11,7 +11,8 @@ namespace quarrel::cuda {
 
 // ggml type numbers the device kernels read directly (core/ggml_type.h's values).
 enum DevType : uint32_t {
-  kDevF32 = 0, kDevF16 = 1, kDevQ4_0 = 2, kDevQ8_0 = 8, kDevQ4_K = 12, kDevQ5_K = 13, kDevQ6_K = 14, kDevBF16 = 30,
+  kDevF32 = 0, kDevF16 = 1, kDevQ4_0 = 2, kDevQ8_0 = 8, kDevQ4_K = 12, kDevQ5_K = 13, kDevQ6_K = 14, kDevIQ4_XS = 23,
+  kDevBF16 = 30,
   kDevF8E4M3 = 1000,  // KV caches only (GgmlType::F8_E4M3): never a weight type
 };
 // Whether the device kernels read this type directly (others are dequantized to F16 at load).

@@ -1,5 +1,5 @@
 // The device row layout (device_rows.h), on the host: needs no GPU. Each GGUF byte of a row of
-// Q4_0 / Q8_0 / Q4_K / Q6_K blocks must land where the split layout puts it, rows padded with
+// Q4_0 / Q8_0 / Q4_K / Q6_K / IQ4_XS blocks must land where the split layout puts it, rows padded with
 // zeros to 16 bytes; other types are copied unchanged. The GPU kernel tests read these rows back.
 #include <gtest/gtest.h>
 
@@ -24,7 +24,7 @@ std::vector<uint8_t> random_bytes(std::mt19937_64& rng, size_t n) {
 struct Layout {
   uint32_t type;
   int64_t block_elems, block_bytes;
-  int64_t d_at;         // offset of d (f16) in the GGUF block; -1: in the header part (Q4_K)
+  int64_t d_at;         // offset of d (f16) in the GGUF block; -1: in the header part (Q4_K, IQ4_XS)
   int64_t quants_at;    // offset of the quants (Q6_K: ql then qh)
   int64_t quant_bytes;
   int64_t scales_at;    // offset of the part after the quants (Q6_K: scales; Q4_K: the whole header)
@@ -64,7 +64,8 @@ TEST(CudaDeviceRows, SplitRowsPutEveryByteWhereTheLayoutSays) {
   const Layout layouts[] = {{kDevQ4_0, 32, 18, 0, 2, 16, 18, 0, false, 16},
                             {kDevQ8_0, 32, 34, 0, 2, 32, 34, 0, true, 32},
                             {kDevQ4_K, 256, 144, -1, 16, 128, 0, 16, true, 128},
-                            {kDevQ6_K, 256, 210, 208, 0, 128, 192, 16, true, 192}};
+                            {kDevQ6_K, 256, 210, 208, 0, 128, 192, 16, true, 192},
+                            {kDevIQ4_XS, 256, 136, -1, 8, 128, 0, 8, true, 128}};
   for (const Layout& l : layouts) {
     for (const int64_t nb : {1, 2, 3, 7, 8, 13, 40}) {
       const int64_t k = nb * l.block_elems, n = 5;

@@ -34,7 +34,7 @@ using test::to_device;
 using test::to_host;
 
 const GgmlType kTypes[] = {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0,
-                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+                           GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_XS};
 
 bool float_type(GgmlType t) { return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16; }
 
@@ -111,7 +111,8 @@ TEST(CudaKernels, MatvecLongRowsEveryFastTypeMatchesFloat64Reference) {
   struct Shape {
     int64_t k, n;
   };
-  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16, GgmlType::BF16, GgmlType::Q5_K}) {
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16, GgmlType::BF16, GgmlType::Q5_K,
+                     GgmlType::IQ4_XS}) {
     for (const Shape sh : {Shape{14336, 2051}, Shape{4096, 8203}}) {
       const HostMatrix m = random_matrix(rng, t, sh.k, sh.n);
       const auto wb = to_device(m.bytes);

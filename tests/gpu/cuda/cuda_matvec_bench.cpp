@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
     const char* name;
     uint32_t type;
   } types[] = {{"Q4_0", kDevQ4_0}, {"Q8_0", kDevQ8_0}, {"Q4_K", kDevQ4_K}, {"Q5_K", kDevQ5_K}, {"Q6_K", kDevQ6_K},
-               {"F16", kDevF16}};
+               {"IQ4_XS", kDevIQ4_XS}, {"F16", kDevF16}};
   cudaStream_t s;
   QUARREL_CUDA_CHECK(cudaStreamCreate(&s));
   DeviceBuffer x(static_cast<size_t>(14336) * kMatvecMaxCols * 4), y(static_cast<size_t>(128256) * kMatvecMaxCols * 4);

@@ -184,7 +184,7 @@ TEST(CudaQ8, MatvecMatchesFloat64OnTheQuantizedActivations) {
   struct Shape {
     int64_t k, n0, n1, n2;  // n1 = n2 = 0: one matrix
   };
-  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_XS}) {
     const int64_t be = (t == GgmlType::Q8_0 || t == GgmlType::Q4_0) ? 32 : 256;
     for (const Shape sh : {Shape{be, 1, 0, 0}, Shape{3 * be, 130, 0, 0}, Shape{4096, 1031, 257, 257},
                            Shape{14336, 515, 0, 0}, Shape{2048, 8200, 0, 0}, Shape{4096, 4099, 4099, 0},
