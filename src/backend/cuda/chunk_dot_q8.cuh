@@ -219,6 +219,19 @@ struct ChunkDotQ8<kDevIQ4_XS> {
     r.j = static_cast<uint32_t>(u & 3);
     return r;
   }
+  // A chunk's x in the order the lookups give the weights (once per chunk and column, for all the
+  // block's rows): word 2i = elements 4i, 16 + 4i, 4i + 1, 17 + 4i; word 2i + 1 = the next two pairs.
+  __device__ static void permute_x(int (&x)[8]) {
+    int p[8];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      p[2 * i] = static_cast<int>(__byte_perm(static_cast<uint32_t>(x[i]), static_cast<uint32_t>(x[4 + i]), 0x5140u));
+      p[2 * i + 1] = static_cast<int>(__byte_perm(static_cast<uint32_t>(x[i]), static_cast<uint32_t>(x[4 + i]), 0x7362u));
+    }
+#pragma unroll
+    for (int i = 0; i < 8; ++i) x[i] = p[i];
+  }
+  // x: permuted (permute_x).
   __device__ static float dot(const Raw& r, const int (*x)[8], const float2* ds) {
     float out = 0.0f;
 #pragma unroll
@@ -226,11 +239,9 @@ struct ChunkDotQ8<kDevIQ4_XS> {
       const uint32_t w[4] = {r.q[c].x, r.q[c].y, r.q[c].z, r.q[c].w};
       int s = 0;
 #pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        uint32_t lo, hi;
-        iq4_values_of_word(w[i], lo, hi);
-        s = __dp4a(static_cast<int>(lo), x[c][i], s);
-        s = __dp4a(static_cast<int>(hi), x[c][4 + i], s);
+      for (int i = 0; i < 4; ++i) {  // word i: elements 4i .. 4i + 3 (low nibbles), 16 + 4i .. (high)
+        s = __dp4a(static_cast<int>(iq4_values_of_nibbles(w[i])), x[c][2 * i], s);
+        s = __dp4a(static_cast<int>(iq4_values_of_nibbles(w[i] >> 16)), x[c][2 * i + 1], s);
       }
       const int ls = iq4_xs_scale(r.head.y, r.head.x >> 16, static_cast<int>(2 * r.j) + c);
       out += ds[c].x * static_cast<float>(ls * s);

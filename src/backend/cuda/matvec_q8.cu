@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <type_traits>
+#include <utility>
 
 #include "backend/cuda/chunk_dot_q8.cuh"
 #include "backend/cuda/cp_async.cuh"
@@ -18,6 +19,13 @@
 
 namespace quarrel::cuda {
 namespace {
+
+// Dot types that read a chunk of x in an order of their own (IQ4_XS) have permute_x, applied once
+// per chunk and column for all of a block's rows.
+template <typename D, typename = void>
+struct PermutesX : std::false_type {};
+template <typename D>
+struct PermutesX<D, std::void_t<decltype(D::permute_x(std::declval<int (&)[8]>()))>> : std::true_type {};
 
 constexpr int kMaxWarps = 8;
 constexpr int64_t kMinBlocks = 1024;
@@ -70,6 +78,7 @@ __device__ __forceinline__ void matvec_q8_block(const JobSet& js, const Q8Act& x
         xi[i][3] = static_cast<int>(a.w), xi[i][4] = static_cast<int>(b.x), xi[i][5] = static_cast<int>(b.y);
         xi[i][6] = static_cast<int>(b.z), xi[i][7] = static_cast<int>(b.w);
         ds[i] = __ldg(x.ds + c * ld_ds + ch);
+        if constexpr (PermutesX<Dot>::value) Dot::permute_x(xi[i]);
       }
 #pragma unroll
       for (int r = 0; r < R; ++r) {
