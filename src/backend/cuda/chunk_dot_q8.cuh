@@ -1,8 +1,8 @@
 #pragma once
 // Integer dot products of one unit of weights with int8 activations (kernels.h's Q8Act: per
 // 32-element chunk, 8 words of int8 x and (d_x, d_x * sum q_x)), four products per __dp4a.
-// A unit is kChunks chunks whose bytes sit together: one chunk for Q4_0, Q8_0 and Q5_K; for the
-// K-quants whose 32-byte groups of nibbles hold two chunks (Q4_K: sub-blocks 2j and 2j + 1 in the
+// A unit is kChunks chunks whose bytes sit together: one chunk for Q4_0 and Q8_0; for the
+// K-quants whose 32-byte groups of nibbles hold two chunks (Q4_K, Q5_K: sub-blocks 2j and 2j + 1 in the
 // low and high nibbles; Q6_K: chunks qi and qi + 2 of a half) and IQ4_XS (sub-blocks 2j, 2j + 1), both, so a thread uses every byte it
 // loads and unpacks the scales once per two chunks. x_chunk(u, i) is the activation chunk of the
 // unit's i-th chunk. Per chunk, with q the weight's integers and d its scale(s), the sum is
@@ -48,6 +48,25 @@ struct ChunkDotQ8<kDevQ4_0> : OneChunkQ8<kDevQ4_0> {  // low nibbles: elements 0
   }
 };
 
+// A Q4_K / Q5_K unit's sum from the integer dots s0, s1 of its sub-blocks 2j and 2j + 1, with the
+// super-block's 16-byte header (d, dmin, scales[12]).
+__device__ __forceinline__ float k_unit_sum(const uint4& head, uint32_t j, int s0, int s1, const float2* ds) {
+  // The 6-bit scales (sc) and mins (m) of sub-blocks 0..3 are the low 6 bits of scales[0..3]
+  // and [4..7]; those of 4..7 take their low 4 bits from the nibbles of scales[8..11] and their
+  // top 2 from the top bits of scales[0..3] / [4..7]. Four at a time, one per byte:
+  const uint32_t a0 = head.y, a1 = head.z, a2 = head.w;
+  const bool upper = j >= 2;  // sub-blocks 4..7
+  const uint32_t sc4 = upper ? (a2 & 0x0F0F0F0Fu) | ((a0 >> 2) & 0x30303030u) : a0 & 0x3F3F3F3Fu;
+  const uint32_t m4 = upper ? ((a2 >> 4) & 0x0F0F0F0Fu) | ((a1 >> 2) & 0x30303030u) : a1 & 0x3F3F3F3Fu;
+  const uint32_t sh = (j & 1) * 16;  // bytes 2j % 4 and 2j % 4 + 1
+  const int sc0 = static_cast<int>((sc4 >> sh) & 0xFF), sc1 = static_cast<int>((sc4 >> (sh + 8)) & 0xFF);
+  const auto m0 = static_cast<float>((m4 >> sh) & 0xFF), m1 = static_cast<float>((m4 >> (sh + 8)) & 0xFF);
+  const float2 dm = __half22float2(__halves2half2(__ushort_as_half(static_cast<uint16_t>(head.x & 0xFFFF)),
+                                                  __ushort_as_half(static_cast<uint16_t>(head.x >> 16))));
+  return dm.x * (ds[0].x * static_cast<float>(sc0 * s0) + ds[1].x * static_cast<float>(sc1 * s1)) -
+         dm.y * (m0 * ds[0].y + m1 * ds[1].y);
+}
+
 // Q4_K super-blocks, rows split (device_rows.h): qs[128] of each (interleaved units), then their
 // 16-byte headers: d, dmin (f16), scales[12] (6-bit scale and min of 8 sub-blocks). Unit u = the
 // 32 nibble bytes qs[32 j ..] of super-block u / 4 (j = u % 4): sub-blocks 2j (low nibbles) and
@@ -79,62 +98,45 @@ struct ChunkDotQ8<kDevQ4_K> {
       s0 = __dp4a(static_cast<int>(w[i] & 0x0F0F0F0Fu), x[0][i], s0);
       s1 = __dp4a(static_cast<int>((w[i] >> 4) & 0x0F0F0F0Fu), x[1][i], s1);
     }
-    // The 6-bit scales (sc) and mins (m) of sub-blocks 0..3 are the low 6 bits of scales[0..3]
-    // and [4..7]; those of 4..7 take their low 4 bits from the nibbles of scales[8..11] and their
-    // top 2 from the top bits of scales[0..3] / [4..7]. Four at a time, one per byte:
-    const uint32_t a0 = r.head.y, a1 = r.head.z, a2 = r.head.w;
-    const bool upper = r.j >= 2;  // sub-blocks 4..7
-    const uint32_t sc4 = upper ? (a2 & 0x0F0F0F0Fu) | ((a0 >> 2) & 0x30303030u) : a0 & 0x3F3F3F3Fu;
-    const uint32_t m4 = upper ? ((a2 >> 4) & 0x0F0F0F0Fu) | ((a1 >> 2) & 0x30303030u) : a1 & 0x3F3F3F3Fu;
-    const uint32_t sh = (r.j & 1) * 16;  // bytes 2j % 4 and 2j % 4 + 1
-    const int sc0 = static_cast<int>((sc4 >> sh) & 0xFF), sc1 = static_cast<int>((sc4 >> (sh + 8)) & 0xFF);
-    const auto m0 = static_cast<float>((m4 >> sh) & 0xFF), m1 = static_cast<float>((m4 >> (sh + 8)) & 0xFF);
-    const float2 dm = __half22float2(__halves2half2(__ushort_as_half(static_cast<uint16_t>(r.head.x & 0xFFFF)),
-                                                    __ushort_as_half(static_cast<uint16_t>(r.head.x >> 16))));
-    return dm.x * (ds[0].x * static_cast<float>(sc0 * s0) + ds[1].x * static_cast<float>(sc1 * s1)) -
-           dm.y * (m0 * ds[0].y + m1 * ds[1].y);
+    return k_unit_sum(r.head, r.j, s0, s1, ds);
   }
 };
 
+// Q5_K super-blocks, rows split (device_rows.h): Q4_K's units of nibbles, then each unit's fifth
+// bits (q5k_highs: a word per sub-block, element 4i + e's bit at 8e + i), then the 16-byte
+// headers. Four loads: the header, the unit's halves and its 8 bytes of fifth bits.
 template <>
-struct ChunkDotQ8<kDevQ5_K> {  // 176 bytes (16-byte aligned): d, dmin, scales[12], qh[32], qs[128]
-  static constexpr int kChunks = 1;
-  static constexpr int kMaxRows = 4;  // registers: 16 words of raw data per row
-  __device__ static int64_t x_chunk(int64_t u, int) { return u; }
+struct ChunkDotQ8<kDevQ5_K> {
+  static constexpr int kChunks = 2;
+  static constexpr int kMaxRows = 8;
+  __device__ static int64_t x_chunk(int64_t u, int i) { return 2 * u + i; }
   struct Raw {
-    uint4 q0, q1, h0, h1;
-    uint32_t dd, shift, bit;
-    int sc, m;
+    uint4 head, q0, q1;
+    uint2 hi;
+    uint32_t j;
   };
   template <bool S = false>
-  __device__ static Raw load(const uint8_t* row, int64_t c, int64_t) {
-    const uint8_t* b = row + 176 * (c >> 3);
-    const int s = static_cast<int>(c & 7);
-    const uint4* q = reinterpret_cast<const uint4*>(b + 48 + 32 * (s >> 1));
-    const uint4* h = reinterpret_cast<const uint4*>(b + 16);
+  __device__ static Raw load(const uint8_t* row, int64_t u, int64_t k) {
+    const int64_t nb = k / 256;
     Raw r;
-    r.q0 = ld<S>(q);
-    r.q1 = ld<S>(q + 1);
-    r.h0 = ld<S>(h);
-    r.h1 = ld<S>(h + 1);
-    r.dd = ld<S>(reinterpret_cast<const unsigned int*>(b));
-    k_scale_min(s, b + 4, r.sc, r.m);
-    r.shift = (s & 1) * 4;
-    r.bit = static_cast<uint32_t>(s);
+    r.head = ld<S>(reinterpret_cast<const uint4*>(row + SplitQ5_K::scales(u >> 2, nb)));
+    r.q0 = ld_quants<S>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 0)));
+    r.q1 = ld_quants<S>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 1)));
+    r.hi = ld<S>(reinterpret_cast<const uint2*>(row + q5k_highs(u, nb)));
+    r.j = static_cast<uint32_t>(u & 3);
     return r;
   }
   __device__ static float dot(const Raw& r, const int (*x)[8], const float2* ds) {
-    const uint32_t q[8] = {r.q0.x, r.q0.y, r.q0.z, r.q0.w, r.q1.x, r.q1.y, r.q1.z, r.q1.w};
-    const uint32_t h[8] = {r.h0.x, r.h0.y, r.h0.z, r.h0.w, r.h1.x, r.h1.y, r.h1.z, r.h1.w};
-    int s = 0;
+    const uint32_t w[8] = {r.q0.x, r.q0.y, r.q0.z, r.q0.w, r.q1.x, r.q1.y, r.q1.z, r.q1.w};
+    int s0 = 0, s1 = 0;
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
-      const uint32_t v = ((q[i] >> r.shift) & 0x0F0F0F0Fu) | (((h[i] >> r.bit) & 0x01010101u) << 4);
-      s = __dp4a(static_cast<int>(v), x[0][i], s);
+      const uint32_t v0 = (w[i] & 0x0F0F0F0Fu) | (((r.hi.x >> i) & 0x01010101u) << 4);
+      const uint32_t v1 = ((w[i] >> 4) & 0x0F0F0F0Fu) | (((r.hi.y >> i) & 0x01010101u) << 4);
+      s0 = __dp4a(static_cast<int>(v0), x[0][i], s0);
+      s1 = __dp4a(static_cast<int>(v1), x[1][i], s1);
     }
-    const float d = __half2float(__ushort_as_half(static_cast<uint16_t>(r.dd & 0xFFFF))) * static_cast<float>(r.sc);
-    const float m = __half2float(__ushort_as_half(static_cast<uint16_t>(r.dd >> 16))) * static_cast<float>(r.m);
-    return d * ds[0].x * static_cast<float>(s) - m * ds[0].y;
+    return k_unit_sum(r.head, r.j, s0, s1, ds);
   }
 };
 

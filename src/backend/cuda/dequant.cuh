@@ -2,8 +2,8 @@
 // Device-side decoding of weight blocks, 32 elements at a time ("chunks"): chunk c of a row
 // holds elements [32c, 32c + 32). Quantized types have k % 32 == 0 (their block sizes are
 // multiples of 32); float types may end in a partial chunk (elements past k read as 0).
-// Block layouts are ggml's (src/quant/blocks.h); Q4_0, Q8_0, Q4_K, Q6_K and IQ4_XS rows are split on
-// the device (device_rows.h).
+// Block layouts are ggml's (src/quant/blocks.h); Q4_0, Q8_0, Q4_K, Q5_K, Q6_K and IQ4_XS rows are
+// split on the device (device_rows.h).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cstdint>
@@ -121,21 +121,28 @@ struct Chunk<kDevQ4_K> {  // split rows: qs[128] per super-block (interleaved), 
   }
 };
 template <>
-struct Chunk<kDevQ5_K> {  // 176 bytes: d, dmin, scales[12], qh[32], qs[128]
-  __device__ static void get(const uint8_t* row, int64_t c, int64_t, float* y) {
-    const uint8_t* b = row + 176 * (c >> 3);
+struct Chunk<kDevQ5_K> {  // split rows: Q4_K's units and header, each unit's fifth bits (q5k_highs)
+  __device__ static void get(const uint8_t* row, int64_t c, int64_t k, float* y) {
+    const int64_t sb = c >> 3, nb = k / 256;
     const int s = static_cast<int>(c & 7);
-    const float d = f16_bits_to_float(load_u16(b)), dmin = f16_bits_to_float(load_u16(b + 2));
+    const uint8_t* head = row + SplitQ5_K::scales(sb, nb);
+    const float d = f16_bits_to_float(load_u16(head)), dmin = f16_bits_to_float(load_u16(head + 2));
     int sc, m;
-    k_scale_min(s, b + 4, sc, m);
+    k_scale_min(s, head + 4, sc, m);
     const float d1 = d * sc, m1 = dmin * m;
-    const uint8_t* qh = b + 16;
-    const uint8_t* q = b + 48 + 32 * (s >> 1);
+    const int64_t u = 4 * sb + (s >> 1);
     const int shift = (s & 1) * 4;
+    const uint4 v0 = *reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 0));
+    const uint4 v1 = *reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 1));
+    const uint32_t w[8] = {v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w};
+    const uint32_t hi = reinterpret_cast<const uint32_t*>(row + q5k_highs(u, nb))[s & 1];
 #pragma unroll
-    for (int l = 0; l < 32; ++l) {
-      const int v = ((q[l] >> shift) & 0xF) | (((qh[l] >> s) & 1) << 4);
-      y[l] = d1 * static_cast<float>(v) - m1;
+    for (int i = 0; i < 8; ++i) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const uint32_t v = ((w[i] >> (8 * e + shift)) & 0xF) | (((hi >> (8 * e + i)) & 1) << 4);
+        y[4 * i + e] = d1 * static_cast<float>(v) - m1;
+      }
     }
   }
 };

@@ -66,10 +66,29 @@ void split_q6_k_row(const uint8_t* src, int64_t nb, uint8_t* dst) {
   }
 }
 
+// Q5_K: qs as interleaved units (Q4_K's), each unit's fifth bits (device_rows.h) from qh, header.
+void split_q5_k_row(const uint8_t* src, int64_t nb, uint8_t* dst) {
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* blk = src + static_cast<size_t>(b) * 176;
+    const uint8_t* qh = blk + 16;
+    for (int j = 0; j < 4; ++j) {
+      const int64_t u = 4 * b + j;
+      for (int half = 0; half < 2; ++half) std::memcpy(dst + unit_half(u, 4 * nb, half), blk + 48 + 32 * j + 16 * half, 16);
+      uint32_t words[2] = {0, 0};  // sub-blocks 2j and 2j + 1: element l = 4i + e's bit at 8e + i
+      for (int l = 0; l < 32; ++l) {
+        for (int t = 0; t < 2; ++t) words[t] |= static_cast<uint32_t>((qh[l] >> (2 * j + t)) & 1) << (8 * (l % 4) + l / 4);
+      }
+      std::memcpy(dst + q5k_highs(u, nb), words, 8);
+    }
+    std::memcpy(dst + SplitQ5_K::scales(b, nb), blk, 16);
+  }
+}
+
 }  // namespace
 
 bool split_rows(uint32_t type) {
-  return type == kDevQ4_0 || type == kDevQ8_0 || type == kDevQ4_K || type == kDevQ6_K || type == kDevIQ4_XS;
+  return type == kDevQ4_0 || type == kDevQ8_0 || type == kDevQ4_K || type == kDevQ5_K || type == kDevQ6_K ||
+         type == kDevIQ4_XS;
 }
 
 size_t device_row_bytes(uint32_t type, int64_t k) {
@@ -93,6 +112,7 @@ void to_device_rows(uint32_t type, int64_t k, int64_t n, const uint8_t* src, uin
         case kDevQ8_0: split_row<SplitQ8_0>(s, k / 32, {34, 0, 2, 34, true, true}, d); break;
         case kDevQ4_K: split_row<SplitQ4_K>(s, k / 256, {144, 0, 16, 0, true, false}, d); break;
         case kDevIQ4_XS: split_row<SplitIQ4_XS>(s, k / 256, {136, 0, 8, 0, true, false}, d); break;
+        case kDevQ5_K: split_q5_k_row(s, k / 256, d); break;
         default: split_q6_k_row(s, k / 256, d); break;
       }
     }

@@ -1,7 +1,7 @@
 #pragma once
 // How weight rows are laid out on the device. Plain C++17 (kernels and host code include it).
 //
-// F16, BF16, F32 and Q5_K keep their GGUF rows. Q4_0, Q8_0, Q4_K, Q6_K and IQ4_XS rows are split, so that
+// F16, BF16 and F32 keep their GGUF rows. Q4_0, Q8_0, Q4_K, Q5_K, Q6_K and IQ4_XS rows are split, so that
 // the kernels read quants with aligned 16-byte loads (GGUF's Q4_0, Q8_0 and Q6_K blocks are only
 // 2-byte aligned: 18, 34 and 210 bytes; IQ4_XS's 136 8-byte aligned) and a warp's loads are
 // contiguous. A row of nb blocks:
@@ -10,6 +10,8 @@
 //   Q4_K: qs[128] of each block (interleaved) | d, dmin, scales[12] of each block (16 bytes)
 //   Q6_K: ql[128] of each block (interleaved) | qh[64] of each block (per unit) | scales[16] (int8)
 //         of each block | d of each block
+//   Q5_K: qs[128] of each block (interleaved) | qh[32] of each block (per unit) | d, dmin,
+//         scales[12] of each block (16 bytes)
 //   IQ4_XS: qs[128] of each block (interleaved) | d, scales_h, scales_l[4] of each block (8 bytes)
 // each part in block order, then zeros up to a multiple of 16 bytes, so every row starts
 // 16-byte aligned. The bytes are GGUF's, only moved.
@@ -21,6 +23,10 @@
 // (u = 4 b + 2 h + q: the low 4 bits of chunks q and q + 2 of half h); their top 2 bits go to
 // 16 bytes of their own (q6k_tops): element l's 2-bit tops of chunk q, then of chunk q + 2, as
 // one nibble; word i's byte e holds element 4 i + e in its low nibble and 16 + 4 i + e in its high.
+// Q5_K's units are Q4_K's (qs[32 j ..]: the low 4 bits of sub-blocks 2j and 2j + 1); their fifth
+// bits go to 8 bytes of their own (q5k_highs): two words, sub-block 2j's then 2j + 1's, element
+// 4 i + e's bit at bit 8 e + i, so that (word >> i) & 0x01010101 puts the bits of elements
+// 4i .. 4i + 3 at the bottom of their bytes.
 #include <cstddef>
 #include <cstdint>
 
@@ -47,9 +53,12 @@ using SplitQ4_0 = SplitRow<16, 0>;
 using SplitQ8_0 = SplitRow<32, 0>;
 using SplitQ4_K = SplitRow<128, 16>;  // scales(b, nb): the block's 16-byte header, d and dmin first (no d part)
 using SplitQ6_K = SplitRow<192, 16>;  // quants: ql units, then the units' tops
+using SplitQ5_K = SplitRow<160, 16>;  // quants: qs units, then the units' fifth bits; scales(b, nb): the header
 using SplitIQ4_XS = SplitRow<128, 8>;  // scales(b, nb): the block's 8-byte header, d first (no d part)
 // Offset of Q6_K unit u's 16 bytes of tops in a row of nb blocks.
 constexpr size_t q6k_tops(int64_t u, int64_t nb) { return static_cast<size_t>(128 * nb + 16 * u); }
+// Offset of Q5_K unit u's 8 bytes of fifth bits in a row of nb blocks.
+constexpr size_t q5k_highs(int64_t u, int64_t nb) { return static_cast<size_t>(128 * nb + 8 * u); }
 
 // Whether the device stores rows of this type split.
 bool split_rows(uint32_t type);

@@ -87,7 +87,7 @@ struct MatvecJob {
 // The jobs share one type, or mix Q4_K and Q6_K (matvec_q8_mixable: q/k/v of the *_M mixes).
 void matvec_q8(const MatvecJob* jobs, int n_jobs, const Q8Act& x, int n_cols, cudaStream_t s);
 bool matvec_q8_mixable(uint32_t a, uint32_t b);
-// Whether matvec_q8 reads this weight type (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K).
+// Whether matvec_q8 reads this weight type (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_XS).
 bool matvec_q8_supported(uint32_t type);
 
 // --- rms_norm.cu ---

@@ -130,7 +130,7 @@ int g_staged_override = -1;  // set_matvec_staging (-1: none)
 //   (device_rows.h) it is read directly where k > 2048 (8B Q4_K_M `-p 0` 536.6 -> 545.4 tok/s)
 //   and still staged at k <= 2048 (the 1B direct everywhere: 1893 -> 1865);
 // - Q4_K best direct, 4 rows for large matrices (gate/up 10.7 -> 10.0 us, output 79 -> 69 us),
-//   2 for the rest IQ4_XS (the same units of 32 nibble bytes) is planned alike;
+//   2 for the rest; Q5_K and IQ4_XS (the same units of 32 nibble bytes) are planned alike;
 // - Q8_0 and Q4_0 with 4 rows (session 6, in the model: 8B Q8_0 382 -> 390, Q4_0 524 -> 539),
 //   read directly since their rows are split for the device (device_rows.h: aligned 16-byte
 //   loads). Before the split, staging had been best for them (8B Q8_0 371 -> 381 tok/s, Q4_0
@@ -157,7 +157,7 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   const bool large = total_rows >= 8192;
   Plan p{2, false};
   if (type == kDevQ6_K) p = {large && k > 2048 ? 2 : 4, k <= 2048};
-  if (type == kDevQ4_K || type == kDevIQ4_XS) p = {large ? 4 : 2, false};
+  if (type == kDevQ4_K || type == kDevQ5_K || type == kDevIQ4_XS) p = {large ? 4 : 2, false};
   if (type == kDevQ8_0 || type == kDevQ4_0) p = {4, false};
   // Fewer warps than 8, so more blocks are resident and a thread takes several units of long
   // rows (down). Q4_0: 4 (8B `-p 0` 600 -> 608 tok/s; staged it had lost, 526 -> 511); Q8_0
@@ -165,7 +165,7 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   // 11.2 us, Q6_K 19.7 -> 18.0), 2 on split rows (8B Q4_K_M `-p 0` 545.2-545.6 -> 548.5-550.0,
   // 1B 1880-1892 -> 1936-1948, alternating three times each; 1 warp: 8B 533.0).
   if (type == kDevQ4_0) p.max_warps = 4;
-  if (type == kDevQ4_K || type == kDevQ6_K || type == kDevIQ4_XS) p.max_warps = 2;
+  if (type == kDevQ4_K || type == kDevQ5_K || type == kDevQ6_K || type == kDevIQ4_XS) p.max_warps = 2;
   if (env_rows) p.max_rows = env_rows;
   if (env_warps) p.max_warps = env_warps;
   if (g_rows_override) p.max_rows = g_rows_override;

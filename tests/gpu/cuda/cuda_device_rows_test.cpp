@@ -1,5 +1,5 @@
 // The device row layout (device_rows.h), on the host: needs no GPU. Each GGUF byte of a row of
-// Q4_0 / Q8_0 / Q4_K / Q6_K / IQ4_XS blocks must land where the split layout puts it, rows padded with
+// Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K / IQ4_XS blocks must land where the split layout puts it, rows padded with
 // zeros to 16 bytes; other types are copied unchanged. The GPU kernel tests read these rows back.
 #include <gtest/gtest.h>
 
@@ -65,7 +65,8 @@ TEST(CudaDeviceRows, SplitRowsPutEveryByteWhereTheLayoutSays) {
                             {kDevQ8_0, 32, 34, 0, 2, 32, 34, 0, true, 32},
                             {kDevQ4_K, 256, 144, -1, 16, 128, 0, 16, true, 128},
                             {kDevQ6_K, 256, 210, 208, 0, 128, 192, 16, true, 192},
-                            {kDevIQ4_XS, 256, 136, -1, 8, 128, 0, 8, true, 128}};
+                            {kDevIQ4_XS, 256, 136, -1, 8, 128, 0, 8, true, 128},
+                            {kDevQ5_K, 256, 176, -1, 48, 128, 0, 16, true, 160}};
   for (const Layout& l : layouts) {
     for (const int64_t nb : {1, 2, 3, 7, 8, 13, 40}) {
       const int64_t k = nb * l.block_elems, n = 5;
@@ -91,6 +92,18 @@ TEST(CudaDeviceRows, SplitRowsPutEveryByteWhereTheLayoutSays) {
           }
           for (int64_t i = 0; i < l.scale_bytes; ++i) {
             ASSERT_EQ(d[nb * l.region_bytes + b * l.scale_bytes + i], blk[l.scales_at + i]) << l.type << " b" << b;
+          }
+          if (l.type == kDevQ5_K) {  // unit u = 4b + j: element 4i + e's fifth bit of sub-block 2j + t at 8e + i of word t
+            for (int j = 0; j < 4; ++j) {
+              const uint8_t* highs = d + nb * 128 + 8 * (4 * b + j);
+              for (int t = 0; t < 2; ++t) {
+                for (int el = 0; el < 32; ++el) {
+                  const int want = (blk[16 + el] >> (2 * j + t)) & 1;
+                  const int bit = 8 * (el % 4) + el / 4;
+                  ASSERT_EQ((highs[4 * t + bit / 8] >> (bit % 8)) & 1, want) << "b" << b << " j" << j << " t" << t << " el" << el;
+                }
+              }
+            }
           }
           if (l.type == kDevQ6_K) {  // unit u = 4b + 2h + q: element j's tops of chunks q and q + 2 as a nibble
             for (int h = 0; h < 2; ++h) {
@@ -130,7 +143,7 @@ TEST(CudaDeviceRows, ManyRowsAreSplitAlikeOnEveryThread) {
 
 TEST(CudaDeviceRows, OtherTypesKeepTheirGgufBytes) {
   std::mt19937_64 rng(9);
-  for (const auto t : {GgmlType::F16, GgmlType::F32, GgmlType::BF16, GgmlType::Q5_K}) {
+  for (const auto t : {GgmlType::F16, GgmlType::F32, GgmlType::BF16}) {
     const int64_t k = 512, n = 3;
     const size_t rb = row_bytes(t, k);
     EXPECT_FALSE(split_rows(static_cast<uint32_t>(t)));
