@@ -48,6 +48,19 @@ struct ChunkDotQ8<kDevQ4_0> : OneChunkQ8<kDevQ4_0> {  // low nibbles: elements 0
   }
 };
 
+// Units of two sub-blocks (Q4_K, Q5_K, IQ4_XS): 32 nibble bytes, sub-block 2j's in the low or first
+// half and 2j + 1's in the high or second, read as two interleaved 16-byte halves (device_rows.h).
+struct SubBlockPairQ8 {
+  static constexpr int kChunks = 2;
+  static constexpr int kMaxRows = 8;
+  __device__ static int64_t x_chunk(int64_t u, int i) { return 2 * u + i; }
+  template <bool S>
+  __device__ static void load_halves(const uint8_t* row, int64_t u, int64_t nb, uint4& first, uint4& second) {
+    first = ld_quants<S>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 0)));
+    second = ld_quants<S>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 1)));
+  }
+};
+
 // A Q4_K / Q5_K unit's sum from the integer dots s0, s1 of its sub-blocks 2j and 2j + 1, with the
 // super-block's 16-byte header (d, dmin, scales[12]).
 __device__ __forceinline__ float k_unit_sum(const uint4& head, uint32_t j, int s0, int s1, const float2* ds) {
@@ -72,10 +85,7 @@ __device__ __forceinline__ float k_unit_sum(const uint4& head, uint32_t j, int s
 // 32 nibble bytes qs[32 j ..] of super-block u / 4 (j = u % 4): sub-blocks 2j (low nibbles) and
 // 2j + 1 (high). Three 16-byte loads: the header and the unit's halves.
 template <>
-struct ChunkDotQ8<kDevQ4_K> {
-  static constexpr int kChunks = 2;
-  static constexpr int kMaxRows = 8;
-  __device__ static int64_t x_chunk(int64_t u, int i) { return 2 * u + i; }
+struct ChunkDotQ8<kDevQ4_K> : SubBlockPairQ8 {
   struct Raw {
     uint4 head, q0, q1;
     uint32_t j;
@@ -85,8 +95,7 @@ struct ChunkDotQ8<kDevQ4_K> {
     const int64_t nb = k / 256;
     Raw r;
     r.head = ld<S>(reinterpret_cast<const uint4*>(row + SplitQ4_K::scales(u >> 2, nb)));
-    r.q0 = ld_quants<S>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 0)));
-    r.q1 = ld_quants<S>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 1)));
+    load_halves<S>(row, u, nb, r.q0, r.q1);
     r.j = static_cast<uint32_t>(u & 3);
     return r;
   }
@@ -106,10 +115,7 @@ struct ChunkDotQ8<kDevQ4_K> {
 // bits (q5k_highs: a word per sub-block, element 4i + e's bit at 8e + i), then the 16-byte
 // headers. Four loads: the header, the unit's halves and its 8 bytes of fifth bits.
 template <>
-struct ChunkDotQ8<kDevQ5_K> {
-  static constexpr int kChunks = 2;
-  static constexpr int kMaxRows = 8;
-  __device__ static int64_t x_chunk(int64_t u, int i) { return 2 * u + i; }
+struct ChunkDotQ8<kDevQ5_K> : SubBlockPairQ8 {
   struct Raw {
     uint4 head, q0, q1;
     uint2 hi;
@@ -120,8 +126,7 @@ struct ChunkDotQ8<kDevQ5_K> {
     const int64_t nb = k / 256;
     Raw r;
     r.head = ld<S>(reinterpret_cast<const uint4*>(row + SplitQ5_K::scales(u >> 2, nb)));
-    r.q0 = ld_quants<S>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 0)));
-    r.q1 = ld_quants<S>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 1)));
+    load_halves<S>(row, u, nb, r.q0, r.q1);
     r.hi = ld<S>(reinterpret_cast<const uint2*>(row + q5k_highs(u, nb)));
     r.j = static_cast<uint32_t>(u & 3);
     return r;
@@ -202,10 +207,7 @@ struct ChunkDotQ8<kDevQ6_K> {
 // sub-block in byte l % 16's low (l < 16) or high nibble, an index into the code book. Three
 // loads: the header (8 bytes) and the unit's 16-byte halves.
 template <>
-struct ChunkDotQ8<kDevIQ4_XS> {
-  static constexpr int kChunks = 2;
-  static constexpr int kMaxRows = 8;
-  __device__ static int64_t x_chunk(int64_t u, int i) { return 2 * u + i; }
+struct ChunkDotQ8<kDevIQ4_XS> : SubBlockPairQ8 {
   struct Raw {
     uint4 q[2];
     uint2 head;
@@ -216,8 +218,7 @@ struct ChunkDotQ8<kDevIQ4_XS> {
     const int64_t nb = k / 256;
     Raw r;
     r.head = ld<S>(reinterpret_cast<const uint2*>(row + SplitIQ4_XS::scales(u >> 2, nb)));
-    r.q[0] = ld_quants<S>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 0)));
-    r.q[1] = ld_quants<S>(reinterpret_cast<const uint4*>(row + unit_half(u, 4 * nb, 1)));
+    load_halves<S>(row, u, nb, r.q[0], r.q[1]);
     r.j = static_cast<uint32_t>(u & 3);
     return r;
   }
