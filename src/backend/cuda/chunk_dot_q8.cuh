@@ -1,10 +1,11 @@
 #pragma once
 // Integer dot products of one unit of weights with int8 activations (kernels.h's Q8Act: per
 // 32-element chunk, 8 words of int8 x and (d_x, d_x * sum q_x)), four products per __dp4a.
-// A unit is kChunks chunks whose bytes sit together: one chunk for Q4_0 and Q8_0; for the
-// K-quants whose 32-byte groups of nibbles hold two chunks (Q4_K, Q5_K: sub-blocks 2j and 2j + 1 in the
-// low and high nibbles; Q6_K: chunks qi and qi + 2 of a half) and IQ4_XS (sub-blocks 2j, 2j + 1), both, so a thread uses every byte it
-// loads and unpacks the scales once per two chunks. x_chunk(u, i) is the activation chunk of the
+// A unit is kChunks chunks whose bytes sit together: one chunk for Q4_0 and Q8_0; for the types
+// whose 32-byte groups of nibbles hold two chunks (Q4_K, Q5_K: sub-blocks 2j and 2j + 1 in the
+// low and high nibbles; IQ4_XS: sub-blocks 2j and 2j + 1 in the two halves; Q6_K: chunks qi and
+// qi + 2 of a half), both, so a thread uses every byte it loads and unpacks the scales once per
+// two chunks. x_chunk(u, i) is the activation chunk of the
 // unit's i-th chunk. Per chunk, with q the weight's integers and d its scale(s), the sum is
 //   Q8_0: d d_x sum q q_x                 Q4_0: d (d_x sum q q_x - 8 s_x)
 //   Q4_K/Q5_K: d_s d_x sum q q_x - m_s s_x  (sub-block scale d_s, min m_s)

@@ -3,8 +3,8 @@
 //
 // Weights are uploaded once at load: the types the device kernels read (F32, F16, BF16, Q4_0,
 // Q8_0, Q4_K, Q5_K, Q6_K, IQ4_XS) as their GGUF blocks (laid out as device_rows.h says), every
-// other type dequantized to F16 on the host. The KV pool holds F16 or F8_E4M3 elements (KvCacheConfig::type; fp8: scale 1.0, round to
-// nearest even, saturating to +-448, as vLLM's fp8 cache; attention widens it to f16/f32 as it
+// other type dequantized to F16 on the host. The KV pool holds F16 or F8_E4M3 elements
+// (KvCacheConfig::type; fp8: scale 1.0, round to nearest even, saturating to +-448, as vLLM's fp8 cache; attention widens it to f16/f32 as it
 // reads), paged as the CPU's ([head_dim, block_size, n_kv_head, n_blocks] per layer, K and V;
 // a block is half the bytes in fp8). One forward is one stream of kernels with no host round trip per layer:
 // decode batches (<= 8 tokens) use matrix-vector kernels on the quantized blocks and are

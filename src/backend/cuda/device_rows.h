@@ -1,8 +1,8 @@
 #pragma once
 // How weight rows are laid out on the device. Plain C++17 (kernels and host code include it).
 //
-// F16, BF16 and F32 keep their GGUF rows. Q4_0, Q8_0, Q4_K, Q5_K, Q6_K and IQ4_XS rows are split, so that
-// the kernels read quants with aligned 16-byte loads (GGUF's Q4_0, Q8_0 and Q6_K blocks are only
+// F16, BF16 and F32 keep their GGUF rows. Q4_0, Q8_0, Q4_K, Q5_K, Q6_K and IQ4_XS rows are split,
+// so that the kernels read quants with aligned 16-byte loads (GGUF's Q4_0, Q8_0 and Q6_K blocks are only
 // 2-byte aligned: 18, 34 and 210 bytes; IQ4_XS's 136 8-byte aligned) and a warp's loads are
 // contiguous. A row of nb blocks:
 //   Q4_0: qs[16] of each block               | d (f16) of each block
@@ -10,15 +10,15 @@
 //   Q4_K: qs[128] of each block (interleaved) | d, dmin, scales[12] of each block (16 bytes)
 //   Q6_K: ql[128] of each block (interleaved) | qh[64] of each block (per unit) | scales[16] (int8)
 //         of each block | d of each block
-//   Q5_K: qs[128] of each block (interleaved) | qh[32] of each block (per unit) | d, dmin,
-//         scales[12] of each block (16 bytes)
+//   Q5_K: qs[128] of each block (interleaved) | qh[32] of each block (regrouped per unit) | d,
+//         dmin, scales[12] of each block (16 bytes)
 //   IQ4_XS: qs[128] of each block (interleaved) | d, scales_h, scales_l[4] of each block (8 bytes)
 // each part in block order, then zeros up to a multiple of 16 bytes, so every row starts
 // 16-byte aligned. The bytes are GGUF's, only moved.
 //
 // Interleaved: the quants are 32-byte units (Q8_0: a block's; Q4_K: qs[32 j ..], the nibbles of
-// sub-blocks 2j and 2j + 1; IQ4_XS: qs[32 j ..], sub-blocks 2j and 2j + 1 of 16 bytes each), each read by one thread as two 16-byte halves. Units go in groups of
-// 32, a warp's: a group of m units holds the first halves of all m, then their second halves, so
+// sub-blocks 2j and 2j + 1; IQ4_XS: qs[32 j ..], sub-blocks 2j and 2j + 1 of 16 bytes each),
+// each read by one thread as two 16-byte halves. Units go in groups of 32, a warp's: a group of m units holds the first halves of all m, then their second halves, so
 // each warp-wide load of a half reads 512 contiguous bytes. Q6_K's units are ql[64 h + 32 q ..]
 // (u = 4 b + 2 h + q: the low 4 bits of chunks q and q + 2 of half h); their top 2 bits go to
 // 16 bytes of their own (q6k_tops): element l's 2-bit tops of chunk q, then of chunk q + 2, as

@@ -157,7 +157,8 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   const bool large = total_rows >= 8192;
   Plan p{2, false};
   if (type == kDevQ6_K) p = {large && k > 2048 ? 2 : 4, k <= 2048};
-  if (type == kDevQ4_K || type == kDevQ5_K || type == kDevIQ4_XS) p = {large ? 4 : 2, false};
+  const bool pair_units = type == kDevQ4_K || type == kDevQ5_K || type == kDevIQ4_XS;  // SubBlockPairQ8
+  if (pair_units) p = {large ? 4 : 2, false};
   if (type == kDevQ8_0 || type == kDevQ4_0) p = {4, false};
   // Fewer warps than 8, so more blocks are resident and a thread takes several units of long
   // rows (down). Q4_0: 4 (8B `-p 0` 600 -> 608 tok/s; staged it had lost, 526 -> 511); Q8_0
@@ -165,7 +166,7 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   // 11.2 us, Q6_K 19.7 -> 18.0), 2 on split rows (8B Q4_K_M `-p 0` 545.2-545.6 -> 548.5-550.0,
   // 1B 1880-1892 -> 1936-1948, alternating three times each; 1 warp: 8B 533.0).
   if (type == kDevQ4_0) p.max_warps = 4;
-  if (type == kDevQ4_K || type == kDevQ5_K || type == kDevQ6_K || type == kDevIQ4_XS) p.max_warps = 2;
+  if (pair_units || type == kDevQ6_K) p.max_warps = 2;
   if (env_rows) p.max_rows = env_rows;
   if (env_warps) p.max_warps = env_warps;
   if (g_rows_override) p.max_rows = g_rows_override;

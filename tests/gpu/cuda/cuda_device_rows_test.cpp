@@ -1,6 +1,6 @@
 // The device row layout (device_rows.h), on the host: needs no GPU. Each GGUF byte of a row of
-// Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K / IQ4_XS blocks must land where the split layout puts it, rows padded with
-// zeros to 16 bytes; other types are copied unchanged. The GPU kernel tests read these rows back.
+// Q4_0 / Q8_0 / Q4_K / Q5_K / Q6_K / IQ4_XS blocks must land where the split layout puts it, rows
+// padded with zeros to 16 bytes; other types are copied unchanged. The GPU kernel tests read these rows back.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -24,7 +24,7 @@ std::vector<uint8_t> random_bytes(std::mt19937_64& rng, size_t n) {
 struct Layout {
   uint32_t type;
   int64_t block_elems, block_bytes;
-  int64_t d_at;         // offset of d (f16) in the GGUF block; -1: in the header part (Q4_K, IQ4_XS)
+  int64_t d_at;         // offset of d (f16) in the GGUF block; -1: in the header part (Q4_K, Q5_K, IQ4_XS)
   int64_t quants_at;    // offset of the quants (Q6_K: ql then qh)
   int64_t quant_bytes;
   int64_t scales_at;    // offset of the part after the quants (Q6_K: scales; Q4_K: the whole header)
