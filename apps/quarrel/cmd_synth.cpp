@@ -55,6 +55,15 @@ model::SyntheticSpec make_spec(const char* arch, int64_t n_embd, int64_t n_layer
   return s;
 }
 
+// Gemma's head size (not n_embd / n_head) and soft-caps; scores scaled by head_dim^-1/2, as its
+// query_pre_attn_scalar says for these sizes.
+model::SyntheticSpec with_gemma(model::SyntheticSpec s, int64_t head_dim, float attn_softcap, float final_softcap) {
+  s.head_dim = head_dim;
+  s.attn_softcap = attn_softcap;
+  s.final_softcap = final_softcap;
+  return s;
+}
+
 const std::vector<Shape>& shapes() {
   static const std::vector<Shape> all = {
       {"tiny", "test model: llama, n_embd 256, 2 layers, n_ff 512, 4 heads / 2 kv",
@@ -69,6 +78,17 @@ const std::vector<Shape>& shapes() {
        make_spec("mistral", 4096, 32, 14336, 32, 8, 32768, 10000.0f, 1e-5f, false, false, 4096)},
       {"qwen2.5-0.5b", "Qwen2.5-0.5B: qwen2, n_embd 896, 24 layers, n_ff 4864, 14 / 2 heads, QKV bias, tied",
        make_spec("qwen2", 896, 24, 4864, 14, 2, 32768, 1000000.0f, 1e-6f, true, false, 0)},
+      {"gemma2-2b", "Gemma-2-2B: gemma2, n_embd 2304, 26 layers, n_ff 9216, 8 / 4 heads of 256, GeGLU, "
+                    "post-norms, window 4096 on every other layer, soft-caps 50 / 30, tied",
+       with_gemma(make_spec("gemma2", 2304, 26, 9216, 8, 4, 8192, 10000.0f, 1e-6f, true, false, 4096), 256, 50.0f,
+                  30.0f)},
+      {"gemma3-1b", "Gemma-3-1B: gemma3, n_embd 1152, 26 layers, n_ff 6912, 4 / 1 heads of 256, GeGLU, "
+                    "post-norms, Q/K norms, window 512 on 5 of 6 layers, tied",
+       with_gemma(make_spec("gemma3", 1152, 26, 6912, 4, 1, 32768, 1000000.0f, 1e-6f, true, false, 512), 256, 0.0f,
+                  0.0f)},
+      {"phi3-mini", "Phi-3-mini-4k: phi3, n_embd 3072, 32 layers, n_ff 8192, 32 / 32 heads, fused QKV and gate/up, "
+                    "window 2047",
+       make_spec("phi3", 3072, 32, 8192, 32, 32, 4096, 10000.0f, 1e-5f, false, false, 2047)},
   };
   return all;
 }

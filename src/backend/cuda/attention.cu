@@ -78,6 +78,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionArgs a, fl
         for (int d = 0; d < hd; ++d) dot += q[d] * kv_load(kc + ro + d);
       }
       s = dot * scale;
+      if (a.softcap > 0.0f) s = a.softcap * tanhf(s / a.softcap);
     }
     const float m_new = fmaxf(m, block_max(s));
     const float p = j <= pos ? __expf(s - m_new) : 0.0f;

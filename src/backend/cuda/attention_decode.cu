@@ -164,6 +164,13 @@ __global__ void __launch_bounds__(32 * CUT::kWarps) attention_decode_kernel(Atte
         for (int g = 0; g < GMAX; ++g) sc[u][g] += __shfl_xor_sync(0xffffffffu, sc[u][g], off);
       }
     }
+    if (a.softcap > 0.0f) {  // q was scaled: the scores are scaled already
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+#pragma unroll
+        for (int g = 0; g < GMAX; ++g) sc[u][g] = a.softcap * tanhf(sc[u][g] / a.softcap);
+      }
+    }
     // Online softmax over the group at once.
 #pragma unroll
     for (int g = 0; g < GMAX; ++g) {

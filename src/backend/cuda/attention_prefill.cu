@@ -172,6 +172,10 @@ __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionAr
   const KV* kc = static_cast<const KV*>(a.k_cache);
   const KV* vc = static_cast<const KV*>(a.v_cache);
   const bool windowed = a.sliding_window > 0;
+  // A raw q.k to a base-2 score: scaled, soft-capped when the model caps its scores.
+  const float cap = a.softcap, cap_in = scale_log2 * 0.6931471805599453f / (cap > 0.0f ? cap : 1.0f);
+  const float cap_out = cap * 1.4426950408889634f;
+  const auto score = [&](float raw) { return cap > 0.0f ? cap_out * tanhf(raw * cap_in) : raw * scale_log2; };
 
   float o[HD / 8][4];  // O rows grp, grp + 8 of this warp; columns 8 dn + 2 tig, +1
 #pragma unroll
@@ -285,8 +289,8 @@ __global__ void __launch_bounds__(kThreads) attention_prefill_kernel(AttentionAr
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         const int j = kb + n * 8 + 2 * tig + e;
-        const float s0 = lo0 <= j && j <= pos0 ? sacc[n][e] * scale_log2 : -INFINITY;
-        const float s1 = lo1 <= j && j <= pos1 ? sacc[n][2 + e] * scale_log2 : -INFINITY;
+        const float s0 = lo0 <= j && j <= pos0 ? score(sacc[n][e]) : -INFINITY;
+        const float s1 = lo1 <= j && j <= pos1 ? score(sacc[n][2 + e]) : -INFINITY;
         sacc[n][e] = s0;
         sacc[n][2 + e] = s1;
         mx0 = fmaxf(mx0, s0);

@@ -49,10 +49,11 @@ size_t pow2_at_least(size_t n, size_t lo) {
 
 // Where each part of a batch's metadata sits in the pinned block and its device copy, for up to
 // `tokens` tokens and `bt` block-table entries; bytes: the extent a forward copies.
+// cs_swa: the sliding-window layers' cos/sin when their RoPE differs (gemma3), else cs.
 struct MetaLayout {
-  size_t slots = 0, tokens = 0, pos = 0, bt_off = 0, rows = 0, cs = 0, bt = 0, tiles = 0, bytes = 0;
+  size_t slots = 0, tokens = 0, pos = 0, bt_off = 0, rows = 0, cs = 0, cs_swa = 0, bt = 0, tiles = 0, bytes = 0;
 };
-MetaLayout meta_layout(size_t tokens, size_t bt, int n_dims) {
+MetaLayout meta_layout(size_t tokens, size_t bt, int n_dims, bool rope_swa) {
   MetaLayout l;
   auto take = [&](size_t bytes) {
     const size_t o = l.bytes;
@@ -65,6 +66,7 @@ MetaLayout meta_layout(size_t tokens, size_t bt, int n_dims) {
   l.bt_off = take(tokens * 4);
   l.rows = take(tokens * 4);
   l.cs = take(tokens * static_cast<size_t>(n_dims) * 4);  // cos, sin per rotated pair
+  l.cs_swa = rope_swa ? take(tokens * static_cast<size_t>(n_dims) * 4) : l.cs;
   l.bt = take(bt * 4);
   l.tiles = take(tokens * 8);
   return l;
@@ -77,6 +79,10 @@ struct CudaBackend::Impl {
   std::shared_ptr<const model::Model> model;
   cpu::RopeParams rope;
   cpu::RopeCache rope_cache;
+  bool rope_swa_differs = false;  // gemma3: the sliding-window layers rotate with rope_swa
+  cpu::RopeParams rope_swa;
+  cpu::RopeCache rope_cache_swa;
+  model::FfnActivation ffn_act = model::FfnActivation::kSilu;
   int n_dims = 0;
   cudaStream_t stream = nullptr;
   cublasHandle_t cublas = nullptr;
@@ -92,6 +98,7 @@ struct CudaBackend::Impl {
   cuda::DeviceBuffer argmax_scratch;
   float *x = nullptr, *xn = nullptr, *q = nullptr, *att = nullptr, *k = nullptr, *v = nullptr;
   float *gate = nullptr, *up = nullptr, *logits = nullptr;
+  float* tmp = nullptr;  // [n_embd, cap]: a block's output before its post-norm / residual scale
   void* xh = nullptr;
   int32_t* ids = nullptr;
   // Batch metadata: one pinned block copied to one device block each forward. Decode-sized
@@ -147,6 +154,10 @@ struct CudaBackend::Impl {
   // The int8 copy of an activation of k rows (one shared buffer: each is used before the next).
   cuda::Q8Act q8_for(int64_t k) { return cuda::q8_act_at(q8buf.get(), k, cuda::kMatvecMaxCols); }
   void run_layer(int64_t il, int64_t n);
+  // out (+)= m in, added into the residual stream x: straight (accumulate), or through tmp when
+  // the block's output has a post-norm or the model a residual scale (add_residual).
+  void residual_matmul(const cuda::DevMatrix& m, const float* in, const cuda::Q8Act* q8, const float* post_norm,
+                       int64_t n);
   void enqueue(int64_t n, int64_t n_out, Output out);
 
   // Sampling candidates (forward_candidates): the k best of each logits row and the logits of
@@ -233,18 +244,19 @@ void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {
   const size_t o_k = take(hp.n_embd_k_gqa() * c), o_v = take(hp.n_embd_v_gqa() * c);
   const size_t o_gate = take(hp.n_ff * c), o_up = take(hp.n_ff * c);
   const size_t o_logits = take(hp.n_vocab * c), o_xh = take((n_big * c + 1) / 2), o_ids = take(c);
+  const size_t o_tmp = take(hp.n_embd * c);
   act.release();
   act.reset(off);
   auto at = [&](size_t o) { return reinterpret_cast<float*>(act.get<uint8_t>() + o); };
   x = at(o_x), xn = at(o_xn), q = at(o_q), att = at(o_att), k = at(o_k), v = at(o_v);
-  gate = at(o_gate), up = at(o_up), logits = at(o_logits), xh = at(o_xh);
+  gate = at(o_gate), up = at(o_up), logits = at(o_logits), xh = at(o_xh), tmp = at(o_tmp);
   ids = reinterpret_cast<int32_t*>(at(o_ids));
 
   q8buf.reset(cuda::q8_act_bytes(n_big, cuda::kMatvecMaxCols));
   argmax_scratch.reset(cuda::argmax_scratch_bytes(hp.n_vocab, c));
   QUARREL_CUDA_CHECK(cudaMemset(argmax_scratch.get(), 0, argmax_scratch.size()));
-  meta_small = meta_layout(cuda::kMatvecMaxCols, bt_cap, n_dims);
-  meta_big = meta_layout(cap, bt_cap, n_dims);
+  meta_small = meta_layout(cuda::kMatvecMaxCols, bt_cap, n_dims, rope_swa_differs);
+  meta_big = meta_layout(cap, bt_cap, n_dims, rope_swa_differs);
   meta_h.reset(meta_big.bytes);
   meta_d.reset(meta_big.bytes);
   out_h.reset(static_cast<size_t>(hp.n_vocab) * cap * 4);
@@ -335,11 +347,23 @@ void CudaBackend::Impl::matmul(const cuda::DevMatrix& m, const float* in, float*
                                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
+void CudaBackend::Impl::residual_matmul(const cuda::DevMatrix& m, const float* in, const cuda::Q8Act* q8,
+                                        const float* post_norm, int64_t n) {
+  const model::HParams& hp = model->hparams();
+  if (!post_norm && hp.residual_scale <= 0.0f) {
+    matmuls({{&m, x, true}}, in, q8, n);  // x += m in
+    return;
+  }
+  matmuls({{&m, tmp, false}}, in, q8, n);
+  cuda::add_residual(x, tmp, post_norm, hp.n_embd, n, hp.rms_eps, hp.residual_scale, stream);
+}
+
 void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   const model::HParams& hp = model->hparams();
   const cuda::DevLayer& L = w.layers[static_cast<size_t>(il)];
   const int64_t n_embd = hp.n_embd, hd = hp.head_dim_k;
   const auto n_head = static_cast<int>(hp.n_head), n_kv = static_cast<int>(hp.n_head_kv);
+  const bool swa = hp.is_swa_layer(il);
 
   // Decode-sized batches also quantize each matmul input to int8 in the kernel that makes it.
   const bool q8 = n <= cuda::kMatvecMaxCols && n_embd % 32 == 0 && hd % 32 == 0 && hp.n_ff % 32 == 0;
@@ -360,7 +384,7 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   r.q = q;
   r.k = k;
   r.v = v;
-  r.cos_sin = meta_d_at<float>(meta.cs);
+  r.cos_sin = meta_d_at<float>(swa ? meta.cs_swa : meta.cs);
   r.slots = meta_d_at<int64_t>(meta.slots);
   r.k_cache = k_cache(il);
   r.v_cache = v_cache(il);
@@ -386,7 +410,9 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   a.n_kv_head = n_kv;
   a.head_dim = static_cast<int>(hd);
   a.block_size = r.block_size;
-  a.sliding_window = static_cast<int>(hp.sliding_window);
+  a.sliding_window = swa ? static_cast<int>(hp.sliding_window) : 0;
+  a.scale = hp.attn_scale;
+  a.softcap = hp.attn_softcap;
   a.max_keys = max_keys;
   const cuda::Q8Act attq = q8_for(hp.n_embd_attn_out());
   if (q8) a.out_q8 = attq;
@@ -407,22 +433,24 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   } else {
     cuda::attention_decode(a, stream);
   }
-  if (!skipped(Stage::kO)) matmuls({{&L.wo, x, true}}, att, q8 ? &attq : nullptr, n);  // x += wo att
+  if (!skipped(Stage::kO)) residual_matmul(L.wo, att, q8 ? &attq : nullptr, L.attn_post_norm, n);  // x += wo att
 
   if (!skipped(Stage::kNorm)) cuda::rms_norm(x, L.ffn_norm, xn, n_embd, n, hp.rms_eps, stream, q8 ? &xq : nullptr);
-  // gate/up of the f32-activation matvec make SwiGLU's output in their launch (into gate).
+  // gate/up of the f32-activation matvec make SwiGLU's (GeGLU's) output in their launch (into gate).
   const bool glu = glu_fusable(L, q8, n);
+  const cuda::GluAct act = ffn_act == model::FfnActivation::kGeluTanh ? cuda::GluAct::kGeluTanh : cuda::GluAct::kSilu;
   if (!skipped(Stage::kGateUp)) {
-    matmuls({{&L.gate, gate, false}, {&L.up, up, false}}, xn, q8 ? &xq : nullptr, n, cuda::MatvecFuse{.glu = glu});
+    matmuls({{&L.gate, gate, false}, {&L.up, up, false}}, xn, q8 ? &xq : nullptr, n,
+            cuda::MatvecFuse{.glu = glu, .act = act});
   }
   const cuda::Q8Act hq = q8_for(hp.n_ff);
   if (skipped(Stage::kSwiglu) || glu) {
   } else if (q8) {
-    cuda::swiglu_q8(gate, up, gate, hp.n_ff, n, hq, stream);
+    cuda::glu_q8(gate, up, gate, hp.n_ff, n, act, hq, stream);
   } else {
-    cuda::swiglu(gate, up, gate, hp.n_ff * n, stream);
+    cuda::glu(gate, up, gate, hp.n_ff * n, act, stream);
   }
-  if (!skipped(Stage::kDown)) matmuls({{&L.down, x, true}}, gate, q8 ? &hq : nullptr, n);  // x += down h
+  if (!skipped(Stage::kDown)) residual_matmul(L.down, gate, q8 ? &hq : nullptr, L.ffn_post_norm, n);  // x += down h
 }
 
 void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, Output out) {
@@ -432,6 +460,7 @@ void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, Output out) {
   const bool direct = zero_copy() && n <= cuda::kMatvecMaxCols;
   copy(meta_d.get(), meta_h.get(), meta.bytes, cudaMemcpyHostToDevice, direct);
   cuda::dequantize_rows_f32(w.token_embd, meta_d_at<int32_t>(meta.tokens), n, x, stream);
+  if (hp.embd_scale > 0.0f) cuda::scale_softcap(x, hp.n_embd * n, hp.embd_scale, 0.0f, stream);
   for (int64_t il = 0; il < hp.n_layer; ++il) run_layer(il, n);
   if (n_out == 0) return;
   // The rows that want logits; all of them (decode) need no gather: n_out == n means rows 0..n-1.
@@ -445,6 +474,10 @@ void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, Output out) {
   if (!cuda::skipped(cuda::Stage::kOutput)) {
     cuda::rms_norm(out_rows, w.output_norm, xn, hp.n_embd, n_out, hp.rms_eps, stream, q8 ? &xq : nullptr);
     matmuls({{&w.output, logits, false}}, xn, q8 ? &xq : nullptr, n_out);
+    if (hp.logit_scale > 0.0f || hp.final_softcap > 0.0f) {  // granite's scale, gemma's cap
+      cuda::scale_softcap(logits, hp.n_vocab * n_out, hp.logit_scale > 0.0f ? 1.0f / hp.logit_scale : 1.0f,
+                          hp.final_softcap, stream);
+    }
   }
   if (out == Output::kGreedy) {
     int32_t* picks = direct ? out_h.get<int32_t>() : ids;  // direct: argmax stores into the pinned block
@@ -481,9 +514,10 @@ void CudaBackend::load(std::shared_ptr<const model::Model> model, const KvCacheC
   if (cuda::device_count() <= d.opt.device) {
     fail(ErrorCode::kUnsupported, "cuda backend: no CUDA device {} ({} found)", d.opt.device, cuda::device_count());
   }
-  if (hp.arch != "llama" && hp.arch != "mistral" && hp.arch != "qwen2" && hp.arch != "qwen3") {
-    fail(ErrorCode::kUnsupported, "{}: architecture '{}' is not supported by the cuda backend (llama, mistral, qwen2, qwen3)",
-         model->path(), hp.arch);
+  if (hp.n_expert > 0) {
+    fail(ErrorCode::kUnsupported,
+         "{}: '{}' is a mixture-of-experts model ({} experts); the cuda backend runs dense models only (use --backend cpu)",
+         model->path(), hp.arch, hp.n_expert);
   }
   require_kv_type(*this, kv.type);
   if (kv.n_blocks < 0 || kv.block_size <= 0) {
@@ -550,6 +584,15 @@ void CudaBackend::load(std::shared_ptr<const model::Model> model, const KvCacheC
                            .attn_factor = hp.yarn_attn_factor,
                            .beta_fast = hp.yarn_beta_fast,
                            .beta_slow = hp.yarn_beta_slow};
+  d.rope_swa_differs = hp.rope_freq_base_swa > 0.0f;
+  d.rope_swa = d.rope;
+  if (d.rope_swa_differs) {  // gemma3's local layers: their own base, no scaling (as the CPU backend)
+    d.rope_swa.freq_base = hp.rope_freq_base_swa;
+    d.rope_swa.freq_scale = 1.0f;
+    d.rope_swa.ext_factor = 0.0f;
+    d.rope_swa.attn_factor = 1.0f;
+  }
+  d.ffn_act = model->block().ffn_act;
   d.n_dims = hp.n_rot > 0 ? static_cast<int>(hp.n_rot) : static_cast<int>(hp.head_dim_k);
   kv_ = cfg;
   d.model = std::move(model);
@@ -650,14 +693,20 @@ void CudaBackend::run(const Batch& batch, Output mode) {
   d.rope_cache.build(d.rope, static_cast<int>(hp.head_dim_k), batch.positions);
   std::copy_n(d.rope_cache.token(0), static_cast<size_t>(n) * static_cast<size_t>(d.n_dims),
               d.meta_h_at<float>(d.meta.cs));
+  if (d.rope_swa_differs) {
+    d.rope_cache_swa.build(d.rope_swa, static_cast<int>(hp.head_dim_k), batch.positions);
+    std::copy_n(d.rope_cache_swa.token(0), static_cast<size_t>(n) * static_cast<size_t>(d.n_dims),
+                d.meta_h_at<float>(d.meta.cs_swa));
+  }
 
   d.one_token_per_seq = batch.seqs.size() == batch.size();
-  // The most keys a token attends to: a graph captured for short contexts is not replayed for
-  // longer ones (it would be right, but slower).
+  // The most keys a token attends to in any layer: a graph captured for short contexts is not
+  // replayed for longer ones (it would be right, but slower).
   d.max_keys = 0;
+  const bool every_layer_windowed = hp.sliding_window > 0 && hp.swa_pattern == 0;
   for (size_t i = 0; i < batch.size(); ++i) {
-    const int64_t keys = hp.sliding_window > 0 ? std::min<int64_t>(batch.positions[i] + 1, hp.sliding_window)
-                                               : batch.positions[i] + 1;
+    const int64_t keys = every_layer_windowed ? std::min<int64_t>(batch.positions[i] + 1, hp.sliding_window)
+                                              : batch.positions[i] + 1;
     d.max_keys = std::max(d.max_keys, static_cast<int>(keys));
   }
   const bool short_keys = cuda::short_context(d.max_keys, static_cast<int>(hp.head_dim_k));

@@ -119,8 +119,11 @@ void upload_weights(const model::Model& m, DeviceWeights& out) {
   plan(m.output(), true);
   plan(m.output_norm(), false);
   for (const model::LayerWeights& l : m.layers()) {
-    for (const model::Weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) plan(*w, true);
-    for (const model::Weight* w : {&l.attn_norm, &l.ffn_norm, &l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm}) plan(*w, false);
+    for (const model::Weight* w : {&l.wq, &l.wk, &l.wv, &l.wqkv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) plan(*w, true);
+    for (const model::Weight* w : {&l.attn_norm, &l.ffn_norm, &l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm,
+                                   &l.attn_post_norm, &l.ffn_post_norm}) {
+      plan(*w, false);
+    }
   }
   size_t free_b = 0, total_b = 0;
   QUARREL_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
@@ -165,15 +168,36 @@ void upload_weights(const model::Model& m, DeviceWeights& out) {
   out.token_embd = mat(m.token_embd());
   out.output = mat(m.output());
   out.output_norm = vec(m.output_norm());
+  // Rows [r0, r0 + n) of a matrix: the parts of a fused projection.
+  auto rows = [](DevMatrix w, int64_t r0, int64_t n) {
+    w.data = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(r0) * w.row_bytes;
+    w.n = n;
+    return w;
+  };
   out.layers.clear();
   for (const model::LayerWeights& l : m.layers()) {
-    out.layers.push_back(DevLayer{.wq = mat(l.wq), .wk = mat(l.wk), .wv = mat(l.wv), .wo = mat(l.wo),
-                                  .gate = mat(l.ffn_gate), .up = mat(l.ffn_up), .down = mat(l.ffn_down),
-                                  .attn_norm = vec(l.attn_norm), .ffn_norm = vec(l.ffn_norm),
-                                  .bq = vec(l.bq), .bk = vec(l.bk), .bv = vec(l.bv),
-                                  .q_norm = vec(l.q_norm), .k_norm = vec(l.k_norm)});
+    DevLayer d{.wo = mat(l.wo), .down = mat(l.ffn_down),
+               .attn_norm = vec(l.attn_norm), .ffn_norm = vec(l.ffn_norm),
+               .bq = vec(l.bq), .bk = vec(l.bk), .bv = vec(l.bv),
+               .q_norm = vec(l.q_norm), .k_norm = vec(l.k_norm),
+               .attn_post_norm = vec(l.attn_post_norm), .ffn_post_norm = vec(l.ffn_post_norm)};
+    if (l.wqkv) {  // Q rows, then K, then V
+      const DevMatrix qkv = mat(l.wqkv);
+      d.wq = rows(qkv, 0, hp.n_embd_q());
+      d.wk = rows(qkv, hp.n_embd_q(), hp.n_embd_k_gqa());
+      d.wv = rows(qkv, hp.n_embd_q() + hp.n_embd_k_gqa(), hp.n_embd_v_gqa());
+    } else {
+      d.wq = mat(l.wq), d.wk = mat(l.wk), d.wv = mat(l.wv);
+    }
+    if (l.ffn_gate) {
+      d.gate = mat(l.ffn_gate), d.up = mat(l.ffn_up);
+    } else {  // fused: ffn_up holds the gate rows, then the up rows
+      const DevMatrix gu = mat(l.ffn_up);
+      d.gate = rows(gu, 0, gu.n / 2);
+      d.up = rows(gu, gu.n / 2, gu.n / 2);
+    }
+    out.layers.push_back(d);
   }
-  (void)hp;
 }
 
 }  // namespace quarrel::cuda

@@ -1,8 +1,9 @@
 #pragma once
 // A model's weights on the device: one arena, matrices as DevMatrix (device-readable types as
-// their GGUF blocks, Q4_0 / Q8_0 / Q4_K / Q6_K rows split as device_rows.h says, other types
-// dequantized to F16 on the host at upload), norm weights and
-// biases as F32. Optionally an F16 copy of every quantized matrix for prompt batches (cuBLAS).
+// their GGUF blocks, rows of the quantized ones split as device_rows.h says, other types
+// dequantized to F16 on the host at upload), norm weights and biases as F32. A fused QKV or
+// gate/up projection (phi3) is uploaded once and its parts are row ranges of it. Optionally an
+// F16 copy of every quantized matrix for prompt batches (cuBLAS).
 #include <cstdint>
 #include <vector>
 
@@ -21,6 +22,8 @@ struct DevLayer {
   const float* bv = nullptr;
   const float* q_norm = nullptr;             // [head_dim] or null
   const float* k_norm = nullptr;
+  const float* attn_post_norm = nullptr;     // [n_embd] or null (gemma)
+  const float* ffn_post_norm = nullptr;      // [n_embd] or null (gemma)
 };
 
 struct DeviceWeights {

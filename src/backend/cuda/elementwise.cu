@@ -1,5 +1,7 @@
-// Element-wise ops: residual add, bias add, SwiGLU, row gather, a copy of words.
+// Element-wise ops: residual add, bias add, scale and soft-cap, SwiGLU / GeGLU, row gather, a copy
+// of words.
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/glu_act.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/q8_act.cuh"
@@ -20,23 +22,25 @@ __global__ void add_bias_kernel(float* x, const float* bias, int64_t n, int64_t 
   const int64_t i = gid();
   if (i < total) x[i] += bias[i % n];
 }
-__global__ void swiglu_kernel(const float* g, const float* u, float* y, int64_t n) {
+__global__ void scale_softcap_kernel(float* x, int64_t n, float mul, float cap) {
   pdl_trigger();
   pdl_wait();
   const int64_t i = gid();
-  if (i < n) {
-    const float v = g[i];
-    y[i] = v / (1.0f + expf(-v)) * u[i];
-  }
+  if (i < n) x[i] = cap > 0.0f ? cap * tanhf(x[i] * mul / cap) : x[i] * mul;
+}
+__global__ void glu_kernel(const float* g, const float* u, float* y, int64_t n, GluAct act) {
+  pdl_trigger();
+  pdl_wait();
+  const int64_t i = gid();
+  if (i < n) y[i] = glu_gate(g[i], act) * u[i];
 }
 // One warp per 32 outputs (n % 32 == 0): row = gid / n.
-__global__ void swiglu_q8_kernel(const float* g, const float* u, float* y, int64_t n, int64_t total, Q8Act q8) {
+__global__ void glu_q8_kernel(const float* g, const float* u, float* y, int64_t n, int64_t total, GluAct act, Q8Act q8) {
   pdl_trigger();
   pdl_wait();
   const int64_t i = gid();
   if (i - (threadIdx.x & 31) >= total) return;  // whole warps leave together
-  const float v = g[i];
-  const float o = v / (1.0f + expf(-v)) * u[i];
+  const float o = glu_gate(g[i], act) * u[i];
   y[i] = o;
   quantize_chunk_warp(o, q8, i / n, (i % n) / 32);
 }
@@ -67,16 +71,21 @@ void add_bias(float* x, const float* bias, int64_t n, int64_t rows, cudaStream_t
   launch(add_bias_kernel, grid(n * rows), 256, 0, s, x, bias, n, n * rows);
   QUARREL_CUDA_CHECK_LAUNCH();
 }
-void swiglu(const float* gate, const float* up, float* y, int64_t n, cudaStream_t s) {
+void scale_softcap(float* x, int64_t n, float mul, float cap, cudaStream_t s) {
   if (n == 0) return;
-  launch(swiglu_kernel, grid(n), 256, 0, s, gate, up, y, n);
+  launch(scale_softcap_kernel, grid(n), 256, 0, s, x, n, mul, cap);
   QUARREL_CUDA_CHECK_LAUNCH();
 }
-void swiglu_q8(const float* gate, const float* up, float* y, int64_t n, int64_t rows, const Q8Act& q8,
-               cudaStream_t s) {
-  if (n % 32 != 0) ::quarrel::fail(::quarrel::ErrorCode::kInternal, "swiglu_q8: rows of {}", n);
+void glu(const float* gate, const float* up, float* y, int64_t n, GluAct act, cudaStream_t s) {
+  if (n == 0) return;
+  launch(glu_kernel, grid(n), 256, 0, s, gate, up, y, n, act);
+  QUARREL_CUDA_CHECK_LAUNCH();
+}
+void glu_q8(const float* gate, const float* up, float* y, int64_t n, int64_t rows, GluAct act, const Q8Act& q8,
+            cudaStream_t s) {
+  if (n % 32 != 0) ::quarrel::fail(::quarrel::ErrorCode::kInternal, "glu_q8: rows of {}", n);
   if (n * rows == 0) return;
-  launch(swiglu_q8_kernel, grid(n * rows), 256, 0, s, gate, up, y, n, n * rows, q8);
+  launch(glu_q8_kernel, grid(n * rows), 256, 0, s, gate, up, y, n, n * rows, act, q8);
   QUARREL_CUDA_CHECK_LAUNCH();
 }
 void copy_words(const void* src, void* dst, size_t bytes, cudaStream_t s) {

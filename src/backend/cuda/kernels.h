@@ -43,11 +43,17 @@ void matvec(const DevMatrix& w, const float* x, int64_t ldx, float* y, int64_t l
             bool accumulate = false);
 struct MatvecJob;
 // What matvec_jobs folds into its products. glu: jobs 0 and 1 are gate and up (same n, at most
-// kMatvecGluMaxCols columns): job 0's y = silu(W0 x) * (W1 x), as swiglu would make it from their
+// kMatvecGluMaxCols columns): job 0's y = act(W0 x) * (W1 x), as glu() would make it from their
 // products (a block computes rows of both), one launch less; job 1's y is not written.
 constexpr int kMatvecGluMaxCols = 2;
+// The gated FFN's activation: act(gate) * up.
+enum class GluAct : int {
+  kSilu,      // SwiGLU: g * sigmoid(g)
+  kGeluTanh,  // GeGLU: GELU, tanh approximation, computed as g * sigmoid(2 sqrt(2/pi) (g + 0.044715 g^3))
+};
 struct MatvecFuse {
   bool glu = false;
+  GluAct act = GluAct::kSilu;
 };
 // The same for 1-3 matrices of one type and k with the same x in one launch (q/k/v, gate/up).
 void matvec_jobs(const MatvecJob* jobs, int n_jobs, const float* x, int64_t ldx, int n_cols, cudaStream_t s,
@@ -95,14 +101,22 @@ bool matvec_q8_supported(uint32_t type);
 // q8 (n % 32 == 0, rows <= 8): y also written quantized.
 void rms_norm(const float* x, const float* w, float* y, int64_t n, int64_t rows, float eps, cudaStream_t s,
               const Q8Act* q8 = nullptr);
+// A block's output into the residual stream: x += scale * post_norm(t) per row of n, where
+// post_norm(t) = rms_norm(t) * post_norm_w (gemma's post-norms) or t itself when post_norm_w is
+// null, and scale 0 means 1 (granite's residual_scale). x [n, rows], t [n, rows] (t not written).
+void add_residual(float* x, const float* t, const float* post_norm_w, int64_t n, int64_t rows, float eps, float scale,
+                  cudaStream_t s);
 
 // --- elementwise.cu ---
 void add(const float* a, const float* b, float* y, int64_t n, cudaStream_t s);               // y = a + b
 void add_bias(float* x, const float* bias, int64_t n, int64_t rows, cudaStream_t s);       // x[r, :] += bias
-void swiglu(const float* gate, const float* up, float* y, int64_t n, cudaStream_t s);       // silu(g) * u
-// y = silu(gate) * up for rows of n (row stride n), also written quantized (n % 32 == 0).
-void swiglu_q8(const float* gate, const float* up, float* y, int64_t n, int64_t rows, const Q8Act& q8,
-               cudaStream_t s);
+// x[i] = x[i] * mul, then soft-capped when cap > 0: cap * tanh(x[i] * mul / cap) (embedding
+// scales, logit scales and final soft-caps).
+void scale_softcap(float* x, int64_t n, float mul, float cap, cudaStream_t s);
+void glu(const float* gate, const float* up, float* y, int64_t n, GluAct act, cudaStream_t s);  // act(g) * u
+// y = act(gate) * up for rows of n (row stride n), also written quantized (n % 32 == 0).
+void glu_q8(const float* gate, const float* up, float* y, int64_t n, int64_t rows, GluAct act, const Q8Act& q8,
+            cudaStream_t s);
 // dst[:, r] = src[:, rows[r]], rows of n floats.
 void gather_rows(const float* src, const int32_t* rows, float* dst, int64_t n, int64_t n_rows, cudaStream_t s);
 // dst = src, whole aligned 4-byte words (16-byte ones where bytes and both ends allow), either
@@ -133,7 +147,7 @@ struct RopeKvArgs {
 void rope_kv_store(const RopeKvArgs& a, cudaStream_t s);
 
 // --- attention.cu ---
-// out [head_dim, n_head, n] = softmax(q K^T / sqrt(head_dim)) V per query head over the keys
+// out [head_dim, n_head, n] = softmax(cap(q K^T * scale)) V per query head over the keys
 // at positions [lo, pos[t]] of token t's sequence, read through its block table
 // (block_tables + bt_offset[t]); lo = pos - window + 1 with a sliding window, else 0. The
 // caches hold kv_type elements (f16 or fp8 e4m3, widened exactly to f32 / f16 when read).
@@ -149,6 +163,7 @@ struct AttentionArgs {
   int n_tokens = 0, n_head = 0, n_kv_head = 0, head_dim = 0, block_size = 0;
   int sliding_window = 0;
   float scale = 0.0f;  // 0: 1/sqrt(head_dim)
+  float softcap = 0.0f;  // > 0: scores soft-capped after the scale, softcap * tanh(s / softcap) (gemma2)
   Q8Act out_q8;  // out_q8.q set: also write out quantized (head_dim % 32 == 0; column = token)
   // attention_decode only, k_new set: RoPE and the KV store fused in (rope_kv_store's work, for
   // batches whose every sequence has one token and rotation pairs (2p, 2p + 1)): q and k_new are

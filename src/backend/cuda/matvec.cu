@@ -7,7 +7,7 @@
 // leaves >= 1024 blocks, so every shape fills all SMs. A thread's first chunk of its rows is
 // loaded before the PDL wait (the weights do not depend on the kernel before). With glu
 // (MatvecFuse) a block's rows are R / 2 rows of gate and the same rows of up, and it stores
-// silu(gate) * up: SwiGLU without a launch of its own.
+// act(gate) * up: SwiGLU or GeGLU without a launch of its own.
 //
 // Measured with gpu_cuda_matvec_bench (tests/gpu/cuda) against the copy bandwidth; see PERF_NOTES.
 #include <algorithm>
@@ -16,6 +16,7 @@
 
 #include "backend/cuda/chunk_dot.cuh"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/glu_act.cuh"
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/matvec_jobs.cuh"
 
@@ -42,8 +43,8 @@ constexpr int group_cols() {
   return C % 2 == 0 ? 2 : 1;
 }
 
-// The glu form's end (MatvecFuse::glu): the block's sums over its threads; the gate row's silu
-// times the up row's (rows r and r + R / 2 of the block) stored to job 0's y.
+// The glu form's end (MatvecFuse::glu): the block's sums over its threads; the gate row's
+// activation times the up row's (rows r and r + R / 2 of the block) stored to job 0's y.
 template <int R, int C>
 __device__ __forceinline__ void store_glu(const float (&acc)[R][C], const JobSet& js, int64_t r0) {
   __shared__ float part[kMaxWarps][R * C];
@@ -56,7 +57,7 @@ __device__ __forceinline__ void store_glu(const float (&acc)[R][C], const JobSet
     const int r = i / C, c = i % C;
     if (r0 + r >= js.n[0]) continue;
     const float g = block_total<R * C, kMaxWarps>(part, i), u = block_total<R * C, kMaxWarps>(part, i + kPairs * C);
-    js.y[0][c * js.ldy[0] + r0 + r] = g / (1.0f + expf(-g)) * u;  // swiglu's arithmetic
+    js.y[0][c * js.ldy[0] + r0 + r] = glu_gate(g, static_cast<GluAct>(js.glu - 1)) * u;  // glu()'s arithmetic
   }
 }
 
@@ -197,7 +198,7 @@ void launch_r(const MatvecJob* jobs, int n_jobs, const float* x, int64_t ldx, co
     js.row_bytes[1] = jobs[1].w.row_bytes;
     js.n[1] = jobs[1].w.n;
   }
-  js.glu = f.glu ? 1 : 0;
+  js.glu = f.glu ? 1 + static_cast<int>(f.act) : 0;
   js.early_loads = early_loads_enabled();
   const int64_t n_chunks = (js.k + 31) / 32;
   const int warps = static_cast<int>(std::min<int64_t>(kMaxWarps, std::max<int64_t>(1, n_chunks / 32)));

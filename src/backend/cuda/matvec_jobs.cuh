@@ -22,7 +22,7 @@ struct JobSet {
   unsigned prefetch_blocks;                  // blocks below this prefetch their weights before the PDL wait
   int n_first;                               // matvec_q8 of two types: jobs [0, n_first) have the first
   int early_loads;                           // matvec.cu: a thread's first weights loaded before the PDL wait
-  int glu;                                   // matvec.cu: jobs 0 and 1 (gate, up) paired (MatvecFuse::glu)
+  int glu;                                   // matvec.cu: jobs 0 and 1 (gate, up) paired (MatvecFuse::glu): 1 + act, else 0
   int64_t k;
 };
 

@@ -1,5 +1,6 @@
 // RMSNorm: one block per row, f32 sum of squares reduced over the block; optionally the result
-// is also quantized for the integer matvec (kernels.h's Q8Act).
+// is also quantized for the integer matvec (kernels.h's Q8Act). add_residual: the same norm
+// (when a block's output has one) added, scaled, into the residual stream.
 // Rows of n = 128 m <= 4096 (every decode shape) take the register path: each thread holds four
 // consecutive elements (one float4), so x is read once, the weights' load is issued before the
 // reduction, and a chunk of 32 is eight lanes' float4s (quantized with 8-lane shuffles).
@@ -57,7 +58,31 @@ __global__ void rms_norm_vec4_kernel(const float* x, const float* w, float* y, i
   }
 }
 
+// One block per row: x += scale * (w ? t / rms(t) * w : t).
+__global__ void add_residual_kernel(float* x, const float* t, const float* w, int64_t n, float eps, float scale) {
+  pdl_trigger();
+  pdl_wait();
+  float* xr = x + static_cast<int64_t>(blockIdx.x) * n;
+  const float* tr = t + static_cast<int64_t>(blockIdx.x) * n;
+  float mul = scale;
+  if (w) {
+    float ss = 0.0f;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) ss += tr[i] * tr[i];
+    mul *= rsqrtf(block_sum(ss) / static_cast<float>(n) + eps);
+  }
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) xr[i] += tr[i] * mul * (w ? w[i] : 1.0f);
+}
+
 }  // namespace
+
+void add_residual(float* x, const float* t, const float* post_norm_w, int64_t n, int64_t rows, float eps, float scale,
+                  cudaStream_t s) {
+  if (rows == 0) return;
+  const int threads = n >= 1024 ? 1024 : (n >= 256 ? 256 : 32);
+  launch(add_residual_kernel, static_cast<unsigned>(rows), threads, 0, s, x, t, post_norm_w, n, eps,
+         scale > 0.0f ? scale : 1.0f);
+  QUARREL_CUDA_CHECK_LAUNCH();
+}
 
 void rms_norm(const float* x, const float* w, float* y, int64_t n, int64_t rows, float eps, cudaStream_t s,
               const Q8Act* q8) {

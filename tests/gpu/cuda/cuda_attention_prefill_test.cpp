@@ -1,7 +1,8 @@
 // attention_prefill (tensor-core prefill attention) against attention() and a float64 reference
 // computed from the same f16 cache contents, on fresh random inputs at several shapes (head
 // sizes, GQA, block sizes, shuffled block tables, tile edges, two sequences, a sequence
-// continuing after cached positions, scrambled positions, a sliding window), outputs poisoned
+// continuing after cached positions, scrambled positions, a sliding window, a score scale and
+// soft-cap as gemma2's), outputs poisoned
 // with NaN before the run. Q and P are rounded to f16 on the tensor cores, so the bound is a
 // relative error of 2e-3 over the whole output (1e-2 per output row). Also build_prefill_tiles
 // on the host, and an informational timing of both kernels on a Llama-3-8B-shaped 512-token
@@ -104,6 +105,8 @@ struct Case {
   std::vector<Seq> seqs;
   bool time_it = false;
   bool fp8 = false;  // the cache in fp8 e4m3 (else f16)
+  float scale = 0.0f;    // AttentionArgs::scale (0: 1 / sqrt(hd))
+  float softcap = 0.0f;  // AttentionArgs::softcap (0: none)
 };
 
 std::string describe(const Case& c) {
@@ -111,6 +114,8 @@ std::string describe(const Case& c) {
                   " block " + std::to_string(c.block) + " window " + std::to_string(c.window) + " seqs";
   for (const Seq& q : c.seqs)
     s += " [" + std::to_string(q.start_pos) + "+" + std::to_string(q.n_tokens) + (q.scramble ? " scrambled]" : "]");
+  if (c.scale > 0.0f) s += " scale " + std::to_string(c.scale);
+  if (c.softcap > 0.0f) s += " softcap " + std::to_string(c.softcap);
   return s + (c.fp8 ? " fp8" : "");
 }
 
@@ -191,7 +196,8 @@ void run_case(std::mt19937_64& rng, const Case& c) {
 
   // float64 reference.
   std::vector<double> want(qn);
-  const double scale = 1.0 / std::sqrt(static_cast<double>(c.hd));
+  const double scale = c.scale > 0.0f ? c.scale : 1.0 / std::sqrt(static_cast<double>(c.hd));
+  const auto score = [&](double dot) { return c.softcap > 0.0f ? c.softcap * std::tanh(dot * scale / c.softcap) : dot * scale; };
   const int group = c.n_head / c.n_kv;
   for (int t = 0; t < n_tok; ++t) {
     const int p = pos[static_cast<size_t>(t)];
@@ -211,9 +217,9 @@ void run_case(std::mt19937_64& rng, const Case& c) {
                           static_cast<size_t>(c.hd);
         double dot = 0;
         for (int d = 0; d < c.hd; ++d) dot += static_cast<double>(qr[d]) * kf[ro + static_cast<size_t>(d)];
-        s[static_cast<size_t>(j - lo)] = dot * scale;
+        s[static_cast<size_t>(j - lo)] = score(dot);
         rows[static_cast<size_t>(j - lo)] = ro;
-        mx = std::max(mx, dot * scale);
+        mx = std::max(mx, score(dot));
       }
       double l = 0;
       for (double& e : s) l += (e = std::exp(e - mx));
@@ -232,6 +238,8 @@ void run_case(std::mt19937_64& rng, const Case& c) {
   auto out_ref = poisoned(qn * 4), out_fast = poisoned(qn * 4);
   AttentionArgs a = test::paged_attention_args(qb, kcb, vcb, c.fp8 ? kDevF8E4M3 : kDevF16, pb, ob, tb, n_tok,
                                                {c.n_head, c.n_kv, c.hd, c.block, c.window});
+  a.scale = c.scale;
+  a.softcap = c.softcap;
   AttentionArgs ar = a;
   ar.out = out_ref.get<float>();
   attention(ar, nullptr);
@@ -345,6 +353,23 @@ TEST(CudaAttentionPrefill, LargerAndOddHeadSizesMatchAttentionAndFloat64) {
       {8, 2, 96, 16, 0, {{37, 130}}},
       {2, 1, 256, 16, 0, {{0, 150}}},
       {4, 2, 256, 32, 50, {{100, 70}}},
+  });
+}
+
+// Gemma2's attention: scores scaled (not by 1/sqrt(hd): gemma2's query_pre_attn_scalar^-1/2 is
+// 1/12 for hd 256) and soft-capped. With q in [-3, 3] and k in [-1, 1] a scaled score has a
+// spread of about 16 * scale: cap 50 is gemma2's (nearly linear here), caps of 1.5-3 bend most
+// scores. Prompts, decode batches (both decode kernels, through run_case), a sliding window,
+// GQA, both caches.
+TEST(CudaAttentionPrefill, ScaleAndSoftcapMatchFloat64) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  run_cases({
+      {8, 4, 256, 16, 0, {{0, 150}}, false, false, 1.0f / 12.0f, 50.0f},
+      {8, 4, 128, 16, 0, {{0, 90}, {37, 1}}, false, false, 0.125f, 2.0f},
+      {4, 2, 256, 32, 50, {{100, 70}}, false, false, 0.0625f, 1.5f},
+      {4, 1, 256, 16, 0, {{300, 1}, {20, 1}}, false, false, 1.0f / 12.0f, 2.0f},
+      {8, 4, 256, 16, 0, {{0, 150}}, false, true, 1.0f / 12.0f, 3.0f},
+      {4, 2, 128, 16, 0, {{0, 40}, {20, 1}}, false, true, 0.125f, 2.0f},
   });
 }
 

@@ -129,6 +129,35 @@ struct Case {
 
 class CudaSynthetic : public ::testing::TestWithParam<Case> {};
 
+// The architecture's own options, each set so that the 19-token prompt and 10 decode steps
+// exercise it: windows of 12 keys; gemma2's score and final soft-caps low enough to bend the
+// scores and logits of these weights (theirs are 50 and 30, which barely bend them); gemma3's
+// head size of 256 and global RoPE base of 1e6 (its window layers keep 10000); granite's four
+// multipliers; phi3's fused projections come with the architecture.
+model::SyntheticSpec arch_spec(const std::string& arch) {
+  model::SyntheticSpec s;
+  s.arch = arch;
+  if (arch == "mistral" || arch == "phi3" || arch == "gemma2" || arch == "gemma3") s.sliding_window = 12;
+  if (arch == "qwen3") s.head_dim = 128;
+  s.rope_freqs = arch == "llama";
+  if (arch == "gemma2") {
+    s.attn_softcap = 2.0f;
+    s.final_softcap = 3.0f;
+    s.attn_scale = 0.1f;
+  }
+  if (arch == "gemma3") {
+    s.head_dim = 256;
+    s.rope_freq_base = 1e6f;
+  }
+  if (arch == "granite") {
+    s.embd_scale = 6.0f;
+    s.residual_scale = 0.3f;
+    s.attn_scale = 0.09f;
+    s.logit_scale = 4.0f;
+  }
+  return s;
+}
+
 // Bounds: F32 weights compute in f32 on both sides (cuBLAS f32 for the prompt); F16/BF16 prompts
 // run cuBLAS on f16 activations; for quantized weights the CPU multiplies 8-bit-quantized
 // activations while the GPU uses f32 (decode) or f16 (prompt) ones.
@@ -136,11 +165,7 @@ TEST_P(CudaSynthetic, LogitsMatchCpu) {
   QUARREL_SKIP_WITHOUT_GPU();
   const Case& c = GetParam();
   const fs::path dir = test::temp_dir("quarrel-cuda");
-  model::SyntheticSpec s;
-  s.arch = c.arch;
-  s.sliding_window = c.arch == "mistral" ? 12 : 0;
-  s.head_dim = c.arch == "qwen3" ? 128 : 0;
-  s.rope_freqs = c.arch == "llama";
+  model::SyntheticSpec s = arch_spec(c.arch);
   s.seed = 5;
   if (c.type.find("_M") != std::string::npos || c.type.find("_S") != std::string::npos) {
     s.mix = c.type;
@@ -157,7 +182,7 @@ TEST_P(CudaSynthetic, LogitsMatchCpu) {
 
 std::vector<Case> cases() {
   std::vector<Case> v;
-  for (const std::string arch : {"llama", "mistral", "qwen2", "qwen3"}) {
+  for (const std::string arch : {"llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "granite"}) {
     v.push_back({arch, "F32", 1e-3});
     v.push_back({arch, "F16", 5e-3});
     v.push_back({arch, "Q8_0", 3e-2});
@@ -224,6 +249,24 @@ TEST_F(CudaModelTest, GreedyIdenticalToCpuFor32Steps) {
     const auto none = [](int, const Batch&) {};
     const auto out_c = greedy_32(cpu, table(0), none), out_g = greedy_32(gpu, table(0), none);
     EXPECT_EQ(out_g, out_c) << type_name(t);
+  }
+}
+
+// The same for every other architecture the backend runs, F32 weights.
+TEST_F(CudaModelTest, GreedyIdenticalToCpuFor32StepsEveryArchitecture) {
+  for (const std::string arch : {"mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "granite"}) {
+    model::SyntheticSpec s = arch_spec(arch);
+    s.seed = 9;
+    const std::string path = (dir_ / (arch + "-greedy.gguf")).string();
+    model::write_synthetic_model(s, path);
+    auto m = model::Model::load(path, {.n_ctx = 256});
+    CpuBackend cpu({.n_threads = 2});
+    CudaBackend gpu;
+    cpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock});
+    gpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock});
+    const auto none = [](int, const Batch&) {};
+    const auto out_c = greedy_32(cpu, table(0), none), out_g = greedy_32(gpu, table(0), none);
+    EXPECT_EQ(out_g, out_c) << arch;
   }
 }
 
@@ -355,6 +398,22 @@ TEST_F(CudaModelTest, ErrorsNotCrashes) {
     ADD_FAILURE() << "a KV pool far over the device memory was accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kOutOfMemory) << e.what();
+  }
+  {  // a mixture-of-experts model: a clear error naming it, not a wrong forward
+    model::SyntheticSpec s;
+    s.arch = "qwen3moe";
+    s.n_expert = 4;
+    s.n_expert_used = 2;
+    const std::string path = (dir_ / "moe.gguf").string();
+    model::write_synthetic_model(s, path);
+    CudaBackend moe;
+    try {
+      moe.load(model::Model::load(path, {.n_ctx = 256}), {.n_blocks = 4, .block_size = 16});
+      ADD_FAILURE() << "a mixture-of-experts model was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kUnsupported) << e.what();
+      EXPECT_NE(std::string(e.what()).find("mixture-of-experts"), std::string::npos) << e.what();
+    }
   }
   gpu.load(m, {.n_blocks = 0, .block_size = 16});  // sized from free memory
   EXPECT_GT(gpu.kv_config().n_blocks, 0);

@@ -198,7 +198,7 @@ TEST(CudaKernels, MatvecJobsShareALaunch) {
   }
 }
 
-TEST(CudaKernels, RmsNormSwigluAddArgmax) {
+TEST(CudaKernels, RmsNormGluAddArgmax) {
   QUARREL_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(test::test_seed());
   for (int64_t n : {1, 8, 77, 4096}) {
@@ -214,10 +214,42 @@ TEST(CudaKernels, RmsNormSwigluAddArgmax) {
 
     const auto g = test::random_floats(rng, x.size(), -6, 6);
     const auto gb = to_device(g);
-    auto sb = poisoned(x.size() * 4);
-    swiglu(gb.get<float>(), xb.get<float>(), sb.get<float>(), static_cast<int64_t>(x.size()), nullptr);
-    cpu::swiglu(g.data(), x.data(), want.data(), static_cast<int64_t>(x.size()));
-    EXPECT_LT(rel_error(to_host<float>(sb, x.size()), std::vector<double>(want.begin(), want.end())), 1e-6);
+    for (const GluAct act : {GluAct::kSilu, GluAct::kGeluTanh}) {
+      auto sb = poisoned(x.size() * 4);
+      glu(gb.get<float>(), xb.get<float>(), sb.get<float>(), static_cast<int64_t>(x.size()), act, nullptr);
+      if (act == GluAct::kSilu) {
+        cpu::swiglu(g.data(), x.data(), want.data(), static_cast<int64_t>(x.size()));
+      } else {
+        cpu::geglu(g.data(), x.data(), want.data(), static_cast<int64_t>(x.size()));
+      }
+      EXPECT_LT(rel_error(to_host<float>(sb, x.size()), std::vector<double>(want.begin(), want.end())), 1e-6)
+          << (act == GluAct::kSilu ? "swiglu" : "geglu") << " n " << n;
+    }
+
+    // A block's output into the residual stream: plain, scaled (granite), post-normed (gemma).
+    for (const bool post : {false, true}) {
+      for (const float scale : {0.0f, 0.22f}) {
+        auto rb = to_device(g);  // the residual stream: x += scale * post_norm(t), t = x here
+        add_residual(rb.get<float>(), xb.get<float>(), post ? wb.get<float>() : nullptr, n, rows, 1e-5f, scale, nullptr);
+        std::vector<float> t = x;
+        if (post) cpu::rms_norm(x.data(), w.data(), t.data(), n, rows, 1e-5f);
+        std::vector<double> want_r(x.size());
+        for (size_t i = 0; i < x.size(); ++i) want_r[i] = g[i] + (scale > 0.0f ? scale : 1.0f) * static_cast<double>(t[i]);
+        EXPECT_LT(rel_error(to_host<float>(rb, x.size()), want_r), 1e-6) << "add_residual post " << post << " scale " << scale;
+      }
+    }
+
+    // Embedding / logit scales and final soft-caps.
+    for (const float cap : {0.0f, 5.0f, 30.0f}) {
+      auto cb = to_device(g);
+      scale_softcap(cb.get<float>(), static_cast<int64_t>(g.size()), 1.7f, cap, nullptr);
+      std::vector<double> want_c(g.size());
+      for (size_t i = 0; i < g.size(); ++i) {
+        const double v = 1.7 * g[i];
+        want_c[i] = cap > 0.0f ? cap * std::tanh(v / cap) : v;
+      }
+      EXPECT_LT(rel_error(to_host<float>(cb, g.size()), want_c), 1e-6) << "scale_softcap cap " << cap;
+    }
 
     auto ab = poisoned(x.size() * 4);
     add(gb.get<float>(), xb.get<float>(), ab.get<float>(), static_cast<int64_t>(x.size()), nullptr);

@@ -1,5 +1,5 @@
 // matvec_jobs' glu form (MatvecFuse::glu): gate and up in one launch that writes
-// silu(Wg x) * (Wu x), against float64. Fresh random inputs at several shapes (odd k, rows that
+// act(Wg x) * (Wu x) (SwiGLU's silu, GeGLU's tanh GELU), against float64. Fresh random inputs at several shapes (odd k, rows that
 // end mid-block, the 8B/1B shapes' k), outputs poisoned before the run. Skipped without a GPU.
 #include <gtest/gtest.h>
 
@@ -30,8 +30,8 @@ using test::to_host;
 const GgmlType kTypes[] = {GgmlType::F16, GgmlType::BF16, GgmlType::F32, GgmlType::Q4_K};
 
 // 1 and 2 columns, 2 rows per block (small n) and 4 (F16 with n large enough for 1024 blocks of
-// 4), against silu(g) * u of the float64 products.
-TEST(CudaMatvecGlu, GateUpMakeSwigluOutput) {
+// 4), against act(g) * u of the float64 products.
+TEST(CudaMatvecGlu, GateUpMakeSwigluAndGegluOutput) {
   QUARREL_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(test::test_seed());
   struct Shape {
@@ -43,25 +43,30 @@ TEST(CudaMatvecGlu, GateUpMakeSwigluOutput) {
       const HostMatrix g = random_matrix(rng, t, sh.k, sh.n), u = random_matrix(rng, t, sh.k, sh.n);
       const auto gb = to_device(g.bytes), ub = to_device(u.bytes);
       for (int cols = 1; cols <= kMatvecGluMaxCols; ++cols) {
+       for (const GluAct act : {GluAct::kSilu, GluAct::kGeluTanh}) {
         const auto x = test::random_floats(rng, static_cast<size_t>(sh.k * cols), -2, 2);
         const auto xb = to_device(x);
         auto yb = poisoned(static_cast<size_t>(sh.n * cols) * 4);
         auto unused = poisoned(static_cast<size_t>(sh.n * cols) * 4);
         const MatvecJob jobs[2] = {{.w = dev(g, gb), .y = yb.get<float>(), .ldy = sh.n},
                                    {.w = dev(u, ub), .y = unused.get<float>(), .ldy = sh.n}};
-        matvec_jobs(jobs, 2, xb.get<float>(), sh.k, cols, nullptr, MatvecFuse{.glu = true});
+        matvec_jobs(jobs, 2, xb.get<float>(), sh.k, cols, nullptr, MatvecFuse{.glu = true, .act = act});
         const Products pg = test::reference_products(g, x, cols), pu = test::reference_products(u, x, cols);
         const auto y = to_host<float>(yb, static_cast<size_t>(sh.n * cols));
         double worst = 0;
         for (size_t i = 0; i < y.size(); ++i) {
           const double a = pg.want[i], b = pu.want[i];
-          const double sig = 1.0 / (1.0 + std::exp(-a));
-          // silu' is at most 1.1: sums each within e of their magnitude move silu(a) * b by at most
-          // e times this bound.
-          const double bound = 1.1 * pg.mag[i] * std::fabs(b) + std::fabs(a * sig) * pu.mag[i] + 1e-30;
+          // act(a) = a * sigmoid(z): z = a (silu), z = 2 sqrt(2/pi) (a + 0.044715 a^3) (tanh GELU).
+          const double z = act == GluAct::kSilu ? a : 1.5957691216057308 * (a + 0.044715 * a * a * a);
+          const double sig = 1.0 / (1.0 + std::exp(-z));
+          // silu' and the GELU's derivative are at most 1.13: sums each within e of their magnitude
+          // move act(a) * b by at most e times this bound.
+          const double bound = 1.2 * pg.mag[i] * std::fabs(b) + std::fabs(a * sig) * pu.mag[i] + 1e-30;
           worst = std::max(worst, std::isnan(y[i]) ? INFINITY : std::fabs(y[i] - a * sig * b) / bound);
         }
-        EXPECT_LT(worst, 2e-5) << type_name(t) << " k=" << sh.k << " n=" << sh.n << " cols=" << cols;
+        EXPECT_LT(worst, 2e-5) << type_name(t) << " k=" << sh.k << " n=" << sh.n << " cols=" << cols
+                               << (act == GluAct::kSilu ? " silu" : " gelu");
+       }
       }
     }
   }

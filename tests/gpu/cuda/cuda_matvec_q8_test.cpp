@@ -106,16 +106,20 @@ TEST(CudaQ8, RmsNormAndSwigluWriteTheirOutputQuantized) {
 
       const auto g = test::random_floats(rng, x.size(), -6, 6);
       const auto gb = to_device(g);
-      auto sb = poisoned(x.size() * 4);
-      auto qb2 = poisoned(q8_act_bytes(n, rows));
-      swiglu_q8(gb.get<float>(), xb.get<float>(), sb.get<float>(), n, rows, q8_act_at(qb2.get(), n, rows), nullptr);
-      y = to_host<float>(sb, x.size());
-      for (size_t i = 0; i < x.size(); ++i) {
-        const double want = g[i] / (1.0 + std::exp(-static_cast<double>(g[i]))) * x[i];
-        ASSERT_NEAR(y[i], want, 1e-5 * (1 + std::fabs(want))) << i;
+      for (const GluAct act : {GluAct::kSilu, GluAct::kGeluTanh}) {
+        auto sb = poisoned(x.size() * 4);
+        auto qb2 = poisoned(q8_act_bytes(n, rows));
+        glu_q8(gb.get<float>(), xb.get<float>(), sb.get<float>(), n, rows, act, q8_act_at(qb2.get(), n, rows), nullptr);
+        y = to_host<float>(sb, x.size());
+        for (size_t i = 0; i < x.size(); ++i) {
+          const double a = g[i];
+          const double z = act == GluAct::kSilu ? a : 1.5957691216057308 * (a + 0.044715 * a * a * a);
+          const double want = a / (1.0 + std::exp(-z)) * x[i];
+          ASSERT_NEAR(y[i], want, 1e-5 * (1 + std::fabs(want))) << i;
+        }
+        got = fetch_q8(qb2, n, rows);
+        for (int r = 0; r < rows; ++r) expect_same_q8(got[r], host_q8(y.data() + r * n, n), "glu q8");
       }
-      got = fetch_q8(qb2, n, rows);
-      for (int r = 0; r < rows; ++r) expect_same_q8(got[r], host_q8(y.data() + r * n, n), "swiglu q8");
     }
   }
 }
