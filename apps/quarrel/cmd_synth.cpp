@@ -55,10 +55,15 @@ model::SyntheticSpec make_spec(const char* arch, int64_t n_embd, int64_t n_layer
   return s;
 }
 
+model::SyntheticSpec with_head_dim(model::SyntheticSpec s, int64_t head_dim) {
+  s.head_dim = head_dim;
+  return s;
+}
+
 // Gemma's head size (not n_embd / n_head) and soft-caps; scores scaled by head_dim^-1/2, as its
 // query_pre_attn_scalar says for these sizes.
 model::SyntheticSpec with_gemma(model::SyntheticSpec s, int64_t head_dim, float attn_softcap, float final_softcap) {
-  s.head_dim = head_dim;
+  s = with_head_dim(s, head_dim);
   s.attn_softcap = attn_softcap;
   s.final_softcap = final_softcap;
   return s;
@@ -78,6 +83,8 @@ const std::vector<Shape>& shapes() {
        make_spec("mistral", 4096, 32, 14336, 32, 8, 32768, 10000.0f, 1e-5f, false, false, 4096)},
       {"qwen2.5-0.5b", "Qwen2.5-0.5B: qwen2, n_embd 896, 24 layers, n_ff 4864, 14 / 2 heads, QKV bias, tied",
        make_spec("qwen2", 896, 24, 4864, 14, 2, 32768, 1000000.0f, 1e-6f, true, false, 0)},
+      {"qwen3-8b", "Qwen3-8B: qwen3, n_embd 4096, 36 layers, n_ff 12288, 32 / 8 heads of 128, Q/K norms",
+       with_head_dim(make_spec("qwen3", 4096, 36, 12288, 32, 8, 40960, 1000000.0f, 1e-6f, false, false, 0), 128)},
       {"gemma2-2b", "Gemma-2-2B: gemma2, n_embd 2304, 26 layers, n_ff 9216, 8 / 4 heads of 256, GeGLU, "
                     "post-norms, window 4096 on every other layer, soft-caps 50 / 30, tied",
        with_gemma(make_spec("gemma2", 2304, 26, 9216, 8, 4, 8192, 10000.0f, 1e-6f, true, false, 4096), 256, 50.0f,

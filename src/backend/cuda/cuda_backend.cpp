@@ -154,10 +154,12 @@ struct CudaBackend::Impl {
   // The int8 copy of an activation of k rows (one shared buffer: each is used before the next).
   cuda::Q8Act q8_for(int64_t k) { return cuda::q8_act_at(q8buf.get(), k, cuda::kMatvecMaxCols); }
   void run_layer(int64_t il, int64_t n);
-  // out (+)= m in, added into the residual stream x: straight (accumulate), or through tmp when
-  // the block's output has a post-norm or the model a residual scale (add_residual).
-  void residual_matmul(const cuda::DevMatrix& m, const float* in, const cuda::Q8Act* q8, const float* post_norm,
-                       int64_t n);
+  // x += m in, into the residual stream: straight (accumulate), or through tmp when the block's
+  // output has a post-norm or the model a residual scale (add_residual, which then also makes
+  // `next`'s RMSNorm when next.y is set: returns whether it did).
+  bool residual_matmul(const cuda::DevMatrix& m, const float* in, const cuda::Q8Act* q8, const float* post_norm,
+                       int64_t n, const cuda::NextNorm& next);
+  bool xn_ready = false;  // the layer's attention RMSNorm (xn and its int8 copy) was made by the layer before
   void enqueue(int64_t n, int64_t n_out, Output out);
 
   // Sampling candidates (forward_candidates): the k best of each logits row and the logits of
@@ -347,15 +349,16 @@ void CudaBackend::Impl::matmul(const cuda::DevMatrix& m, const float* in, float*
                                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
-void CudaBackend::Impl::residual_matmul(const cuda::DevMatrix& m, const float* in, const cuda::Q8Act* q8,
-                                        const float* post_norm, int64_t n) {
+bool CudaBackend::Impl::residual_matmul(const cuda::DevMatrix& m, const float* in, const cuda::Q8Act* q8,
+                                        const float* post_norm, int64_t n, const cuda::NextNorm& next) {
   const model::HParams& hp = model->hparams();
   if (!post_norm && hp.residual_scale <= 0.0f) {
     matmuls({{&m, x, true}}, in, q8, n);  // x += m in
-    return;
+    return false;
   }
   matmuls({{&m, tmp, false}}, in, q8, n);
-  cuda::add_residual(x, tmp, post_norm, hp.n_embd, n, hp.rms_eps, hp.residual_scale, stream);
+  cuda::add_residual(x, tmp, post_norm, hp.n_embd, n, hp.rms_eps, hp.residual_scale, stream, next);
+  return next.y != nullptr;
 }
 
 void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
@@ -369,17 +372,15 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   const bool q8 = n <= cuda::kMatvecMaxCols && n_embd % 32 == 0 && hd % 32 == 0 && hp.n_ff % 32 == 0;
   cuda::Q8Act xq = q8_for(n_embd);
   using cuda::Stage, cuda::skipped;
-  if (!skipped(Stage::kNorm)) cuda::rms_norm(x, L.attn_norm, xn, n_embd, n, hp.rms_eps, stream, q8 ? &xq : nullptr);
+  if (!skipped(Stage::kNorm) && !xn_ready) cuda::rms_norm(x, L.attn_norm, xn, n_embd, n, hp.rms_eps, stream, q8 ? &xq : nullptr);
+  xn_ready = false;
   if (!skipped(Stage::kQkv)) matmuls({{&L.wq, q, false}, {&L.wk, k, false}, {&L.wv, v, false}}, xn, q8 ? &xq : nullptr, n);
   if (L.bq) {
     cuda::add_bias(q, L.bq, hp.n_embd_q(), n, stream);
     cuda::add_bias(k, L.bk, hp.n_embd_k_gqa(), n, stream);
     cuda::add_bias(v, L.bv, hp.n_embd_v_gqa(), n, stream);
   }
-  if (L.q_norm) {
-    cuda::rms_norm(q, L.q_norm, q, hd, n * n_head, hp.rms_eps, stream);
-    cuda::rms_norm(k, L.k_norm, k, hd, n * n_kv, hp.rms_eps, stream);
-  }
+  if (L.q_norm) cuda::rms_norm_qk(q, L.q_norm, n * n_head, k, L.k_norm, n * n_kv, hd, hp.rms_eps, stream);
   cuda::RopeKvArgs r;
   r.q = q;
   r.k = k;
@@ -433,9 +434,11 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   } else {
     cuda::attention_decode(a, stream);
   }
-  if (!skipped(Stage::kO)) residual_matmul(L.wo, att, q8 ? &attq : nullptr, L.attn_post_norm, n);  // x += wo att
+  // x += wo att; through tmp (post-norm, residual scale) the same launch makes the FFN's RMSNorm.
+  const cuda::NextNorm ffn_norm{.w = L.ffn_norm, .y = skipped(Stage::kNorm) ? nullptr : xn, .q8 = q8 ? &xq : nullptr};
+  const bool ffn_normed = !skipped(Stage::kO) && residual_matmul(L.wo, att, q8 ? &attq : nullptr, L.attn_post_norm, n, ffn_norm);
 
-  if (!skipped(Stage::kNorm)) cuda::rms_norm(x, L.ffn_norm, xn, n_embd, n, hp.rms_eps, stream, q8 ? &xq : nullptr);
+  if (!skipped(Stage::kNorm) && !ffn_normed) cuda::rms_norm(x, L.ffn_norm, xn, n_embd, n, hp.rms_eps, stream, q8 ? &xq : nullptr);
   // gate/up of the f32-activation matvec make SwiGLU's (GeGLU's) output in their launch (into gate).
   const bool glu = glu_fusable(L, q8, n);
   const cuda::GluAct act = ffn_act == model::FfnActivation::kGeluTanh ? cuda::GluAct::kGeluTanh : cuda::GluAct::kSilu;
@@ -450,7 +453,13 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   } else {
     cuda::glu(gate, up, gate, hp.n_ff * n, act, stream);
   }
-  if (!skipped(Stage::kDown)) residual_matmul(L.down, gate, q8 ? &hq : nullptr, L.ffn_post_norm, n);  // x += down h
+  // x += down h; likewise the next layer's attention RMSNorm (the last layer's output norm stays
+  // with the logits, which may gather rows first).
+  cuda::NextNorm attn_norm;
+  if (il + 1 < hp.n_layer && !skipped(Stage::kNorm)) {
+    attn_norm = {.w = w.layers[static_cast<size_t>(il + 1)].attn_norm, .y = xn, .q8 = q8 ? &xq : nullptr};
+  }
+  xn_ready = !skipped(Stage::kDown) && residual_matmul(L.down, gate, q8 ? &hq : nullptr, L.ffn_post_norm, n, attn_norm);
 }
 
 void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, Output out) {
@@ -461,6 +470,7 @@ void CudaBackend::Impl::enqueue(int64_t n, int64_t n_out, Output out) {
   copy(meta_d.get(), meta_h.get(), meta.bytes, cudaMemcpyHostToDevice, direct);
   cuda::dequantize_rows_f32(w.token_embd, meta_d_at<int32_t>(meta.tokens), n, x, stream);
   if (hp.embd_scale > 0.0f) cuda::scale_softcap(x, hp.n_embd * n, hp.embd_scale, 0.0f, stream);
+  xn_ready = false;
   for (int64_t il = 0; il < hp.n_layer; ++il) run_layer(il, n);
   if (n_out == 0) return;
   // The rows that want logits; all of them (decode) need no gather: n_out == n means rows 0..n-1.

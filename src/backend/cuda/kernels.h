@@ -101,11 +101,22 @@ bool matvec_q8_supported(uint32_t type);
 // q8 (n % 32 == 0, rows <= 8): y also written quantized.
 void rms_norm(const float* x, const float* w, float* y, int64_t n, int64_t rows, float eps, cudaStream_t s,
               const Q8Act* q8 = nullptr);
+// Per-head RMSNorm of q [n_q_rows rows of n] with q_w and of k [n_k_rows rows of n] with k_w in
+// one launch (qwen3's and gemma3's Q/K norms; rms_norm's arithmetic), in place.
+void rms_norm_qk(float* q, const float* q_w, int64_t n_q_rows, float* k, const float* k_w, int64_t n_k_rows, int64_t n,
+                 float eps, cudaStream_t s);
 // A block's output into the residual stream: x += scale * post_norm(t) per row of n, where
 // post_norm(t) = rms_norm(t) * post_norm_w (gemma's post-norms) or t itself when post_norm_w is
 // null, and scale 0 means 1 (granite's residual_scale). x [n, rows], t [n, rows] (t not written).
+// With `next` (its y set), the same launch also makes the RMSNorm that follows: next.y =
+// rms_norm(x) * next.w, and its int8 copy when next.q8 (n % 32 == 0).
+struct NextNorm {
+  const float* w = nullptr;
+  float* y = nullptr;
+  const Q8Act* q8 = nullptr;
+};
 void add_residual(float* x, const float* t, const float* post_norm_w, int64_t n, int64_t rows, float eps, float scale,
-                  cudaStream_t s);
+                  cudaStream_t s, const NextNorm& next = {});
 
 // --- elementwise.cu ---
 void add(const float* a, const float* b, float* y, int64_t n, cudaStream_t s);               // y = a + b

@@ -226,17 +226,49 @@ TEST(CudaKernels, RmsNormGluAddArgmax) {
           << (act == GluAct::kSilu ? "swiglu" : "geglu") << " n " << n;
     }
 
-    // A block's output into the residual stream: plain, scaled (granite), post-normed (gemma).
+    // A block's output into the residual stream: plain, scaled (granite), post-normed (gemma),
+    // with and without the RMSNorm that follows made in the same launch.
+    const auto w2 = test::random_floats(rng, static_cast<size_t>(n));
+    const auto w2b = to_device(w2);
     for (const bool post : {false, true}) {
       for (const float scale : {0.0f, 0.22f}) {
-        auto rb = to_device(g);  // the residual stream: x += scale * post_norm(t), t = x here
-        add_residual(rb.get<float>(), xb.get<float>(), post ? wb.get<float>() : nullptr, n, rows, 1e-5f, scale, nullptr);
-        std::vector<float> t = x;
-        if (post) cpu::rms_norm(x.data(), w.data(), t.data(), n, rows, 1e-5f);
-        std::vector<double> want_r(x.size());
-        for (size_t i = 0; i < x.size(); ++i) want_r[i] = g[i] + (scale > 0.0f ? scale : 1.0f) * static_cast<double>(t[i]);
-        EXPECT_LT(rel_error(to_host<float>(rb, x.size()), want_r), 1e-6) << "add_residual post " << post << " scale " << scale;
+        for (const bool next : {false, true}) {
+          auto rb = to_device(g);  // the residual stream: x += scale * post_norm(t), t = x here
+          auto nb = poisoned(x.size() * 4);
+          add_residual(rb.get<float>(), xb.get<float>(), post ? wb.get<float>() : nullptr, n, rows, 1e-5f, scale, nullptr,
+                       next ? NextNorm{.w = w2b.get<float>(), .y = nb.get<float>()} : NextNorm{});
+          std::vector<float> t = x;
+          if (post) cpu::rms_norm(x.data(), w.data(), t.data(), n, rows, 1e-5f);
+          std::vector<double> want_r(x.size());
+          std::vector<float> xf(x.size());
+          for (size_t i = 0; i < x.size(); ++i) {
+            want_r[i] = g[i] + (scale > 0.0f ? scale : 1.0f) * static_cast<double>(t[i]);
+            xf[i] = static_cast<float>(want_r[i]);
+          }
+          const std::string what = "add_residual post " + std::to_string(post) + " scale " + std::to_string(scale) +
+                                   " next " + std::to_string(next) + " n " + std::to_string(n);
+          EXPECT_LT(rel_error(to_host<float>(rb, x.size()), want_r), 1e-6) << what;
+          if (next) {
+            std::vector<float> yn(x.size());
+            cpu::rms_norm(xf.data(), w2.data(), yn.data(), n, rows, 1e-5f);
+            EXPECT_LT(rel_error(to_host<float>(nb, x.size()), std::vector<double>(yn.begin(), yn.end())), 1e-6) << what;
+          }
+        }
       }
+    }
+
+    // Q and K per-head norms in one launch: each row as rms_norm makes it.
+    {
+      const int64_t qr = 3, kr = 2;
+      const auto qk = test::random_floats(rng, static_cast<size_t>(n * (qr + kr)), -3, 3);
+      auto qb = to_device(std::vector<float>(qk.begin(), qk.begin() + n * qr));
+      auto kb = to_device(std::vector<float>(qk.begin() + n * qr, qk.end()));
+      rms_norm_qk(qb.get<float>(), wb.get<float>(), qr, kb.get<float>(), w2b.get<float>(), kr, n, 1e-6f, nullptr);
+      std::vector<float> wq(static_cast<size_t>(n * qr)), wk(static_cast<size_t>(n * kr));
+      cpu::rms_norm(qk.data(), w.data(), wq.data(), n, qr, 1e-6f);
+      cpu::rms_norm(qk.data() + n * qr, w2.data(), wk.data(), n, kr, 1e-6f);
+      EXPECT_LT(rel_error(to_host<float>(qb, wq.size()), std::vector<double>(wq.begin(), wq.end())), 1e-6) << "q norm";
+      EXPECT_LT(rel_error(to_host<float>(kb, wk.size()), std::vector<double>(wk.begin(), wk.end())), 1e-6) << "k norm";
     }
 
     // Embedding / logit scales and final soft-caps.

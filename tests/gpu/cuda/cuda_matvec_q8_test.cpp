@@ -104,6 +104,18 @@ TEST(CudaQ8, RmsNormAndSwigluWriteTheirOutputQuantized) {
       auto got = fetch_q8(qb, n, rows);
       for (int r = 0; r < rows; ++r) expect_same_q8(got[r], host_q8(y.data() + r * n, n), "rms_norm q8");
 
+      {  // add_residual's following RMSNorm, quantized in the same launch
+        auto rb = to_device(x);
+        auto nb = poisoned(x.size() * 4);
+        auto qb3 = poisoned(q8_act_bytes(n, rows));
+        const Q8Act nq = q8_act_at(qb3.get(), n, rows);
+        add_residual(rb.get<float>(), yb.get<float>(), wb.get<float>(), n, rows, 1e-5f, 0.0f, nullptr,
+                     NextNorm{.w = wb.get<float>(), .y = nb.get<float>(), .q8 = &nq});
+        const auto yn = to_host<float>(nb, x.size());
+        const auto gotn = fetch_q8(qb3, n, rows);
+        for (int r = 0; r < rows; ++r) expect_same_q8(gotn[r], host_q8(yn.data() + r * n, n), "add_residual next q8");
+      }
+
       const auto g = test::random_floats(rng, x.size(), -6, 6);
       const auto gb = to_device(g);
       for (const GluAct act : {GluAct::kSilu, GluAct::kGeluTanh}) {
