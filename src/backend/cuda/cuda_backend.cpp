@@ -380,7 +380,6 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
     cuda::add_bias(k, L.bk, hp.n_embd_k_gqa(), n, stream);
     cuda::add_bias(v, L.bv, hp.n_embd_v_gqa(), n, stream);
   }
-  if (L.q_norm) cuda::rms_norm_qk(q, L.q_norm, n * n_head, k, L.k_norm, n * n_kv, hd, hp.rms_eps, stream);
   cuda::RopeKvArgs r;
   r.q = q;
   r.k = k;
@@ -421,7 +420,16 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   // attention_decode (AttentionArgs::k_new), one launch less per layer.
   const bool fuse_rope = n <= cuda::kMatvecMaxCols && one_token_per_seq && !rope.neox && !skipped(Stage::kAttention) &&
                          cuda::attention_decode_takes(a);
-  if (!fuse_rope && !skipped(Stage::kRope)) cuda::rope_kv_store(r, stream);
+  // Per-head Q/K norms (qwen3, gemma3): inside rope_kv_store when it runs, else a launch of their own.
+  const bool rope_kv = !fuse_rope && !skipped(Stage::kRope);
+  if (L.q_norm && rope_kv) {
+    r.q_norm = L.q_norm;
+    r.k_norm = L.k_norm;
+    r.norm_eps = hp.rms_eps;
+  } else if (L.q_norm) {
+    cuda::rms_norm_qk(q, L.q_norm, n * n_head, k, L.k_norm, n * n_kv, hd, hp.rms_eps, stream);
+  }
+  if (rope_kv) cuda::rope_kv_store(r, stream);
   if (fuse_rope) {
     a.k_new = k;
     a.v_new = v;

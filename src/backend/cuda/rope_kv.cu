@@ -2,11 +2,14 @@
 // K and V written into the paged cache as its element type KV (f16, or fp8 e4m3 rounded once from
 // f32: kv_elem.cuh). Grid (token, head): blocks [0, n_head) rotate a
 // query head; [n_head, n_head + n_kv_head) rotate a key head and store it; the rest store a
-// value head. A thread takes rotation pairs (or elements) t, t + blockDim, ...
+// value head. A thread takes rotation pairs (or elements) t, t + blockDim, ... With q_norm set,
+// a query or key head is first RMS-normed (qwen3's and gemma3's per-head norms; rms_norm's
+// arithmetic), one launch less than a norm of its own.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/kv_elem.cuh"
 #include "backend/cuda/launch.cuh"
+#include "backend/cuda/reduce.cuh"
 
 namespace quarrel::cuda {
 namespace {
@@ -31,11 +34,20 @@ __global__ void rope_kv_kernel(RopeKvArgs a) {
   float* x = is_k ? a.k + (static_cast<int64_t>(t) * a.n_kv_head + g) * hd : a.q + (static_cast<int64_t>(t) * a.n_head + g) * hd;
   const float* cs = a.cos_sin + static_cast<int64_t>(t) * a.n_dims;
   KV* dst = is_k ? static_cast<KV*>(a.k_cache) + cache_at(g) : nullptr;
+  // The head's RMSNorm (a.q_norm set: uniform over the grid): x[d] * inv * w[d].
+  const float* nw = a.q_norm ? (is_k ? a.k_norm : a.q_norm) : nullptr;
+  float inv = 1.0f;
+  if (nw) {
+    float ss = 0.0f;
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) ss += x[d] * x[d];
+    inv = rsqrtf(block_sum(ss) / static_cast<float>(hd) + a.norm_eps);  // (a barrier: reads before writes)
+  }
+  auto normed = [&](int d) { return nw ? x[d] * inv * nw[d] : x[d]; };
   const int half = a.n_dims / 2;
   for (int p = threadIdx.x; p < half; p += blockDim.x) {
     const int i0 = a.neox ? p : 2 * p, i1 = a.neox ? p + half : 2 * p + 1;
     const float c = cs[2 * p], s = cs[2 * p + 1];
-    const float2 y = rope_pair(x[i0], x[i1], c, s);
+    const float2 y = rope_pair(normed(i0), normed(i1), c, s);
     const float y0 = y.x, y1 = y.y;
     x[i0] = y0;
     x[i1] = y1;
@@ -44,8 +56,10 @@ __global__ void rope_kv_kernel(RopeKvArgs a) {
       kv_store(dst + i1, y1);
     }
   }
-  if (is_k) {  // dimensions past n_dims are not rotated
-    for (int d = a.n_dims + threadIdx.x; d < hd; d += blockDim.x) kv_store(dst + d, x[d]);
+  for (int d = a.n_dims + threadIdx.x; d < hd && (is_k || nw); d += blockDim.x) {  // not rotated
+    const float v = normed(d);
+    x[d] = v;
+    if (is_k) kv_store(dst + d, v);
   }
 }
 
