@@ -83,6 +83,8 @@ const std::vector<Shape>& shapes() {
        make_spec("mistral", 4096, 32, 14336, 32, 8, 32768, 10000.0f, 1e-5f, false, false, 4096)},
       {"qwen2.5-0.5b", "Qwen2.5-0.5B: qwen2, n_embd 896, 24 layers, n_ff 4864, 14 / 2 heads, QKV bias, tied",
        make_spec("qwen2", 896, 24, 4864, 14, 2, 32768, 1000000.0f, 1e-6f, true, false, 0)},
+      {"qwen2.5-7b", "Qwen2.5-7B: qwen2, n_embd 3584, 28 layers, n_ff 18944, 28 / 4 heads, QKV bias",
+       make_spec("qwen2", 3584, 28, 18944, 28, 4, 32768, 1000000.0f, 1e-6f, false, false, 0)},
       {"qwen3-8b", "Qwen3-8B: qwen3, n_embd 4096, 36 layers, n_ff 12288, 32 / 8 heads of 128, Q/K norms",
        with_head_dim(make_spec("qwen3", 4096, 36, 12288, 32, 8, 40960, 1000000.0f, 1e-6f, false, false, 0), 128)},
       {"gemma2-2b", "Gemma-2-2B: gemma2, n_embd 2304, 26 layers, n_ff 9216, 8 / 4 heads of 256, GeGLU, "

@@ -375,11 +375,6 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   if (!skipped(Stage::kNorm) && !xn_ready) cuda::rms_norm(x, L.attn_norm, xn, n_embd, n, hp.rms_eps, stream, q8 ? &xq : nullptr);
   xn_ready = false;
   if (!skipped(Stage::kQkv)) matmuls({{&L.wq, q, false}, {&L.wk, k, false}, {&L.wv, v, false}}, xn, q8 ? &xq : nullptr, n);
-  if (L.bq) {
-    cuda::add_bias(q, L.bq, hp.n_embd_q(), n, stream);
-    cuda::add_bias(k, L.bk, hp.n_embd_k_gqa(), n, stream);
-    cuda::add_bias(v, L.bv, hp.n_embd_v_gqa(), n, stream);
-  }
   cuda::RopeKvArgs r;
   r.q = q;
   r.k = k;
@@ -420,8 +415,18 @@ void CudaBackend::Impl::run_layer(int64_t il, int64_t n) {
   // attention_decode (AttentionArgs::k_new), one launch less per layer.
   const bool fuse_rope = n <= cuda::kMatvecMaxCols && one_token_per_seq && !rope.neox && !skipped(Stage::kAttention) &&
                          cuda::attention_decode_takes(a);
-  // Per-head Q/K norms (qwen3, gemma3): inside rope_kv_store when it runs, else a launch of their own.
+  // Q/K/V biases (qwen2) and per-head Q/K norms (qwen3, gemma3): inside rope_kv_store when it
+  // runs, else launches of their own.
   const bool rope_kv = !fuse_rope && !skipped(Stage::kRope);
+  if (L.bq && rope_kv) {
+    r.q_bias = L.bq;
+    r.k_bias = L.bk;
+    r.v_bias = L.bv;
+  } else if (L.bq) {
+    cuda::add_bias(q, L.bq, hp.n_embd_q(), n, stream);
+    cuda::add_bias(k, L.bk, hp.n_embd_k_gqa(), n, stream);
+    cuda::add_bias(v, L.bv, hp.n_embd_v_gqa(), n, stream);
+  }
   if (L.q_norm && rope_kv) {
     r.q_norm = L.q_norm;
     r.k_norm = L.k_norm;

@@ -137,8 +137,8 @@ void gather_rows(const float* src, const int32_t* rows, float* dst, int64_t n, i
 void copy_words(const void* src, void* dst, size_t bytes, cudaStream_t s);
 
 // --- rope_kv.cu ---
-// RoPE on q [head_dim, n_head, n] and k [head_dim, n_kv_head, n] in place (after a per-head
-// RMSNorm when q_norm is set) with the per-token
+// RoPE on q [head_dim, n_head, n] and k [head_dim, n_kv_head, n] in place (after the biases
+// and a per-head RMSNorm when set) with the per-token
 // cos/sin pairs cs [n_dims, n] (cos, sin interleaved, pair i at 2i), normal (adjacent pairs) or
 // NeoX (halves) style; then writes k and v [head_dim, n_kv_head, n] to the paged cache at
 // slots[t] (layout [head_dim, block_size, n_kv_head, n_blocks], as the CPU's) as kv_type: f16,
@@ -155,7 +155,11 @@ struct RopeKvArgs {
   int n_tokens = 0, n_head = 0, n_kv_head = 0, head_dim = 0, n_dims = 0, block_size = 0;
   bool neox = false;
   uint32_t kv_type = kDevF16;  // kDevF16 or kDevF8E4M3
-  // Set (with k_norm): each head of q and k RMS-normed by these [head_dim] weights first.
+  // Set (all three): q [n_head * head_dim], k and v [n_kv_head * head_dim] biases added first.
+  const float* q_bias = nullptr;
+  const float* k_bias = nullptr;
+  const float* v_bias = nullptr;
+  // Set (with k_norm): each head of q and k RMS-normed by these [head_dim] weights (after the bias).
   const float* q_norm = nullptr;
   const float* k_norm = nullptr;
   float norm_eps = 0.0f;

@@ -2,9 +2,10 @@
 // K and V written into the paged cache as its element type KV (f16, or fp8 e4m3 rounded once from
 // f32: kv_elem.cuh). Grid (token, head): blocks [0, n_head) rotate a
 // query head; [n_head, n_head + n_kv_head) rotate a key head and store it; the rest store a
-// value head. A thread takes rotation pairs (or elements) t, t + blockDim, ... With q_norm set,
-// a query or key head is first RMS-normed (qwen3's and gemma3's per-head norms; rms_norm's
-// arithmetic), one launch less than a norm of its own.
+// value head. A thread takes rotation pairs (or elements) t, t + blockDim, ... With biases set
+// (qwen2), each head first gets its bias added; with q_norm set, a query or key head is then
+// RMS-normed (qwen3's and gemma3's per-head norms; rms_norm's arithmetic): launches fewer than
+// add_bias and a norm of their own.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/kv_elem.cuh"
@@ -25,8 +26,9 @@ __global__ void rope_kv_kernel(RopeKvArgs a) {
   if (h >= a.n_head + a.n_kv_head) {  // value head: store
     const int g = h - a.n_head - a.n_kv_head;
     const float* v = a.v + (static_cast<int64_t>(t) * a.n_kv_head + g) * hd;
+    const float* b = a.v_bias ? a.v_bias + static_cast<int64_t>(g) * hd : nullptr;
     KV* dst = static_cast<KV*>(a.v_cache) + cache_at(g);
-    for (int d = threadIdx.x; d < hd; d += blockDim.x) kv_store(dst + d, v[d]);
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) kv_store(dst + d, b ? v[d] + b[d] : v[d]);
     return;
   }
   const bool is_k = h >= a.n_head;
@@ -34,15 +36,19 @@ __global__ void rope_kv_kernel(RopeKvArgs a) {
   float* x = is_k ? a.k + (static_cast<int64_t>(t) * a.n_kv_head + g) * hd : a.q + (static_cast<int64_t>(t) * a.n_head + g) * hd;
   const float* cs = a.cos_sin + static_cast<int64_t>(t) * a.n_dims;
   KV* dst = is_k ? static_cast<KV*>(a.k_cache) + cache_at(g) : nullptr;
-  // The head's RMSNorm (a.q_norm set: uniform over the grid): x[d] * inv * w[d].
+  // The head's bias, then its RMSNorm (a.q_bias / a.q_norm set: uniform over the grid):
+  // (x[d] + b[d]) * inv * w[d].
+  const float* b = a.q_bias ? (is_k ? a.k_bias + static_cast<int64_t>(g) * hd : a.q_bias + static_cast<int64_t>(g) * hd)
+                            : nullptr;
+  auto biased = [&](int d) { return b ? x[d] + b[d] : x[d]; };
   const float* nw = a.q_norm ? (is_k ? a.k_norm : a.q_norm) : nullptr;
   float inv = 1.0f;
   if (nw) {
     float ss = 0.0f;
-    for (int d = threadIdx.x; d < hd; d += blockDim.x) ss += x[d] * x[d];
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) ss += biased(d) * biased(d);
     inv = rsqrtf(block_sum(ss) / static_cast<float>(hd) + a.norm_eps);  // (a barrier: reads before writes)
   }
-  auto normed = [&](int d) { return nw ? x[d] * inv * nw[d] : x[d]; };
+  auto normed = [&](int d) { return nw ? biased(d) * inv * nw[d] : biased(d); };
   const int half = a.n_dims / 2;
   for (int p = threadIdx.x; p < half; p += blockDim.x) {
     const int i0 = a.neox ? p : 2 * p, i1 = a.neox ? p + half : 2 * p + 1;
@@ -56,7 +62,7 @@ __global__ void rope_kv_kernel(RopeKvArgs a) {
       kv_store(dst + i1, y1);
     }
   }
-  for (int d = a.n_dims + threadIdx.x; d < hd && (is_k || nw); d += blockDim.x) {  // not rotated
+  for (int d = a.n_dims + threadIdx.x; d < hd && (is_k || nw || b); d += blockDim.x) {  // not rotated
     const float v = normed(d);
     x[d] = v;
     if (is_k) kv_store(dst + d, v);

@@ -485,18 +485,20 @@ TEST(CudaKernels, RopeKvAndPagedAttentionMatchCpu) {
   }
 }
 
-// rope_kv_store with the per-head Q/K norms folded in (qwen3, gemma3) against the CPU's
-// rms_norm per head, then RoPE, then the f16 KV store: NeoX and adjacent pairs, whole and partial
-// rotation (the dimensions past n_dims normed, not rotated), head sizes 64, 128, 256.
-TEST(CudaKernels, RopeKvWithQkNormsMatchesNormThenRope) {
+// rope_kv_store with the Q/K/V biases (qwen2) and the per-head Q/K norms (qwen3, gemma3) folded
+// in against the CPU's bias add, rms_norm per head, RoPE and f16 KV store: each alone and both,
+// NeoX and adjacent pairs, whole and partial rotation (the dimensions past n_dims biased and
+// normed, not rotated), head sizes 64, 128, 256.
+TEST(CudaKernels, RopeKvWithBiasesAndQkNormsMatchesCpu) {
   QUARREL_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(test::test_seed());
   struct Shape {
     int n_head, n_kv, hd, n_dims;
-    bool neox;
+    bool neox, bias, norm;
   };
-  for (const Shape sh : {Shape{8, 2, 128, 128, true}, Shape{4, 1, 256, 256, true}, Shape{4, 2, 64, 32, false},
-                         Shape{6, 3, 128, 64, true}}) {
+  for (const Shape sh : {Shape{8, 2, 128, 128, true, false, true}, Shape{4, 1, 256, 256, true, false, true},
+                         Shape{4, 2, 64, 32, false, true, false}, Shape{6, 3, 128, 64, true, true, true},
+                         Shape{7, 1, 128, 128, true, true, false}}) {
     const int n_tok = 5, block = 16, n_blocks = 4;
     cpu::KvLayout layout{.type = GgmlType::F16, .head_dim = sh.hd, .n_kv_head = sh.n_kv, .block_size = block};
     std::vector<int32_t> pos;
@@ -506,24 +508,37 @@ TEST(CudaKernels, RopeKvWithQkNormsMatchesNormThenRope) {
     auto q = test::random_floats(rng, qn, -3, 3), k = test::random_floats(rng, kn, -3, 3), v = test::random_floats(rng, kn);
     const auto qw = test::random_floats(rng, static_cast<size_t>(sh.hd), 0.5f, 1.5f);
     const auto kw = test::random_floats(rng, static_cast<size_t>(sh.hd), 0.5f, 1.5f);
+    const auto bq = test::random_floats(rng, static_cast<size_t>(sh.n_head * sh.hd), -2, 2);
+    const auto bk = test::random_floats(rng, static_cast<size_t>(sh.n_kv * sh.hd), -2, 2);
+    const auto bv = test::random_floats(rng, static_cast<size_t>(sh.n_kv * sh.hd), -2, 2);
     std::vector<uint16_t> kc(layout.layer_bytes(n_blocks) / 2, 0), vc(kc.size(), 0);
     cpu::RopeParams rp{.n_dims = sh.n_dims, .neox = sh.neox, .freq_base = 1e6f};
     cpu::RopeCache rc(rp, sh.hd, pos);
     std::vector<float> cs(rc.token(0), rc.token(0) + static_cast<size_t>(n_tok) * rc.n_dims());
     const auto qb = to_device(q), kb = to_device(k), vb = to_device(v), csb = to_device(cs), sb = to_device(slots);
     const auto kcb = to_device(kc), vcb = to_device(vc), qwb = to_device(qw), kwb = to_device(kw);
+    const auto bqb = to_device(bq), bkb = to_device(bk), bvb = to_device(bv);
     RopeKvArgs ra = rope_kv_args({qb, kb, vb, csb, sb, kcb, vcb}, n_tok, sh.n_head, sh.n_kv, sh.hd, sh.n_dims, block, sh.neox);
-    ra.q_norm = qwb.get<float>();
-    ra.k_norm = kwb.get<float>();
-    ra.norm_eps = 1e-6f;
+    if (sh.bias) ra.q_bias = bqb.get<float>(), ra.k_bias = bkb.get<float>(), ra.v_bias = bvb.get<float>();
+    if (sh.norm) ra.q_norm = qwb.get<float>(), ra.k_norm = kwb.get<float>(), ra.norm_eps = 1e-6f;
     rope_kv_store(ra, nullptr);
 
-    cpu::rms_norm(q.data(), qw.data(), q.data(), sh.hd, n_tok * sh.n_head, 1e-6f);
-    cpu::rms_norm(k.data(), kw.data(), k.data(), sh.hd, n_tok * sh.n_kv, 1e-6f);
+    if (sh.bias) {
+      for (int t = 0; t < n_tok; ++t) {
+        cpu::add(q.data() + t * bq.size(), bq.data(), q.data() + t * bq.size(), static_cast<int64_t>(bq.size()));
+        cpu::add(k.data() + t * bk.size(), bk.data(), k.data() + t * bk.size(), static_cast<int64_t>(bk.size()));
+        cpu::add(v.data() + t * bv.size(), bv.data(), v.data() + t * bv.size(), static_cast<int64_t>(bv.size()));
+      }
+    }
+    if (sh.norm) {
+      cpu::rms_norm(q.data(), qw.data(), q.data(), sh.hd, n_tok * sh.n_head, 1e-6f);
+      cpu::rms_norm(k.data(), kw.data(), k.data(), sh.hd, n_tok * sh.n_kv, 1e-6f);
+    }
     cpu::rope(q.data(), sh.n_head, 0, rc);
     cpu::rope(k.data(), sh.n_kv, 0, rc);
     cpu::kv_store(layout, kc.data(), vc.data(), k.data(), v.data(), 0, slots);
-    const std::string what = "hd " + std::to_string(sh.hd) + " n_dims " + std::to_string(sh.n_dims) + (sh.neox ? " neox" : "");
+    const std::string what = "hd " + std::to_string(sh.hd) + " n_dims " + std::to_string(sh.n_dims) + (sh.neox ? " neox" : "") +
+                             (sh.bias ? " bias" : "") + (sh.norm ? " norm" : "");
     EXPECT_LT(rel_error(to_host<float>(qb, qn), std::vector<double>(q.begin(), q.end())), 1e-6) << "q " << what;
     EXPECT_LT(rel_error(to_host<float>(kb, kn), std::vector<double>(k.begin(), k.end())), 1e-6) << "k " << what;
     const auto kc_got = to_host<uint16_t>(kcb, kc.size());
@@ -531,7 +546,7 @@ TEST(CudaKernels, RopeKvWithQkNormsMatchesNormThenRope) {
     std::vector<double> kc_want(kc.size());
     for (size_t i = 0; i < kc.size(); ++i) kc_gotf[i] = fp16_to_f32(kc_got[i]), kc_want[i] = fp16_to_f32(kc[i]);
     EXPECT_LT(rel_error(kc_gotf, kc_want), 1e-3) << "K cache " << what;  // f16 rounding of values that may differ by an ulp
-    EXPECT_EQ(to_host<uint16_t>(vcb, vc.size()), vc) << "V cache " << what;
+    EXPECT_EQ(to_host<uint16_t>(vcb, vc.size()), vc) << "V cache " << what;  // v + bias: one f32 add on both sides
   }
 }
 
