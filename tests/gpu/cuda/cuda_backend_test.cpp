@@ -239,17 +239,20 @@ class CudaModelTest : public ::testing::Test {
   fs::path dir_;
 };
 
+// 32 greedy tokens of the model at path on both backends: the same ids.
+void expect_same_greedy_tokens(const std::string& path, const std::string& what) {
+  auto m = model::Model::load(path, {.n_ctx = 256});
+  CpuBackend cpu({.n_threads = 2});
+  CudaBackend gpu;
+  cpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock});
+  gpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock});
+  const auto none = [](int, const Batch&) {};
+  const auto out_c = greedy_32(cpu, table(0), none), out_g = greedy_32(gpu, table(0), none);
+  EXPECT_EQ(out_g, out_c) << what;
+}
+
 TEST_F(CudaModelTest, GreedyIdenticalToCpuFor32Steps) {
-  for (GgmlType t : {GgmlType::F32, GgmlType::F16}) {
-    auto m = model::Model::load(make("llama", t), {.n_ctx = 256});
-    CpuBackend cpu({.n_threads = 2});
-    CudaBackend gpu;
-    cpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock});
-    gpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock});
-    const auto none = [](int, const Batch&) {};
-    const auto out_c = greedy_32(cpu, table(0), none), out_g = greedy_32(gpu, table(0), none);
-    EXPECT_EQ(out_g, out_c) << type_name(t);
-  }
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16}) expect_same_greedy_tokens(make("llama", t), std::string(type_name(t)));
 }
 
 // The same for every other architecture the backend runs, F32 weights.
@@ -259,14 +262,7 @@ TEST_F(CudaModelTest, GreedyIdenticalToCpuFor32StepsEveryArchitecture) {
     s.seed = 9;
     const std::string path = (dir_ / (arch + "-greedy.gguf")).string();
     model::write_synthetic_model(s, path);
-    auto m = model::Model::load(path, {.n_ctx = 256});
-    CpuBackend cpu({.n_threads = 2});
-    CudaBackend gpu;
-    cpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock});
-    gpu.load(m, {.n_blocks = kBlocks, .block_size = kBlock});
-    const auto none = [](int, const Batch&) {};
-    const auto out_c = greedy_32(cpu, table(0), none), out_g = greedy_32(gpu, table(0), none);
-    EXPECT_EQ(out_g, out_c) << arch;
+    expect_same_greedy_tokens(path, arch);
   }
 }
 
