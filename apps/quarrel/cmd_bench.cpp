@@ -1,13 +1,16 @@
-// quarrel bench MODEL [-p 512] [-n 128] [-r 3] [--threads N] [--json]: prompt processing and
-// generation speed on the CPU backend, and their share of the memory-bandwidth bound.
+// quarrel bench MODEL [-p 512] [-n 128] [-r 3] [--parallel S] [--threads N] [--json]: prompt
+// processing and generation speed, and their share of the memory-bandwidth bound.
 //
 // As llama-bench measures them: ppP is one sequence's prompt of P random tokens run through the
 // model (in passes of --batch tokens), tgN is N tokens generated one at a time from an empty
 // context; each is repeated r times after one warm-up run, and reported as mean ± standard
-// deviation of the tokens/s of the runs. The bound: the machine's memory copy bandwidth
+// deviation of the tokens/s of the runs. With --parallel S (a server's continuous batching), tgN
+// is S sequences generating N tokens each, one token of every sequence per step, and tokens/s
+// counts all of them (tgN xS). The bound: the machine's memory copy bandwidth
 // (cpu::measure_copy_bandwidth: memcpy of 512 MiB over the backend's threads, read + written
 // bytes per second, the best of 5) over the bytes a token needs read: for tg every weight but
-// the token embedding table (one row of it) plus the K/V of the context so far; for pp the
+// the token embedding table (one row of it), once per step and shared by its S tokens, plus the
+// K/V of the context so far; for pp the
 // weights once per pass and the K/V per pass, spread over the pass's tokens.
 #include <algorithm>
 #include <chrono>
@@ -41,7 +44,7 @@ namespace {
 
 struct Args {
   std::string model;
-  int32_t n_prompt = 512, n_gen = 128, reps = 3, batch = 512;
+  int32_t n_prompt = 512, n_gen = 128, reps = 3, batch = 512, parallel = 1;
   int threads = 0;
   bool json = false;
   std::string kv_type = "f16";
@@ -71,13 +74,21 @@ void finish_stats(TestResult& t, double bandwidth_bytes_per_s) {
   t.bound_tokens_per_s = t.bytes_per_token > 0 ? bandwidth_bytes_per_s / t.bytes_per_token : 0;
 }
 
-// One sequence owning pool blocks 0, 1, 2, ...: the slot of position p is p.
+// Sequences 0 .. S-1, sequence s owning pool blocks [s B, (s + 1) B) of the S B in the cache:
+// the slot of its position p is s B block_size + p. The prompt test runs sequence 0.
 class Runner {
  public:
   enum class Output { kGreedy, kTopK, kLogits };
-  Runner(backend::Backend& be, int32_t batch, Output out) : be_(be), batch_(batch), out_(out) {
-    table_.resize(static_cast<size_t>(be.kv_config().n_blocks));
-    std::iota(table_.begin(), table_.end(), 0);
+  Runner(backend::Backend& be, int32_t batch, Output out, int32_t n_seq) : be_(be), batch_(batch), out_(out) {
+    const int32_t per_seq = be.kv_config().n_blocks / n_seq;
+    tables_.resize(static_cast<size_t>(n_seq));
+    base_.resize(static_cast<size_t>(n_seq));
+    for (int32_t s = 0; s < n_seq; ++s) {
+      tables_[s].resize(static_cast<size_t>(per_seq));
+      std::iota(tables_[s].begin(), tables_[s].end(), s * per_seq);
+      base_[s] = s * per_seq * be.kv_config().block_size;
+    }
+    requests_.assign(static_cast<size_t>(n_seq), backend::CandidateRequest{.k = 40, .ids = {}});
   }
 
   // Runs tokens at positions [0, n) in passes of batch_ tokens; logits of the last only.
@@ -86,30 +97,35 @@ class Runner {
     for (int32_t b = 0; b < n; b += batch_) {
       const int32_t e = std::min(n, b + batch_);
       batch.clear();
-      batch.set_sequence(0, table_, e);
+      batch.set_sequence(0, tables_[0], e);
       for (int32_t p = b; p < e; ++p) batch.add_token(tokens[static_cast<size_t>(p)], p, 0, p, p == e - 1);
       be_.forward(batch, logits);
     }
   }
 
-  // n decode steps from an empty context, each feeding back the previous best token: from the
-  // argmax (a GPU sends back only the id), the 40 best (what a top-k sampler asks for) or the
-  // whole logits row.
-  void generate(int32_t n, int32_t first_token) {
-    int32_t tok = first_token;
+  // n decode steps of every sequence from an empty context, each step one token of each,
+  // feeding back each sequence's previous best token: from the argmax (a GPU sends back only the
+  // ids), the 40 best (what a top-k sampler asks for) or the whole logits row.
+  void generate(int32_t n, std::vector<int32_t> toks) {
+    const auto n_seq = static_cast<int32_t>(tables_.size());
     for (int32_t p = 0; p < n; ++p) {
       batch.clear();
-      batch.set_sequence(0, table_, p + 1);
-      batch.add_token(tok, p, 0, p, true);
+      for (int32_t s = 0; s < n_seq; ++s) {
+        batch.set_sequence(s, tables_[s], p + 1);
+        batch.add_token(toks[s], p, s, base_[s] + p, true);
+      }
       if (out_ == Output::kGreedy) {
         be_.forward_greedy(batch, ids_);
-        tok = ids_.at(0);
+        for (int32_t s = 0; s < n_seq; ++s) toks[s] = ids_.at(s);
       } else if (out_ == Output::kTopK) {
-        be_.forward_candidates(batch, top40_, candidates_);
-        tok = candidates_.rows.at(0).best.at(0).id;
+        be_.forward_candidates(batch, requests_, candidates_);
+        for (int32_t s = 0; s < n_seq; ++s) toks[s] = candidates_.rows.at(s).best.at(0).id;
       } else {
         be_.forward(batch, logits);
-        tok = static_cast<int32_t>(std::max_element(logits.values.begin(), logits.values.end()) - logits.values.begin());
+        for (int32_t s = 0; s < n_seq; ++s) {
+          const auto row = logits.row(static_cast<size_t>(s));
+          toks[s] = static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+        }
       }
     }
   }
@@ -120,10 +136,11 @@ class Runner {
  private:
   backend::Backend& be_;
   int32_t batch_;
-  std::vector<int32_t> table_;
+  std::vector<std::vector<int32_t>> tables_;
+  std::vector<int32_t> base_;  // slot of each sequence's position 0
   Output out_;
   std::vector<int32_t> ids_;
-  std::vector<backend::CandidateRequest> top40_ = {{.k = 40, .ids = {}}};
+  std::vector<backend::CandidateRequest> requests_;  // the 40 best of each row
   backend::Candidates candidates_;
 };
 
@@ -148,14 +165,16 @@ int run(const Args& a) {
     fail(ErrorCode::kInvalidArgument, "--sampling must be greedy, top-k or logits, got '{}'", a.sampling);
   if (a.batch < 1) fail(ErrorCode::kInvalidArgument, "--batch must be at least 1, got {}", a.batch);
   if (a.threads < 0) fail(ErrorCode::kInvalidArgument, "--threads must be at least 1, got {}", a.threads);
+  if (a.parallel < 1 || a.parallel > 4096) fail(ErrorCode::kInvalidArgument, "--parallel must be 1 to 4096, got {}", a.parallel);
   const GgmlType kv_type = parse_kv_type_option(a.kv_type);
 
   const int32_t n_ctx = std::max(a.n_prompt, a.n_gen) + 1;
   auto model = model::Model::load(a.model, {.n_ctx = n_ctx});
   const auto& hp = model->hparams();
   constexpr int32_t kBlock = 16;
-  const backend::KvCacheConfig kv{
-      .n_blocks = backend::KvCacheConfig::blocks_for(n_ctx, kBlock), .block_size = kBlock, .type = kv_type};
+  const backend::KvCacheConfig kv{.n_blocks = backend::KvCacheConfig::blocks_for(n_ctx, kBlock) * a.parallel,
+                                  .block_size = kBlock,
+                                  .type = kv_type};
   std::unique_ptr<backend::Backend> be_owner;
   double bw_gb_per_s = 0;
   int n_threads = 0;
@@ -196,7 +215,12 @@ int run(const Args& a) {
   const Runner::Output out = a.sampling == "greedy"  ? Runner::Output::kGreedy
                             : a.sampling == "top-k" ? Runner::Output::kTopK
                                                     : Runner::Output::kLogits;
-  Runner runner(be, a.batch, out);
+  Runner runner(be, a.batch, out, a.parallel);
+  auto random_tokens = [&] {
+    std::vector<int32_t> v(static_cast<size_t>(a.parallel));
+    for (auto& t : v) t = tok(rng);
+    return v;
+  };
   std::vector<TestResult> results;
   if (a.n_prompt > 0) {
     TestResult t{.name = fmt::format("pp{}", a.n_prompt), .n_tokens = a.n_prompt};
@@ -215,15 +239,17 @@ int run(const Args& a) {
     results.push_back(t);
   }
   if (a.n_gen > 0) {
-    TestResult t{.name = fmt::format("tg{}{}", a.n_gen, a.sampling == "greedy" ? "" : "-" + a.sampling), .n_tokens = a.n_gen};
-    runner.generate(std::min(a.n_gen, 4), tok(rng));  // warm-up
+    TestResult t{.name = fmt::format("tg{}{}{}", a.n_gen, a.sampling == "greedy" ? "" : "-" + a.sampling,
+                                     a.parallel > 1 ? fmt::format(" x{}", a.parallel) : ""),
+                 .n_tokens = a.n_gen};
+    runner.generate(std::min(a.n_gen, 4), random_tokens());  // warm-up
     for (int r = 0; r < a.reps; ++r) {
-      const int32_t first = tok(rng);
+      const auto first = random_tokens();
       const auto t0 = std::chrono::steady_clock::now();
       runner.generate(a.n_gen, first);
-      t.tokens_per_s.push_back(a.n_gen / seconds_since(t0));
+      t.tokens_per_s.push_back(static_cast<double>(a.n_gen) * a.parallel / seconds_since(t0));
     }
-    t.bytes_per_token = weights + kv_per_pos * (a.n_gen + 1) / 2.0;
+    t.bytes_per_token = weights / a.parallel + kv_per_pos * (a.n_gen + 1) / 2.0;
     finish_stats(t, bandwidth);
     results.push_back(t);
   }
@@ -248,6 +274,7 @@ int run(const Args& a) {
     j["device"] = device;
     if (a.backend == "cpu") j["cpu"] = cpu::cpu_info_summary();
     j["kv_type"] = std::string(type_name(kv_type));
+    j["parallel"] = a.parallel;
     j["copy_bandwidth_gb_s"] = bw_gb_per_s;
     j["load_average_1m"] = load;
     j["tests"] = nlohmann::ordered_json::array();
@@ -270,11 +297,11 @@ int run(const Args& a) {
   std::printf("%s; backend %s; threads %d; KV %s\n", device.c_str(), a.backend.c_str(), n_threads,
               std::string(type_name(kv_type)).c_str());
   std::printf("copy bandwidth: %.1f GB/s (read + written, best of 5); load average %.2f\n\n", bw_gb_per_s, load);
-  std::printf("| %-7s | %18s | %12s | %14s | %8s |\n", "test", "tokens/s", "bytes/token", "bound tokens/s",
+  std::printf("| %-12s | %18s | %12s | %14s | %8s |\n", "test", "tokens/s", "bytes/token", "bound tokens/s",
               "of bound");
-  std::printf("|---------|--------------------|--------------|----------------|----------|\n");
+  std::printf("|--------------|--------------------|--------------|----------------|----------|\n");
   for (const auto& t : results) {
-    std::printf("| %-7s | %9.2f ± %6.2f | %12s | %14.1f | %7.1f%% |\n", t.name.c_str(), t.mean, t.stddev,
+    std::printf("| %-12s | %9.2f ± %6.2f | %12s | %14.1f | %7.1f%% |\n", t.name.c_str(), t.mean, t.stddev,
                 human_bytes(t.bytes_per_token).c_str(), t.bound_tokens_per_s,
                 t.bound_tokens_per_s > 0 ? 100.0 * t.mean / t.bound_tokens_per_s : 0.0);
   }
@@ -291,6 +318,9 @@ const RegisterCommand kBench{Command{
       sub.add_option("-r,--repetitions", a->reps, "Runs of each test after a warm-up (default 3)");
       sub.add_option("-t,--threads", a->threads, "Threads (default: the physical cores)");
       sub.add_option("-b,--batch", a->batch, "Prompt tokens per forward pass (default 512)");
+      sub.add_option("--parallel", a->parallel,
+                     "Sequences generating together in the tg test, one token of each per step, as a server's "
+                     "continuous batching runs them; tokens/s counts them all (default 1)");
       sub.add_option("--kv-type", a->kv_type, kKvTypeHelp);
       sub.add_option("--backend,--device", a->backend, "Backend: cpu or cuda (default cpu)");
       sub.add_option("--sampling", a->sampling,

@@ -62,9 +62,14 @@ struct SubBlockPairQ8 {
   }
 };
 
-// A Q4_K / Q5_K unit's sum from the integer dots s0, s1 of its sub-blocks 2j and 2j + 1, with the
-// super-block's 16-byte header (d, dmin, scales[12]).
-__device__ __forceinline__ float k_unit_sum(const uint4& head, uint32_t j, int s0, int s1, const float2* ds) {
+// The scales of a Q4_K / Q5_K unit j (sub-blocks 2j and 2j + 1) from the super-block's 16-byte
+// header (d, dmin, scales[12]): sub-block 2j + c's 6-bit scale sc[c] and min m[c], and (d, dmin).
+struct KUnitScales {
+  int sc[2];
+  float m[2];
+  float2 dm;
+};
+__device__ __forceinline__ KUnitScales k_unit_scales(const uint4& head, uint32_t j) {
   // The 6-bit scales (sc) and mins (m) of sub-blocks 0..3 are the low 6 bits of scales[0..3]
   // and [4..7]; those of 4..7 take their low 4 bits from the nibbles of scales[8..11] and their
   // top 2 from the top bits of scales[0..3] / [4..7]. Four at a time, one per byte:
@@ -73,12 +78,30 @@ __device__ __forceinline__ float k_unit_sum(const uint4& head, uint32_t j, int s
   const uint32_t sc4 = upper ? (a2 & 0x0F0F0F0Fu) | ((a0 >> 2) & 0x30303030u) : a0 & 0x3F3F3F3Fu;
   const uint32_t m4 = upper ? ((a2 >> 4) & 0x0F0F0F0Fu) | ((a1 >> 2) & 0x30303030u) : a1 & 0x3F3F3F3Fu;
   const uint32_t sh = (j & 1) * 16;  // bytes 2j % 4 and 2j % 4 + 1
-  const int sc0 = static_cast<int>((sc4 >> sh) & 0xFF), sc1 = static_cast<int>((sc4 >> (sh + 8)) & 0xFF);
-  const auto m0 = static_cast<float>((m4 >> sh) & 0xFF), m1 = static_cast<float>((m4 >> (sh + 8)) & 0xFF);
-  const float2 dm = __half22float2(__halves2half2(__ushort_as_half(static_cast<uint16_t>(head.x & 0xFFFF)),
-                                                  __ushort_as_half(static_cast<uint16_t>(head.x >> 16))));
-  return dm.x * (ds[0].x * static_cast<float>(sc0 * s0) + ds[1].x * static_cast<float>(sc1 * s1)) -
-         dm.y * (m0 * ds[0].y + m1 * ds[1].y);
+  KUnitScales k;
+  k.sc[0] = static_cast<int>((sc4 >> sh) & 0xFF), k.sc[1] = static_cast<int>((sc4 >> (sh + 8)) & 0xFF);
+  k.m[0] = static_cast<float>((m4 >> sh) & 0xFF), k.m[1] = static_cast<float>((m4 >> (sh + 8)) & 0xFF);
+  k.dm = __half22float2(__halves2half2(__ushort_as_half(static_cast<uint16_t>(head.x & 0xFFFF)),
+                                       __ushort_as_half(static_cast<uint16_t>(head.x >> 16))));
+  return k;
+}
+
+// Elements 4i .. 4i + 3 (0..31, a byte each) of Q5_K sub-block 2j + c of a unit, from the unit's
+// nibble word i (w) and the sub-block's word of fifth bits (h).
+__device__ __forceinline__ uint32_t q5k_word(uint32_t w, uint32_t h, int i, int c) {
+  return ((w >> (4 * c)) & 0x0F0F0F0Fu) | (((h >> i) & 0x01010101u) << 4);
+}
+// Elements 4i .. 4i + 3 (0..63, a byte each) of a Q6_K unit's chunk c (0: q, 1: q + 2), from the
+// unit's ql word i and its tops word i & 3 (chunk q's tops in bits 0-1 of each nibble, q + 2's in 2-3).
+__device__ __forceinline__ uint32_t q6k_word(uint32_t ql, uint32_t top, int i, int c) {
+  return ((ql >> (4 * c)) & 0x0F0F0F0Fu) | (((top >> (4 * (i >> 2) + 2 * c)) & 0x03030303u) << 4);
+}
+
+// A Q4_K / Q5_K unit's sum from the integer dots s0, s1 of its sub-blocks 2j and 2j + 1.
+__device__ __forceinline__ float k_unit_sum(const uint4& head, uint32_t j, int s0, int s1, const float2* ds) {
+  const KUnitScales k = k_unit_scales(head, j);
+  return k.dm.x * (ds[0].x * static_cast<float>(k.sc[0] * s0) + ds[1].x * static_cast<float>(k.sc[1] * s1)) -
+         k.dm.y * (k.m[0] * ds[0].y + k.m[1] * ds[1].y);
 }
 
 // Q4_K super-blocks, rows split (device_rows.h): qs[128] of each (interleaved units), then their
@@ -132,15 +155,14 @@ struct ChunkDotQ8<kDevQ5_K> : SubBlockPairQ8 {
     r.j = static_cast<uint32_t>(u & 3);
     return r;
   }
+  __device__ static uint32_t word(const Raw& r, uint32_t w, int i, int c) { return q5k_word(w, c ? r.hi.y : r.hi.x, i, c); }
   __device__ static float dot(const Raw& r, const int (*x)[8], const float2* ds) {
     const uint32_t w[8] = {r.q0.x, r.q0.y, r.q0.z, r.q0.w, r.q1.x, r.q1.y, r.q1.z, r.q1.w};
     int s0 = 0, s1 = 0;
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
-      const uint32_t v0 = (w[i] & 0x0F0F0F0Fu) | (((r.hi.x >> i) & 0x01010101u) << 4);
-      const uint32_t v1 = ((w[i] >> 4) & 0x0F0F0F0Fu) | (((r.hi.y >> i) & 0x01010101u) << 4);
-      s0 = __dp4a(static_cast<int>(v0), x[0][i], s0);
-      s1 = __dp4a(static_cast<int>(v1), x[1][i], s1);
+      s0 = __dp4a(static_cast<int>(word(r, w[i], i, 0)), x[0][i], s0);
+      s1 = __dp4a(static_cast<int>(word(r, w[i], i, 1)), x[1][i], s1);
     }
     return k_unit_sum(r.head, r.j, s0, s1, ds);
   }
@@ -175,16 +197,15 @@ struct ChunkDotQ8<kDevQ6_K> {
     r.q = static_cast<uint32_t>(u & 1);
     return r;
   }
+  __device__ static uint32_t word(const Raw& r, int i, int c) {
+    return q6k_word(i < 4 ? (&r.ql[0].x)[i] : (&r.ql[1].x)[i - 4], (&r.tops.x)[i & 3], i, c);
+  }
   __device__ static float dot(const Raw& r, const int (*x)[8], const float2* ds) {
-    const uint32_t ql[8] = {r.ql[0].x, r.ql[0].y, r.ql[0].z, r.ql[0].w, r.ql[1].x, r.ql[1].y, r.ql[1].z, r.ql[1].w};
-    const uint32_t t[4] = {r.tops.x, r.tops.y, r.tops.z, r.tops.w};
     const uint32_t sc[2] = {r.sc.x, r.sc.y};
     int s[2][2] = {}, xs[2][2] = {};  // [chunk][16-element half]
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
-      const uint32_t top = t[i & 3] >> (4 * (i >> 2));  // elements 4i..4i+3: chunk q's in bits 0-1, q + 2's in 2-3
-      const uint32_t lo = (ql[i] & 0x0F0F0F0Fu) | ((top & 0x03030303u) << 4);
-      const uint32_t hi = ((ql[i] >> 4) & 0x0F0F0F0Fu) | (((top >> 2) & 0x03030303u) << 4);
+      const uint32_t lo = word(r, i, 0), hi = word(r, i, 1);
       s[0][i / 4] = __dp4a(static_cast<int>(lo), x[0][i], s[0][i / 4]);
       s[1][i / 4] = __dp4a(static_cast<int>(hi), x[1][i], s[1][i / 4]);
       xs[0][i / 4] = __dp4a(0x01010101, x[0][i], xs[0][i / 4]);

@@ -96,6 +96,11 @@ struct CudaBackend::Impl {
   size_t cap = 0, bt_cap = 0;
   cuda::DeviceBuffer act, wh, q8buf;
   cuda::DeviceBuffer argmax_scratch;
+  // Batches of mmq_cols() or fewer tokens past the matvec's: their activations quantized once
+  // per input (mmq_q8) for matmul_q8, which splits small matrices' k with partial sums in
+  // mmq_scratch.
+  cuda::DeviceBuffer mmq_q8, mmq_scratch;
+  static constexpr size_t kMmqScratchFloats = size_t{4} << 20;
   float *x = nullptr, *xn = nullptr, *q = nullptr, *att = nullptr, *k = nullptr, *v = nullptr;
   float *gate = nullptr, *up = nullptr, *logits = nullptr;
   float* tmp = nullptr;  // [n_embd, cap]: a block's output before its post-norm / residual scale
@@ -153,6 +158,30 @@ struct CudaBackend::Impl {
   bool glu_fusable(const cuda::DevLayer& L, bool q8, int64_t n) const;
   // The int8 copy of an activation of k rows (one shared buffer: each is used before the next).
   cuda::Q8Act q8_for(int64_t k) { return cuda::q8_act_at(q8buf.get(), k, cuda::kMatvecMaxCols); }
+  // The most columns matmul_q8 takes for matrices with an F16 copy (QUARREL_CUDA_MMQ_COLS,
+  // default 16: on an H200, 16 sequences decoding an 8B Q4_K_M model together run at 2692 tok/s
+  // with it and 2600 on the F16 copies; 32: 4068 against 4675); those without one take it up to
+  // kMmqMaxCols. 0: never (comparisons).
+  static int64_t mmq_cols() {
+    static const int64_t v = [] {
+      const char* e = std::getenv("QUARREL_CUDA_MMQ_COLS");
+      return e ? static_cast<int64_t>(std::atoll(e)) : int64_t{16};
+    }();
+    return v;
+  }
+  static constexpr int64_t kMmqMaxCols = 64;
+  // Decode batches of at least this many tokens (at most kMatvecMaxCols) take matmul_q8 instead
+  // of the int8 matvec, whose __dp4a work grows with the columns: from 6 tokens, and 8 for Q8_0
+  // (H200, 8B, S sequences decoding together, matvec -> matmul_q8 tok/s: Q4_K_M S=6 1161 -> 1275,
+  // S=8 1197 -> 1670; Q4_0 1465 -> 1560, 1601 -> 2055; Q8_0 1431 -> 1263, 1616 -> 1640; at S=4
+  // the matvec is faster for all three). QUARREL_CUDA_MMQ_MIN_COLS overrides it for every type.
+  static int64_t mmq_min_cols(uint32_t type) {
+    static const int64_t v = [] {
+      const char* e = std::getenv("QUARREL_CUDA_MMQ_MIN_COLS");
+      return e ? static_cast<int64_t>(std::atoll(e)) : int64_t{0};
+    }();
+    return v > 0 ? v : (type == cuda::kDevQ8_0 ? 8 : 6);
+  }
   void run_layer(int64_t il, int64_t n);
   // x += m in, into the residual stream: straight (accumulate), or through tmp when the block's
   // output has a post-norm or the model a residual scale (add_residual, which then also makes
@@ -255,6 +284,10 @@ void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {
   ids = reinterpret_cast<int32_t*>(at(o_ids));
 
   q8buf.reset(cuda::q8_act_bytes(n_big, cuda::kMatvecMaxCols));
+  if (cap > cuda::kMatvecMaxCols && mmq_cols() > 0) {
+    mmq_q8.reset(cuda::q8_act_bytes(n_big, static_cast<int>(std::min<size_t>(cap, kMmqMaxCols))));
+  }
+  if (mmq_cols() > 0 && !mmq_scratch.get()) mmq_scratch.reset(kMmqScratchFloats * 4);
   argmax_scratch.reset(cuda::argmax_scratch_bytes(hp.n_vocab, c));
   QUARREL_CUDA_CHECK(cudaMemset(argmax_scratch.get(), 0, argmax_scratch.size()));
   meta_small = meta_layout(cuda::kMatvecMaxCols, bt_cap, n_dims, rope_swa_differs);
@@ -304,7 +337,35 @@ void CudaBackend::Impl::matmuls(std::initializer_list<Product> ps, const float* 
         done[j] = true;
       }
       const auto n_jobs = static_cast<int>(jobs.size());
+      bool mmq = mmq_cols() > 0;
+      for (const cuda::MatvecJob& j : jobs) mmq = mmq && cuda::matmul_q8_supported(j.w.type) && n >= mmq_min_cols(j.w.type);
+      if (mmq) {  // decode batches from mmq_min_cols() tokens: the tensor-core product on the same int8 x
+        for (const cuda::MatvecJob& j : jobs) {
+          cuda::matmul_q8(j.w, *q8, static_cast<int>(n), j.y, j.ldy, j.accumulate, mmq_scratch.get<float>(),
+                          kMmqScratchFloats, stream);
+        }
+        continue;
+      }
       cuda::matvec_q8(jobs.data(), n_jobs, *q8, static_cast<int>(n), stream);
+    }
+  }
+  // Batches past the matvec's: the int8 tensor-core product up to mmq_cols() tokens, and up to
+  // kMmqMaxCols for matrices without an F16 copy (which cuBLAS would have to dequantize per
+  // batch); x quantized once for all the products of this input.
+  const int64_t k_in = ps.begin()->m->k;
+  if (!q8 && n > cuda::kMatvecMaxCols && n <= kMmqMaxCols && mmq_cols() > 0 && k_in % 32 == 0) {
+    cuda::Q8Act xq;
+    for (size_t i = 0; i < ps.size(); ++i) {
+      const Product& p = ps.begin()[i];
+      if (done[i] || !cuda::matmul_q8_supported(p.m->type) || p.m->k != k_in) continue;
+      if (n > mmq_cols() && w.f16_of(*p.m).data) continue;
+      if (!xq.q) {
+        xq = cuda::q8_act_at(mmq_q8.get(), k_in, static_cast<int>(n));
+        cuda::quantize_q8(in, k_in, k_in, static_cast<int>(n), xq, stream);
+      }
+      cuda::matmul_q8(*p.m, xq, static_cast<int>(n), p.out, p.m->n, p.accumulate, mmq_scratch.get<float>(),
+                      kMmqScratchFloats, stream);
+      done[i] = true;
     }
   }
   // The rest: decode-sized batches group them into f32-activation matvec launches as well;
@@ -561,6 +622,7 @@ void CudaBackend::load(std::shared_ptr<const model::Model> model, const KvCacheC
   d.kv.release();
   d.w = cuda::DeviceWeights{};
   cuda::upload_weights(*model, d.w);
+  cuda::matmul_q8_prepare();  // before any decode graph is captured
 
   // KV pool: as asked, or a share of what is free.
   // [head_dim, block_size, n_kv_head] elements of 2 (F16) or 1 (F8_E4M3) bytes.
@@ -571,7 +633,13 @@ void CudaBackend::load(std::shared_ptr<const model::Model> model, const KvCacheC
   size_t free_b = 0, total_b = 0;
   KvCacheConfig cfg = kv;
   const size_t reserve = size_t{1} << 30;
-  if (cfg.n_blocks == 0 && d.opt.f16_weight_cache) {
+  // QUARREL_CUDA_F16_CACHE=0: no F16 copies (memory for the KV cache; comparisons).
+  static const bool f16_cache_env = [] {
+    const char* e = std::getenv("QUARREL_CUDA_F16_CACHE");
+    return !(e && e[0] == '0');
+  }();
+  const bool f16_cache = d.opt.f16_weight_cache && f16_cache_env;
+  if (cfg.n_blocks == 0 && f16_cache) {
     QUARREL_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
     d.w.build_f16_cache(free_b / 2, d.stream);
   }
@@ -593,7 +661,7 @@ void CudaBackend::load(std::shared_ptr<const model::Model> model, const KvCacheC
   d.kv.reset(kv_total);
   QUARREL_CUDA_CHECK(cudaMemset(d.kv.get(), 0, kv_total));
   d.kv_layer_bytes = d.kv_block_bytes * static_cast<size_t>(cfg.n_blocks);
-  if (kv.n_blocks != 0 && d.opt.f16_weight_cache) {
+  if (kv.n_blocks != 0 && f16_cache) {
     QUARREL_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
     if (free_b > 2 * reserve) d.w.build_f16_cache(free_b - 2 * reserve, d.stream);
   }

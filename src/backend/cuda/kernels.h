@@ -96,6 +96,18 @@ bool matvec_q8_mixable(uint32_t a, uint32_t b);
 // Whether matvec_q8 reads this weight type (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_XS).
 bool matvec_q8_supported(uint32_t type);
 
+// --- matmul_q8.cu ---
+// y[c * ldy + r] (+)= sum_j W[r, j] * x[c, j] for batches of columns past the matvec's (any
+// n_cols; made for up to a few dozen) on the int8 tensor cores, x quantized (q8). Matrices too
+// small to fill the GPU split k, their partial sums in `scratch` (scratch_floats of room; fewer
+// splits when it is short, none without it). Q4_0, Q8_0, Q4_K, Q5_K, Q6_K.
+void matmul_q8(const DevMatrix& w, const Q8Act& x, int n_cols, float* y, int64_t ldy, bool accumulate, float* scratch,
+               size_t scratch_floats, cudaStream_t s);
+bool matmul_q8_supported(uint32_t type);
+// Sets the kernels' shared-memory limits and reads their occupancy (cached); call before a
+// stream capture that may launch matmul_q8.
+void matmul_q8_prepare();
+
 // --- rms_norm.cu ---
 // y = x / sqrt(mean(x^2) + eps) * w per row of n; rows packed (x, y may alias); w may be null.
 // q8 (n % 32 == 0, rows <= 8): y also written quantized.

@@ -57,10 +57,33 @@ TEST(BenchE2E, SamplingOutputs) {
   }
 }
 
+// --parallel S: S sequences decode together (a server's continuous batching); tokens/s counts
+// all their tokens and a token's bytes share the step's weights S ways.
+TEST(BenchE2E, ParallelSequencesShareTheWeights) {
+  const auto one = run_cli("bench " + model() + " -p 0 -n 8 -r 1 -t 1 --json");
+  const auto four = run_cli("bench " + model() + " -p 0 -n 8 -r 1 -t 1 --parallel 4 --json");
+  ASSERT_EQ(one.status, 0) << one.err;
+  ASSERT_EQ(four.status, 0) << four.err;
+  const auto j1 = nlohmann::json::parse(one.out), j4 = nlohmann::json::parse(four.out);
+  EXPECT_EQ(j1["parallel"], 1);
+  EXPECT_EQ(j4["parallel"], 4);
+  ASSERT_EQ(j4["tests"].size(), 1u);
+  const auto& t1 = j1["tests"][0];
+  const auto& t4 = j4["tests"][0];
+  EXPECT_EQ(t1["name"], "tg8");
+  EXPECT_EQ(t4["name"], "tg8 x4");
+  EXPECT_GT(t4["tokens_per_s"].get<double>(), 0);
+  const double kv = t1["bytes_per_token"].get<double>() - j1["bytes_per_token_weights"].get<double>();
+  EXPECT_NEAR(t4["bytes_per_token"].get<double>(), j4["bytes_per_token_weights"].get<double>() / 4 + kv, 1e-6 * kv);
+  const auto table = run_cli("bench " + model() + " -p 0 -n 4 -r 1 -t 1 --parallel 3 --sampling top-k");
+  ASSERT_EQ(table.status, 0) << table.err;
+  EXPECT_NE(table.out.find("| tg4-top-k x3 "), std::string::npos) << table.out;
+}
+
 TEST(BenchE2E, ErrorsAreOneLine) {
   for (const std::string& args : {std::string("bench /nonexistent.gguf"), "bench " + model() + " -r 0",
                                  "bench " + model() + " -p 0 -n 0", "bench " + model() + " --kv-type q2_k",
-                                 "bench " + model() + " --sampling nucleus"}) {
+                                 "bench " + model() + " --sampling nucleus", "bench " + model() + " --parallel 0"}) {
     const auto r = run_cli(args);
     EXPECT_NE(r.status, 0) << args;
     EXPECT_EQ(test::count_lines(r.err), 1u) << args << ": " << r.err;
@@ -78,7 +101,7 @@ TEST(BenchE2E, Fp8KvCacheOnTheCpuIsOneLineError) {
 TEST(BenchE2E, Help) {
   const auto r = run_cli("bench --help");
   EXPECT_EQ(r.status, 0);
-  for (const char* want : {"-p", "-n", "-r", "--threads", "--json"}) EXPECT_NE(r.out.find(want), std::string::npos) << want;
+  for (const char* want : {"-p", "-n", "-r", "--threads", "--parallel", "--json"}) EXPECT_NE(r.out.find(want), std::string::npos) << want;
 }
 
 }  // namespace

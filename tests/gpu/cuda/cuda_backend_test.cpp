@@ -328,6 +328,65 @@ TEST_F(CudaModelTest, BatchedEqualsSequentialAndCopyOnWrite) {
   EXPECT_EQ(a, s);
 }
 
+// Continuous batching of many sequences: 7, 12 and 40 sequences (contexts of 3 to 42 tokens)
+// decode together. 7 is a decode graph whose products take the int8 tensor cores (matmul_q8) on
+// the int8 copies the norms and attention make (Q4_K_M; Q8_0 keeps the int8 matvec there); 12 and
+// 40 are past the matvec's 8 columns, with the prompt kernel's attention: 12 take matmul_q8, 40
+// cuBLAS on the F16 copies, or matmul_q8 as well when the backend keeps no F16 copies. Every
+// row's logits against the CPU's (Q4_K_M: Q4_K and Q6_K weights; Q8_0).
+TEST_F(CudaModelTest, ManySequencesDecodeTogetherMatchCpu) {
+  for (const std::string mix : {"Q4_K_M", "Q8_0"}) {
+    model::SyntheticSpec spec;
+    spec.arch = "llama";
+    spec.seed = 11;
+    if (mix == "Q8_0") {
+      spec.type = GgmlType::Q8_0;
+    } else {
+      spec.mix = mix;
+    }
+    const std::string path = (dir_ / ("many-" + mix + ".gguf")).string();
+    model::write_synthetic_model(spec, path);
+    auto m = model::Model::load(path, {.n_ctx = 64});
+    for (const auto [n_seq, f16_copies] :
+         {std::pair{7, true}, std::pair{12, true}, std::pair{40, true}, std::pair{40, false}}) {
+      const int32_t blocks_per_seq = 3, n_blocks = n_seq * blocks_per_seq;
+      CpuBackend cpu({.n_threads = 2});
+      CudaBackend gpu({.f16_weight_cache = f16_copies});
+      cpu.load(m, {.n_blocks = n_blocks, .block_size = kBlock});
+      gpu.load(m, {.n_blocks = n_blocks, .block_size = kBlock});
+      std::vector<std::vector<int32_t>> bts(static_cast<size_t>(n_seq));
+      std::vector<int> lens(static_cast<size_t>(n_seq));
+      Batch b;
+      Logits lc, lg;
+      for (int s = 0; s < n_seq; ++s) {  // each sequence's prompt on its own
+        for (int j = 0; j < blocks_per_seq; ++j) bts[s].push_back(j * n_seq + s);
+        lens[s] = 3 + s % 40;
+        b.clear();
+        b.set_sequence(s, bts[s], lens[s]);
+        for (int p = 0; p < lens[s]; ++p) b.add_token((p * 13 + 5 * s) % 256, p, s, slot_of(bts[s], p), p == lens[s] - 1);
+        cpu.forward(b, lc);
+        gpu.forward(b, lg);
+      }
+      double worst = 0;
+      for (int step = 0; step < 3; ++step) {
+        b.clear();
+        for (int s = 0; s < n_seq; ++s) {
+          const int p = lens[s] + step;
+          b.set_sequence(s, bts[s], p + 1);
+          b.add_token((7 * s + step) % 256, p, s, slot_of(bts[s], p), true);
+        }
+        cpu.forward(b, lc);
+        gpu.forward(b, lg);
+        ASSERT_EQ(lg.rows(), static_cast<size_t>(n_seq));
+        for (int s = 0; s < n_seq; ++s) worst = std::max(worst, rel(lg.row(s), lc.row(s)));
+      }
+      std::printf("%s, %d sequences decoding together (F16 copies %s): max relative logit error vs cpu %.2e\n",
+                  mix.c_str(), n_seq, f16_copies ? "kept" : "none", worst);
+      EXPECT_LT(worst, 5e-2) << mix << " " << n_seq << " sequences, F16 copies " << f16_copies;
+    }
+  }
+}
+
 // forward_candidates selects on the device what the host selects from forward()'s rows (the
 // same logits: the K/V written again are the same): a prompt batch of two sequences (no graph)
 // and decode steps (graphs), a different k and named tokens per row.

@@ -4,10 +4,13 @@
 // type: microseconds, GB/s of weight bytes read (+ x and y), and that as a share of the copy
 // bandwidth (read + written per second, cuda::measure_copy_bandwidth_gb_s). Weights are a byte
 // pattern (0x11: small normal f16 scales); values do not change the time. No GPU: prints a line
-// and exits 0. Usage: gpu_cuda_matvec_bench [n_cols (1)]
+// and exits 0. Usage: gpu_cuda_matvec_bench [n_cols (1)]; gpu_cuda_matvec_bench mmq [TYPE [SHAPE]]: matmul_q8 (the
+// int8 tensor-core product of batches past the matvec's) at 16, 32 and 64 columns, also as int8
+// tera-operations per second (2 k n columns per launch).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "backend/cuda/cuda_check.h"
@@ -54,6 +57,63 @@ double median_us(std::vector<DevMatrix>& w, Launch launch, cudaStream_t s) {
   return 1000.0 * t[t.size() / 2];
 }
 
+// Weight copies of a shape and type (>= 256 MB in all, so that the L2 cache does not keep them).
+struct Copies {
+  std::vector<DeviceBuffer> bufs;
+  std::vector<DevMatrix> ms;
+  size_t bytes_one = 0;
+};
+Copies weight_copies(uint32_t type, int64_t k, int64_t n) {
+  Copies c;
+  DevMatrix m;
+  m.type = type;
+  m.k = k;
+  m.n = n;
+  m.row_bytes = device_row_bytes(type, k);
+  c.bytes_one = m.row_bytes * static_cast<size_t>(n);
+  const size_t copies = std::max<size_t>(1, (size_t{256} << 20) / c.bytes_one);
+  for (size_t i = 0; i < copies; ++i) {
+    c.bufs.emplace_back(c.bytes_one);
+    QUARREL_CUDA_CHECK(cudaMemset(c.bufs.back().get(), 0x11, c.bytes_one));
+    m.data = c.bufs.back().get();
+    c.ms.push_back(m);
+  }
+  return c;
+}
+
+int bench_matmul_q8(double copy_gb_s, cudaStream_t s, const std::string& only_type, const std::string& only_shape) {
+  const Shape shapes[] = {{"q/o 4096x4096", 4096, 4096},
+                          {"k/v 4096x1024", 4096, 1024},
+                          {"gate/up 4096x14336", 4096, 14336},
+                          {"down 14336x4096", 14336, 4096},
+                          {"output 4096x128256", 4096, 128256}};
+  const struct {
+    const char* name;
+    uint32_t type;
+  } types[] = {{"Q4_0", kDevQ4_0}, {"Q8_0", kDevQ8_0}, {"Q4_K", kDevQ4_K}, {"Q5_K", kDevQ5_K}, {"Q6_K", kDevQ6_K}};
+  const int max_cols = 64;
+  DeviceBuffer y(static_cast<size_t>(128256) * max_cols * 4), scratch(size_t{8} << 20);
+  DeviceBuffer xq_buf(q8_act_bytes(14336, max_cols));
+  QUARREL_CUDA_CHECK(cudaMemset(xq_buf.get(), 0, xq_buf.size()));
+  std::printf("| shape | type | MB | columns | us | GB/s of weights | %% of copy bw | int8 TOPS |\n|---|---|---|---|---|---|---|---|\n");
+  for (const auto& sh : shapes) {
+    for (const auto& ty : types) {
+      if ((!only_type.empty() && only_type != ty.name) || std::string(sh.name).find(only_shape) == std::string::npos) continue;
+      Copies c = weight_copies(ty.type, sh.k, sh.n);
+      for (const int cols : {16, 32, 64}) {
+        const Q8Act xq = q8_act_at(xq_buf.get(), sh.k, cols);
+        const double us = median_us(c.ms, [&](const DevMatrix& w) {
+          matmul_q8(w, xq, cols, y.get<float>(), w.n, false, scratch.get<float>(), scratch.size() / 4, s);
+        }, s);
+        const double gb_s = static_cast<double>(c.bytes_one) / (us * 1e3);
+        std::printf("| %s | %s | %.1f | %d | %.1f | %.0f | %.1f%% | %.1f |\n", sh.name, ty.name, c.bytes_one / 1e6, cols,
+                    us, gb_s, 100.0 * gb_s / copy_gb_s, 2.0 * sh.k * sh.n * cols / (us * 1e6));
+      }
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -61,7 +121,8 @@ int main(int argc, char** argv) {
     std::printf("gpu_cuda_matvec_bench: no CUDA device present, nothing measured\n");
     return 0;
   }
-  const int cols = argc > 1 ? std::atoi(argv[1]) : 1;
+  const bool mmq = argc > 1 && std::string(argv[1]) == "mmq";
+  const int cols = argc > 1 && !mmq ? std::atoi(argv[1]) : 1;
   if (cols < 1 || cols > kMatvecMaxCols) {
     std::fprintf(stderr, "gpu_cuda_matvec_bench: n_cols must be 1..%d\n", kMatvecMaxCols);
     return 2;
@@ -69,7 +130,14 @@ int main(int argc, char** argv) {
   const DeviceInfo info = device_info(0);
   const double copy_gb_s = measure_copy_bandwidth_gb_s();
   std::printf("%s, %d SMs; copy bandwidth %.0f GB/s (read + written); %d column(s)\n", info.name.c_str(),
-              info.multiprocessors, copy_gb_s, cols);
+              info.multiprocessors, copy_gb_s, mmq ? 0 : cols);
+  if (mmq) {
+    cudaStream_t s;
+    QUARREL_CUDA_CHECK(cudaStreamCreate(&s));
+    const int rc = bench_matmul_q8(copy_gb_s, s, argc > 2 ? argv[2] : "", argc > 3 ? argv[3] : "");
+    QUARREL_CUDA_CHECK(cudaStreamDestroy(s));
+    return rc;
+  }
   const Shape shapes[] = {{"q/o 4096x4096", 4096, 4096},
                           {"gate/up 4096x14336", 4096, 14336},
                           {"down 14336x4096", 14336, 4096},
@@ -94,21 +162,9 @@ int main(int argc, char** argv) {
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& sh : shapes) {
     for (const auto& ty : types) {
-      DevMatrix m;
-      m.type = ty.type;
-      m.k = sh.k;
-      m.n = sh.n;
-      m.row_bytes = device_row_bytes(ty.type, sh.k);
-      const size_t bytes_one = m.row_bytes * static_cast<size_t>(sh.n);
-      const size_t copies = std::max<size_t>(1, (size_t{256} << 20) / bytes_one);  // >= 256 MB in all
-      std::vector<DeviceBuffer> bufs;
-      std::vector<DevMatrix> ms;
-      for (size_t i = 0; i < copies; ++i) {
-        bufs.emplace_back(bytes_one);
-        QUARREL_CUDA_CHECK(cudaMemset(bufs.back().get(), 0x11, bytes_one));
-        m.data = bufs.back().get();
-        ms.push_back(m);
-      }
+      Copies c = weight_copies(ty.type, sh.k, sh.n);
+      std::vector<DevMatrix>& ms = c.ms;
+      const size_t bytes_one = c.bytes_one;
       const double us = median_us(ms, [&](const DevMatrix& w) {
         matvec(w, x.get<float>(), w.k, y.get<float>(), w.n, cols, s);
       }, s);

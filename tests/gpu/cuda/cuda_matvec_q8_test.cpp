@@ -136,6 +136,26 @@ TEST(CudaQ8, RmsNormAndSwigluWriteTheirOutputQuantized) {
   }
 }
 
+// Float64 products of m with the dequantized int8 columns hx, added to y0 ([n, cols]) unless empty.
+test::Products products_on_q8(const test::HostMatrix& m, const std::vector<HostQ8>& hx, const std::vector<float>& y0) {
+  const auto cols = static_cast<int64_t>(hx.size());
+  test::Products p{std::vector<double>(static_cast<size_t>(m.n * cols)), std::vector<double>(static_cast<size_t>(m.n * cols))};
+  for (int64_t c = 0; c < cols; ++c) {
+    for (int64_t r = 0; r < m.n; ++r) {
+      const double y_old = y0.empty() ? 0.0 : y0[static_cast<size_t>(c * m.n + r)];
+      double sum = y_old, a = std::fabs(y_old);
+      for (int64_t j = 0; j < m.k; ++j) {
+        const double t = static_cast<double>(m.values[r * m.k + j]) * hx[c].values[j];
+        sum += t;
+        a += std::fabs(t);
+      }
+      p.want[static_cast<size_t>(c * m.n + r)] = sum;
+      p.mag[static_cast<size_t>(c * m.n + r)] = a;
+    }
+  }
+  return p;
+}
+
 // matvec_q8 over the matrices ms (one launch, the second accumulating into its output) on fresh
 // int8 activations of `cols` columns, weights read directly and staged in shared memory (rows past
 // its 48 KiB or not 16-byte multiples take the direct kernel either way), against float64.
@@ -152,25 +172,11 @@ void expect_jobs_match(std::mt19937_64& rng, const std::vector<test::HostMatrix>
   for (int c = 0; c < cols; ++c) hx.push_back(host_q8(x.data() + c * k, k));
 
   std::vector<std::vector<float>> y0;
-  std::vector<std::vector<double>> want, mag;
+  std::vector<test::Products> want;
   for (size_t i = 0; i < ms.size(); ++i) {
-    const test::HostMatrix& m = ms[i];
     const bool acc = i == 1;  // the second matrix adds into what its output held
-    y0.push_back(acc ? test::random_floats(rng, static_cast<size_t>(m.n * cols)) : std::vector<float>{});
-    want.emplace_back(static_cast<size_t>(m.n * cols));
-    mag.emplace_back(static_cast<size_t>(m.n * cols));
-    for (int c = 0; c < cols; ++c) {
-      for (int64_t r = 0; r < m.n; ++r) {
-        const double y_old = y0[i].empty() ? 0.0 : y0[i][static_cast<size_t>(c * m.n + r)];
-        double sum = y_old, a = std::fabs(y_old);
-        for (int64_t j = 0; j < k; ++j) {
-          sum += static_cast<double>(m.values[r * k + j]) * hx[c].values[j];
-          a += std::fabs(static_cast<double>(m.values[r * k + j]) * hx[c].values[j]);
-        }
-        want[i][static_cast<size_t>(c * m.n + r)] = sum;
-        mag[i][static_cast<size_t>(c * m.n + r)] = a;
-      }
-    }
+    y0.push_back(acc ? test::random_floats(rng, static_cast<size_t>(ms[i].n * cols)) : std::vector<float>{});
+    want.push_back(products_on_q8(ms[i], hx, y0[i]));
   }
   for (const int staged : {0, 1}) {
     set_matvec_staging(staged);
@@ -184,7 +190,7 @@ void expect_jobs_match(std::mt19937_64& rng, const std::vector<test::HostMatrix>
     matvec_q8(jobs.data(), static_cast<int>(jobs.size()), q8, cols, nullptr);
     for (size_t i = 0; i < ms.size(); ++i) {
       const auto y = to_host<float>(ybs[i], static_cast<size_t>(ms[i].n * cols));
-      EXPECT_LT(test::dot_error(y, want[i], mag[i]), 1e-5)
+      EXPECT_LT(test::dot_error(y, want[i].want, want[i].mag), 1e-5)
           << what << " job " << i << " (" << type_name(ms[i].type) << ", n=" << ms[i].n << ") cols=" << cols
           << " staged=" << staged;
     }
@@ -231,6 +237,50 @@ TEST(CudaQ8, MixedQ4KAndQ6KJobsMatchFloat64) {
     for (int cols : {1, 2, 8}) {
       expect_jobs_match(rng, ms, k, cols, "Q4_K/Q6_K/Q4_K k=" + std::to_string(k));
       expect_jobs_match(rng, reversed, k, cols, "Q6_K/Q4_K k=" + std::to_string(k));
+    }
+  }
+}
+
+// matmul_q8 (the int8 tensor-core product of batches past the matvec's) on every type it reads,
+// against float64 on the same int8 activations: one and several column tiles (100 columns: two),
+// rows that do not fill a tile, k of one slab, a partial slab (Q4_0, Q8_0: k = 288) and long
+// rows, plain and accumulating, with k split over blocks (scratch) and without (no scratch).
+TEST(CudaQ8, MatmulMatchesFloat64OnTheQuantizedActivations) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+    ASSERT_TRUE(matmul_q8_supported(static_cast<uint32_t>(t))) << type_name(t);
+    const bool k_quant = t != GgmlType::Q4_0 && t != GgmlType::Q8_0;
+    struct Shape {
+      int64_t k, n;
+    };
+    for (const Shape sh : {Shape{256, 1}, Shape{k_quant ? 512 : 288, 130}, Shape{4096, 1031}, Shape{14336, 77}}) {
+      const test::HostMatrix m = test::random_matrix(rng, t, sh.k, sh.n);
+      const DeviceBuffer wb = to_device(m.bytes);
+      for (const int cols : {9, 16, 33, 64, 100}) {
+        if (sh.k >= 4096 && cols > 33 && sh.n > 100) continue;  // keep the host reference quick
+        const auto x = test::random_floats(rng, static_cast<size_t>(sh.k * cols), -2, 2);
+        const auto xb = to_device(x);
+        DeviceBuffer qb(q8_act_bytes(sh.k, cols));
+        const Q8Act q8 = q8_act_at(qb.get(), sh.k, cols);
+        quantize_q8(xb.get<float>(), sh.k, sh.k, cols, q8, nullptr);
+        std::vector<HostQ8> hx;
+        for (int c = 0; c < cols; ++c) hx.push_back(host_q8(x.data() + c * sh.k, sh.k));
+        for (const bool acc : {false, true}) {
+          const auto y0 = acc ? test::random_floats(rng, static_cast<size_t>(sh.n * cols)) : std::vector<float>{};
+          const test::Products want = products_on_q8(m, hx, y0);
+          for (const bool split : {false, true}) {
+            DeviceBuffer yb = acc ? to_device(y0) : poisoned(static_cast<size_t>(sh.n * cols) * 4);
+            DeviceBuffer scratch(split ? size_t{8} << 20 : 4);
+            matmul_q8(test::dev(m, wb), q8, cols, yb.get<float>(), sh.n, acc, split ? scratch.get<float>() : nullptr,
+                      split ? (size_t{8} << 20) / 4 : 0, nullptr);
+            const auto y = to_host<float>(yb, static_cast<size_t>(sh.n * cols));
+            EXPECT_LT(test::dot_error(y, want.want, want.mag), 1e-5)
+                << type_name(t) << " k=" << sh.k << " n=" << sh.n << " cols=" << cols << " acc=" << acc
+                << " split=" << split;
+          }
+        }
+      }
     }
   }
 }
