@@ -28,19 +28,23 @@ struct MmqScales {
 template <uint32_t T>
 struct MmqSlab;
 
+// Q8_0 and Q4_0 (a unit per chunk): how many of slab s's 8 chunks a row of k elements has, and
+// the piece of their f16 d's (16 bytes at d_at, 2 per chunk).
+__device__ __forceinline__ int64_t slab_chunks(int64_t s, int64_t k) { return k / 32 - 8 * s < 8 ? k / 32 - 8 * s : 8; }
+__device__ __forceinline__ void d_piece(size_t d_at, int64_t valid, size_t& off, int& bytes) {
+  off = d_at;
+  bytes = static_cast<int>(2 * valid);
+}
+
 // Q8_0: [0, 128) first halves of the slab's 8 units (chunks), [128, 256) second halves, [256, 272) d's.
 template <>
 struct MmqSlab<kDevQ8_0> {
   static constexpr int kPieces = 17, kPitch = 272, kWordPiece = -1;
   __device__ static void piece(int q, int64_t s, int64_t k, size_t& off, int& bytes) {
-    const int64_t nb = k / 32, valid = nb - 8 * s < 8 ? nb - 8 * s : 8;
-    if (q < 16) {
-      off = unit_half(8 * s, nb, q >> 3) + 16 * (q & 7);
-      bytes = (q & 7) < valid ? 16 : 0;
-    } else {
-      off = SplitQ8_0::d(8 * s, nb);
-      bytes = static_cast<int>(2 * valid);
-    }
+    const int64_t nb = k / 32, valid = slab_chunks(s, k);
+    if (q == 16) return d_piece(SplitQ8_0::d(8 * s, nb), valid, off, bytes);
+    off = unit_half(8 * s, nb, q >> 3) + 16 * (q & 7);
+    bytes = (q & 7) < valid ? 16 : 0;
   }
   __device__ static void fragment(const uint8_t* st, int cl, int t, uint32_t& lo, uint32_t& hi) {
     lo = st32(st + 16 * cl + 4 * t);
@@ -57,14 +61,10 @@ template <>
 struct MmqSlab<kDevQ4_0> {
   static constexpr int kPieces = 9, kPitch = 144, kWordPiece = -1;
   __device__ static void piece(int q, int64_t s, int64_t k, size_t& off, int& bytes) {
-    const int64_t nb = k / 32, valid = nb - 8 * s < 8 ? nb - 8 * s : 8;
-    if (q < 8) {
-      off = SplitQ4_0::quants(8 * s + q);
-      bytes = q < valid ? 16 : 0;
-    } else {
-      off = SplitQ4_0::d(8 * s, nb);
-      bytes = static_cast<int>(2 * valid);
-    }
+    const int64_t valid = slab_chunks(s, k);
+    if (q == 8) return d_piece(SplitQ4_0::d(8 * s, k / 32), valid, off, bytes);
+    off = SplitQ4_0::quants(8 * s + q);
+    bytes = q < valid ? 16 : 0;
   }
   __device__ static void fragment(const uint8_t* st, int cl, int t, uint32_t& lo, uint32_t& hi) {
     const uint32_t w = st32(st + 16 * cl + 4 * t);

@@ -88,6 +88,19 @@ std::pair<double, double> compare(const std::string& path, int n_prompt, int n_d
   return {e_prompt, e_decode};
 }
 
+// A synthetic model spec of arch with a weight type ("F16") or a mix ("Q4_K_M").
+model::SyntheticSpec spec_of(const std::string& arch, const std::string& type_or_mix, uint64_t seed) {
+  model::SyntheticSpec s;
+  s.arch = arch;
+  s.seed = seed;
+  if (type_or_mix.find("_M") != std::string::npos || type_or_mix.find("_S") != std::string::npos) {
+    s.mix = type_or_mix;
+  } else {
+    s.type = *parse_type_name(type_or_mix);
+  }
+  return s;
+}
+
 TEST(CudaBackend, Stories260KMatchesCpu) {
   QUARREL_SKIP_WITHOUT_GPU();
   const auto [ep, ed] = compare(test::data_path("models/stories260K.gguf").string(), 21, 12);
@@ -102,16 +115,8 @@ TEST(CudaBackend, DecodeAcrossTheShortContextLimitMatchesCpu) {
   QUARREL_SKIP_WITHOUT_GPU();
   const fs::path dir = test::temp_dir("quarrel-cuda-short");
   for (const std::string mix : {"F16", "Q4_K_M"}) {
-    model::SyntheticSpec s;
-    s.arch = "llama";
-    s.seed = 7;
-    if (mix == "F16") {
-      s.type = GgmlType::F16;
-    } else {
-      s.mix = mix;
-    }
     const std::string path = (dir / (mix + ".gguf")).string();
-    model::write_synthetic_model(s, path);
+    model::write_synthetic_model(spec_of("llama", mix, 7), path);
     size_t graphs = 0;
     const int n_prompt = cuda::short_context_keys() - 6;
     const auto [ep, ed] = compare(path, n_prompt, 12, GgmlType::F16, &graphs);
@@ -166,12 +171,10 @@ TEST_P(CudaSynthetic, LogitsMatchCpu) {
   const Case& c = GetParam();
   const fs::path dir = test::temp_dir("quarrel-cuda");
   model::SyntheticSpec s = arch_spec(c.arch);
-  s.seed = 5;
-  if (c.type.find("_M") != std::string::npos || c.type.find("_S") != std::string::npos) {
-    s.mix = c.type;
-  } else {
-    s.type = *parse_type_name(c.type);
-  }
+  const model::SyntheticSpec t = spec_of(c.arch, c.type, 5);
+  s.seed = t.seed;
+  s.mix = t.mix;
+  s.type = t.type;
   const std::string path = (dir / (c.arch + "-" + c.type + ".gguf")).string();
   model::write_synthetic_model(s, path);
   const auto [ep, ed] = compare(path, 19, 10);
@@ -336,16 +339,8 @@ TEST_F(CudaModelTest, BatchedEqualsSequentialAndCopyOnWrite) {
 // row's logits against the CPU's (Q4_K_M: Q4_K and Q6_K weights; Q8_0).
 TEST_F(CudaModelTest, ManySequencesDecodeTogetherMatchCpu) {
   for (const std::string mix : {"Q4_K_M", "Q8_0"}) {
-    model::SyntheticSpec spec;
-    spec.arch = "llama";
-    spec.seed = 11;
-    if (mix == "Q8_0") {
-      spec.type = GgmlType::Q8_0;
-    } else {
-      spec.mix = mix;
-    }
     const std::string path = (dir_ / ("many-" + mix + ".gguf")).string();
-    model::write_synthetic_model(spec, path);
+    model::write_synthetic_model(spec_of("llama", mix, 11), path);
     auto m = model::Model::load(path, {.n_ctx = 64});
     for (const auto [n_seq, f16_copies] :
          {std::pair{7, true}, std::pair{12, true}, std::pair{40, true}, std::pair{40, false}}) {

@@ -27,6 +27,10 @@ struct Shape {
   const char* name;
   int64_t k, n;
 };
+struct NamedType {
+  const char* name;
+  uint32_t type;
+};
 
 // Median over 15 runs of 20 back-to-back launches (as a decode graph issues them), each run on
 // the next of `w.size()` copies of the weights so that the L2 cache (50 MB) does not keep them.
@@ -87,10 +91,7 @@ int bench_matmul_q8(double copy_gb_s, cudaStream_t s, const std::string& only_ty
                           {"gate/up 4096x14336", 4096, 14336},
                           {"down 14336x4096", 14336, 4096},
                           {"output 4096x128256", 4096, 128256}};
-  const struct {
-    const char* name;
-    uint32_t type;
-  } types[] = {{"Q4_0", kDevQ4_0}, {"Q8_0", kDevQ8_0}, {"Q4_K", kDevQ4_K}, {"Q5_K", kDevQ5_K}, {"Q6_K", kDevQ6_K}};
+  const NamedType types[] = {{"Q4_0", kDevQ4_0}, {"Q8_0", kDevQ8_0}, {"Q4_K", kDevQ4_K}, {"Q5_K", kDevQ5_K}, {"Q6_K", kDevQ6_K}};
   const int max_cols = 64;
   DeviceBuffer y(static_cast<size_t>(128256) * max_cols * 4), scratch(size_t{8} << 20);
   DeviceBuffer xq_buf(q8_act_bytes(14336, max_cols));
@@ -147,10 +148,7 @@ int main(int argc, char** argv) {
                           {"1B gate/up 2048x8192", 2048, 8192},
                           {"1B down 8192x2048", 8192, 2048},
                           {"1B output 2048x128256", 2048, 128256}};
-  const struct {
-    const char* name;
-    uint32_t type;
-  } types[] = {{"Q4_0", kDevQ4_0}, {"Q8_0", kDevQ8_0}, {"Q4_K", kDevQ4_K}, {"Q5_K", kDevQ5_K}, {"Q6_K", kDevQ6_K},
+  const NamedType types[] = {{"Q4_0", kDevQ4_0}, {"Q8_0", kDevQ8_0}, {"Q4_K", kDevQ4_K}, {"Q5_K", kDevQ5_K}, {"Q6_K", kDevQ6_K},
                {"IQ4_XS", kDevIQ4_XS}, {"F16", kDevF16}};
   cudaStream_t s;
   QUARREL_CUDA_CHECK(cudaStreamCreate(&s));
