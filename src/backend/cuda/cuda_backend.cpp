@@ -9,69 +9,28 @@
 #include "backend/cpu/ops.h"
 #include "backend/cuda/attention_decode.h"
 #include "backend/cuda/attention_prefill.h"
+#include "backend/cuda/batch_meta.h"
+#include "backend/cuda/cublas_check.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_weights.h"
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/device_info.h"
+#include "backend/cuda/env_knob.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/stage_skip.h"
 #include "backend/rank_key.h"
 #include "core/error.h"
 #include "model/model.h"
 
-#define QUARREL_CUBLAS_CHECK(expr)                                                                          \
-  do {                                                                                                      \
-    const cublasStatus_t quarrel_st_ = (expr);                                                              \
-    if (quarrel_st_ != CUBLAS_STATUS_SUCCESS)                                                               \
-      ::quarrel::fail(::quarrel::ErrorCode::kInternal, "cuBLAS error {} in `{}` at {}:{}",                  \
-                      static_cast<int>(quarrel_st_), #expr, __FILE__, __LINE__);                            \
-  } while (0)
-
 namespace quarrel::backend {
 namespace {
 
-constexpr size_t kAlign = 256;
-size_t aligned(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 // Whether decode steps copy their metadata and ids by kernels through unified addressing (the
 // default; QUARREL_CUDA_ZERO_COPY=0: copy-engine jobs).
 bool zero_copy() {
-  static const bool on = [] {
-    const char* e = std::getenv("QUARREL_CUDA_ZERO_COPY");
-    return !(e && e[0] == '0');
-  }();
+  static const bool on = cuda::env_on("QUARREL_CUDA_ZERO_COPY");
   return on;
 }
-size_t pow2_at_least(size_t n, size_t lo) {
-  size_t c = lo;
-  while (c < n) c *= 2;
-  return c;
-}
-
-// Where each part of a batch's metadata sits in the pinned block and its device copy, for up to
-// `tokens` tokens and `bt` block-table entries; bytes: the extent a forward copies.
-// cs_swa: the sliding-window layers' cos/sin when their RoPE differs (gemma3), else cs.
-struct MetaLayout {
-  size_t slots = 0, tokens = 0, pos = 0, bt_off = 0, rows = 0, cs = 0, cs_swa = 0, bt = 0, tiles = 0, bytes = 0;
-};
-MetaLayout meta_layout(size_t tokens, size_t bt, int n_dims, bool rope_swa) {
-  MetaLayout l;
-  auto take = [&](size_t bytes) {
-    const size_t o = l.bytes;
-    l.bytes += aligned(bytes);
-    return o;
-  };
-  l.slots = take(tokens * 8);
-  l.tokens = take(tokens * 4);
-  l.pos = take(tokens * 4);
-  l.bt_off = take(tokens * 4);
-  l.rows = take(tokens * 4);
-  l.cs = take(tokens * static_cast<size_t>(n_dims) * 4);  // cos, sin per rotated pair
-  l.cs_swa = rope_swa ? take(tokens * static_cast<size_t>(n_dims) * 4) : l.cs;
-  l.bt = take(bt * 4);
-  l.tiles = take(tokens * 8);
-  return l;
-}
-
 }  // namespace
 
 struct CudaBackend::Impl {
@@ -162,13 +121,8 @@ struct CudaBackend::Impl {
   // default 16: on an H200, 16 sequences decoding an 8B Q4_K_M model together run at 2692 tok/s
   // with it and 2600 on the F16 copies; 32: 4068 against 4675); those without one take it up to
   // kMmqMaxCols. 0: never (comparisons).
-  static int64_t mmq_cols() {
-    static const int64_t v = [] {
-      const char* e = std::getenv("QUARREL_CUDA_MMQ_COLS");
-      return e ? static_cast<int64_t>(std::atoll(e)) : int64_t{16};
-    }();
-    return v;
-  }
+  static int64_t mmq_cols() { return kMmqCols; }
+  static inline const int64_t kMmqCols = cuda::env_int("QUARREL_CUDA_MMQ_COLS", 16);
   static constexpr int64_t kMmqMaxCols = 64;
   // Decode batches of at least this many tokens (at most kMatvecMaxCols) take matmul_q8 instead
   // of the int8 matvec, whose __dp4a work grows with the columns: from 6 tokens, and 8 for Q8_0
@@ -176,10 +130,7 @@ struct CudaBackend::Impl {
   // S=8 1197 -> 1670; Q4_0 1465 -> 1560, 1601 -> 2055; Q8_0 1431 -> 1263, 1616 -> 1640; at S=4
   // the matvec is faster for all three). QUARREL_CUDA_MMQ_MIN_COLS overrides it for every type.
   static int64_t mmq_min_cols(uint32_t type) {
-    static const int64_t v = [] {
-      const char* e = std::getenv("QUARREL_CUDA_MMQ_MIN_COLS");
-      return e ? static_cast<int64_t>(std::atoll(e)) : int64_t{0};
-    }();
+    static const int64_t v = cuda::env_int("QUARREL_CUDA_MMQ_MIN_COLS", 0);
     return v > 0 ? v : (type == cuda::kDevQ8_0 ? 8 : 6);
   }
   void run_layer(int64_t il, int64_t n);
@@ -267,7 +218,7 @@ void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {
   size_t off = 0;
   auto take = [&](int64_t floats) {
     const size_t o = off;
-    off += aligned(static_cast<size_t>(floats) * 4);
+    off += meta_aligned(static_cast<size_t>(floats) * 4);
     return o;
   };
   const size_t o_x = take(hp.n_embd * c), o_xn = take(hp.n_embd * c);
@@ -298,10 +249,7 @@ void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {
 }
 
 bool CudaBackend::Impl::glu_fusable(const cuda::DevLayer& L, bool q8, int64_t n) const {
-  static const bool on = [] {
-    const char* e = std::getenv("QUARREL_CUDA_FUSE");
-    return !(e && e[0] == '0');
-  }();
+  static const bool on = cuda::env_on("QUARREL_CUDA_FUSE");
   // (down reads the int8 copy swiglu_q8 makes when its type has the int8 kernel)
   const bool int8 = q8 && (cuda::matvec_q8_supported(L.gate.type) || cuda::matvec_q8_supported(L.up.type) ||
                            cuda::matvec_q8_supported(L.down.type));
@@ -634,10 +582,7 @@ void CudaBackend::load(std::shared_ptr<const model::Model> model, const KvCacheC
   KvCacheConfig cfg = kv;
   const size_t reserve = size_t{1} << 30;
   // QUARREL_CUDA_F16_CACHE=0: no F16 copies (memory for the KV cache; comparisons).
-  static const bool f16_cache_env = [] {
-    const char* e = std::getenv("QUARREL_CUDA_F16_CACHE");
-    return !(e && e[0] == '0');
-  }();
+  static const bool f16_cache_env = cuda::env_on("QUARREL_CUDA_F16_CACHE");
   const bool f16_cache = d.opt.f16_weight_cache && f16_cache_env;
   if (cfg.n_blocks == 0 && f16_cache) {
     QUARREL_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));

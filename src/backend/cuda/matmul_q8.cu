@@ -18,6 +18,7 @@
 
 #include "backend/cuda/cp_async.cuh"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/env_knob.h"
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/mmq_slab.cuh"
 
@@ -254,10 +255,7 @@ int blocks_per_sm() {
 // blocks beat a few long pipelines (measured: 4096 x 14336 Q4_K at 16 columns, 1 / 2 / 8 splits:
 // 44.6 / 50.5 / 34.7 us). QUARREL_CUDA_MMQ_SPLITS=N forces N (as the slabs and scratch allow).
 int64_t choose_splits(int64_t blocks, int64_t n_slabs, int64_t capacity, int64_t max_splits) {
-  static const int64_t forced = [] {
-    const char* e = std::getenv("QUARREL_CUDA_MMQ_SPLITS");
-    return e ? static_cast<int64_t>(std::atoll(e)) : int64_t{0};
-  }();
+  static const int64_t forced = env_int("QUARREL_CUDA_MMQ_SPLITS", 0);
   if (forced > 0) return std::min<int64_t>({forced, n_slabs, max_splits});
   int64_t best = 1, best_steps = INT64_MAX;
   for (int64_t sp = 1; sp <= std::min<int64_t>({kMaxSplits, n_slabs, max_splits}); ++sp) {
