@@ -88,13 +88,9 @@ struct CudaBackend::Impl {
     graphs.clear();
   }
   template <typename T>
-  T* meta_d_at(size_t off) const {
-    return reinterpret_cast<T*>(meta_d.get<uint8_t>() + off);
-  }
+  T* meta_d_at(size_t off) const { return reinterpret_cast<T*>(meta_d.get<uint8_t>() + off); }
   template <typename T>
-  T* meta_h_at(size_t off) const {
-    return reinterpret_cast<T*>(meta_h.get<uint8_t>() + off);
-  }
+  T* meta_h_at(size_t off) const { return reinterpret_cast<T*>(meta_h.get<uint8_t>() + off); }
   uint8_t* k_cache(int64_t l) const { return kv.get<uint8_t>() + static_cast<size_t>(2 * l) * kv_layer_bytes; }
   uint8_t* v_cache(int64_t l) const { return kv.get<uint8_t>() + static_cast<size_t>(2 * l + 1) * kv_layer_bytes; }
 
@@ -117,18 +113,16 @@ struct CudaBackend::Impl {
   bool glu_fusable(const cuda::DevLayer& L, bool q8, int64_t n) const;
   // The int8 copy of an activation of k rows (one shared buffer: each is used before the next).
   cuda::Q8Act q8_for(int64_t k) { return cuda::q8_act_at(q8buf.get(), k, cuda::kMatvecMaxCols); }
-  // The most columns matmul_q8 takes for matrices with an F16 copy (QUARREL_CUDA_MMQ_COLS,
-  // default 16: on an H200, 16 sequences decoding an 8B Q4_K_M model together run at 2692 tok/s
-  // with it and 2600 on the F16 copies; 32: 4068 against 4675); those without one take it up to
-  // kMmqMaxCols. 0: never (comparisons).
+  // The most columns the tensor-core products take for matrices with an F16 copy (QUARREL_CUDA_MMQ_COLS,
+  // default 16: H200, 8B Q4_K_M, S sequences decoding together, matmul_f16act / cuBLAS on the copies:
+  // S=16 2822 / 2571 tok/s, 32: 4418 / 4647); those without one up to kMmqMaxCols. 0: never.
   static int64_t mmq_cols() { return kMmqCols; }
   static inline const int64_t kMmqCols = cuda::env_int("QUARREL_CUDA_MMQ_COLS", 16);
   static constexpr int64_t kMmqMaxCols = 64;
-  // Decode batches of at least this many tokens (at most kMatvecMaxCols) take matmul_q8 instead
-  // of the int8 matvec, whose __dp4a work grows with the columns: from 6 tokens, and 8 for Q8_0
-  // (H200, 8B, S sequences decoding together, matvec -> matmul_q8 tok/s: Q4_K_M S=6 1161 -> 1275,
-  // S=8 1197 -> 1670; Q4_0 1465 -> 1560, 1601 -> 2055; Q8_0 1431 -> 1263, 1616 -> 1640; at S=4
-  // the matvec is faster for all three). QUARREL_CUDA_MMQ_MIN_COLS overrides it for every type.
+  // Decode batches from this many tokens (to kMatvecMaxCols) take matmul_q8, not the int8 matvec (its __dp4a
+  // work grows with the columns): 6 tokens, 8 for Q8_0 (H200, 8B, S sequences decoding together, matvec ->
+  // matmul_q8 tok/s: Q4_K_M S=6 1161 -> 1275, S=8 1197 -> 1670; Q4_0 1465 -> 1560, 1601 -> 2055; Q8_0 1431 ->
+  // 1263, 1616 -> 1640; S=4: the matvec for all). QUARREL_CUDA_MMQ_MIN_COLS overrides it for every type.
   static int64_t mmq_min_cols(uint32_t type) {
     static const int64_t v = cuda::env_int("QUARREL_CUDA_MMQ_MIN_COLS", 0);
     return v > 0 ? v : (type == cuda::kDevQ8_0 ? 8 : 6);
@@ -297,22 +291,29 @@ void CudaBackend::Impl::matmuls(std::initializer_list<Product> ps, const float* 
       cuda::matvec_q8(jobs.data(), n_jobs, *q8, static_cast<int>(n), stream);
     }
   }
-  // Batches past the matvec's: the int8 tensor-core product up to mmq_cols() tokens, and up to
-  // kMmqMaxCols for matrices without an F16 copy (which cuBLAS would have to dequantize per
-  // batch); x quantized once for all the products of this input.
+  // Batches past the matvec's: the tensor-core products up to mmq_cols() tokens, and up to kMmqMaxCols
+  // for matrices without an F16 copy (which cuBLAS would dequantize per batch); x made once for all the
+  // products of this input: f16 for matmul_f16act, or int8 for matmul_q8 (QUARREL_CUDA_MMQ_F16=0; S=64
+  // without copies 4924 tok/s against f16act's 6094, S=16 2696 / 2826).
   const int64_t k_in = ps.begin()->m->k;
   if (!q8 && n > cuda::kMatvecMaxCols && n <= kMmqMaxCols && mmq_cols() > 0 && k_in % 32 == 0) {
-    cuda::Q8Act xq;
+    static const bool f16 = cuda::env_on("QUARREL_CUDA_MMQ_F16");
+    const cuda::Q8Act xq = cuda::q8_act_at(mmq_q8.get(), k_in, static_cast<int>(n));
+    bool x_ready = false;
     for (size_t i = 0; i < ps.size(); ++i) {
       const Product& p = ps.begin()[i];
       if (done[i] || !cuda::matmul_q8_supported(p.m->type) || p.m->k != k_in) continue;
       if (n > mmq_cols() && w.f16_of(*p.m).data) continue;
-      if (!xq.q) {
-        xq = cuda::q8_act_at(mmq_q8.get(), k_in, static_cast<int>(n));
-        cuda::quantize_q8(in, k_in, k_in, static_cast<int>(n), xq, stream);
+      if (!x_ready && f16) cuda::convert_f32_to_f16(in, xh, k_in * n, stream);
+      if (!x_ready && !f16) cuda::quantize_q8(in, k_in, k_in, static_cast<int>(n), xq, stream);
+      x_ready = true;
+      if (f16) {
+        cuda::matmul_f16act(*p.m, xh, k_in, static_cast<int>(n), p.out, p.m->n, p.accumulate, mmq_scratch.get<float>(),
+                            kMmqScratchFloats, stream);
+      } else {
+        cuda::matmul_q8(*p.m, xq, static_cast<int>(n), p.out, p.m->n, p.accumulate, mmq_scratch.get<float>(),
+                        kMmqScratchFloats, stream);
       }
-      cuda::matmul_q8(*p.m, xq, static_cast<int>(n), p.out, p.m->n, p.accumulate, mmq_scratch.get<float>(),
-                      kMmqScratchFloats, stream);
       done[i] = true;
     }
   }

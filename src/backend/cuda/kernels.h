@@ -104,8 +104,13 @@ bool matvec_q8_supported(uint32_t type);
 void matmul_q8(const DevMatrix& w, const Q8Act& x, int n_cols, float* y, int64_t ldy, bool accumulate, float* scratch,
                size_t scratch_floats, cudaStream_t s);
 bool matmul_q8_supported(uint32_t type);
+// The same product with f16 activations: column c of x_f16 at c * ldx halves (ldx a multiple of 8,
+// >= k). The weights become f16 with their scales folded in, as an F16 copy would hold them, and
+// the sums are f32 (f16 tensor cores): no int8 rounding of x, no per-chunk rescale.
+void matmul_f16act(const DevMatrix& w, const void* x_f16, int64_t ldx, int n_cols, float* y, int64_t ldy,
+                   bool accumulate, float* scratch, size_t scratch_floats, cudaStream_t s);
 // Sets the kernels' shared-memory limits and reads their occupancy (cached); call before a
-// stream capture that may launch matmul_q8.
+// stream capture that may launch matmul_q8 or matmul_f16act.
 void matmul_q8_prepare();
 
 // --- rms_norm.cu ---

@@ -12,6 +12,15 @@
 // scaling each chunk's int32 sums into f32 accumulators. Small matrices split k over blockIdx.y so
 // that the grid fills the GPU; the splits' partial sums go to a scratch buffer and a second
 // kernel adds them in a fixed order (results do not depend on timing).
+//
+// matmul_f16act: the same tiles with f16 activations. Each lane turns its int8 fragment words
+// into f16 weights with the chunk's scale (and min) folded in, and runs two mma.sync m16n8k16
+// (f16 in, f32 accumulate) per chunk and column group: no per-chunk rescale of the sums, so the
+// work per column is two mma and two 8-byte activation loads. The fragment's k order (lane t:
+// elements 4t..4t+3 of each half-chunk) is the int8 one; the activations are read in the same
+// order, and a dot product does not depend on the order of its terms.
+#include <cuda_fp16.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <type_traits>
@@ -29,12 +38,17 @@ constexpr int kTileRows = 64;  // 4 warps x 16 rows
 constexpr int kThreads = 128;
 constexpr int kSlab = 256;     // elements of k per stage
 constexpr int kSlabChunks = kSlab / 32;
-constexpr int kXPitch = kSlab + 16;  // bytes per activation column in a stage (conflict-free B loads)
+// Bytes per activation column in a stage (conflict-free B loads): int8, 4-byte loads by lanes
+// (g, t) at word 68 g + t; f16, 8-byte loads at words 136 g + 2t (+1), in half-warp phases.
+template <bool F16X>
+constexpr int kXPitch = F16X ? 2 * kSlab + 32 : kSlab + 16;
 constexpr int64_t kMaxSplits = 16;
 
 struct MmqArgs {
   DevMatrix w;
   Q8Act x;
+  const __half* xh = nullptr;  // f16 activations (matmul_f16act): column c at xh + c * ldxh
+  int64_t ldxh = 0;
   int n_cols = 0;
   float* y = nullptr;
   int64_t ldy = 0;
@@ -46,18 +60,19 @@ struct MmqArgs {
 // Stages: two (blocks take few slabs; smaller shared memory keeps more of them resident).
 constexpr int stages_for(int) { return 2; }
 
-// One stage: the weight rows' slab bytes, then the activation columns and their (d_x, s_x)
-// (a row of kSlabChunks + 1, so that lanes 2t's loads fall in distinct banks).
-template <uint32_t T, int NC>
+// One stage: the weight rows' slab bytes, then the activation columns and, for int8 ones, their
+// (d_x, s_x) (a row of kSlabChunks + 1, so that lanes 2t's loads fall in distinct banks).
+template <uint32_t T, int NC, bool F16X>
 struct MmqStage {
   static constexpr size_t kWeights = static_cast<size_t>(kTileRows) * MmqSlab<T>::kPitch;
-  static constexpr size_t kX = static_cast<size_t>(8 * NC) * kXPitch;
-  static constexpr size_t kDs = static_cast<size_t>(8 * NC) * (kSlabChunks + 1) * sizeof(float2);
+  static constexpr size_t kX = static_cast<size_t>(8 * NC) * kXPitch<F16X>;
+  static constexpr size_t kDs = F16X ? 0 : static_cast<size_t>(8 * NC) * (kSlabChunks + 1) * sizeof(float2);
   static constexpr size_t kBytes = kWeights + kX + kDs;
   static constexpr size_t kSmem = kBytes * stages_for(NC);
 };
 
 __device__ __forceinline__ uint32_t lds32(const uint8_t* p) { return *reinterpret_cast<const uint32_t*>(p); }
+__device__ __forceinline__ uint2 lds64(const uint8_t* p) { return *reinterpret_cast<const uint2*>(p); }
 
 // int32 sums below 2^22 in magnitude to float without I2F: 2^23 + 2^22 + s is exact in f32.
 __device__ __forceinline__ float int_to_float(int s) { return __int_as_float(s + 0x4B400000) - 12582912.0f; }
@@ -75,13 +90,35 @@ __device__ __forceinline__ void mma_k16(int (&d)[4], uint32_t a0, uint32_t a1, u
                : "r"(a0), "r"(a1), "r"(b0), "r"(0));
 }
 
+// acc += A B: f16 A (16 x 16) and B (16 x 8), f32 accumulators.
+__device__ __forceinline__ void mma_f16(float (&acc)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                        uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// Four int8 values (a fragment word) as f16 weights d * q - m: elements 0, 1 in lo, 2, 3 in hi.
+// A byte b ^ 0x80 under the f16 exponent of 1024 makes 1152 + b exactly; 1152 off is exact too,
+// so the one rounding is the fused multiply-add's.
+__device__ __forceinline__ void weights_f16(uint32_t w, __half2 d, __half2 neg_m, uint32_t& lo, uint32_t& hi) {
+  const uint32_t u = w ^ 0x80808080u;
+  const __half2 k1152 = __half2half2(__ushort_as_half(0x6480));
+  const uint32_t l = __byte_perm(u, 0x64646464u, 0x4140), h = __byte_perm(u, 0x64646464u, 0x4342);
+  const __half2 vl = __hfma2(__hsub2(*reinterpret_cast<const __half2*>(&l), k1152), d, neg_m);
+  const __half2 vh = __hfma2(__hsub2(*reinterpret_cast<const __half2*>(&h), k1152), d, neg_m);
+  lo = *reinterpret_cast<const uint32_t*>(&vl);
+  hi = *reinterpret_cast<const uint32_t*>(&vh);
+}
+
 // Issues the copies of slab s into stage st: the tile's rows' pieces (rows past the matrix: none;
 // their outputs are not stored) and the activations (columns past n_cols: none; elements past k:
 // zeros, so that a partial slab adds nothing).
-template <uint32_t T, int NC>
+template <uint32_t T, int NC, bool F16X>
 __device__ __forceinline__ void issue_slab(const MmqArgs& a, uint8_t* st, int64_t s, int64_t r0, int col0, int n_cols) {
   using Slab = MmqSlab<T>;
-  using Stage = MmqStage<T, NC>;
+  using Stage = MmqStage<T, NC, F16X>;
   const int64_t k = a.w.k, n = a.w.n, n_chunks = k / 32;
   const uint8_t* w = static_cast<const uint8_t*>(a.w.data);
   for (int i = threadIdx.x; i < kTileRows * Slab::kPieces; i += kThreads) {
@@ -99,25 +136,33 @@ __device__ __forceinline__ void issue_slab(const MmqArgs& a, uint8_t* st, int64_
     }
   }
   uint8_t* xq = st + Stage::kWeights;
-  for (int i = threadIdx.x; i < n_cols * (kSlab / 16); i += kThreads) {
-    const int c = i / (kSlab / 16), part = i % (kSlab / 16);
-    const int64_t e = s * kSlab + 16 * part;
-    cp_async16(xq + c * kXPitch + 16 * part, e < k ? a.x.q + (col0 + c) * a.x.ldq + e : a.x.q, e < k ? 16 : 0);
-  }
-  float2* ds = reinterpret_cast<float2*>(st + Stage::kWeights + Stage::kX);
-  const int64_t ld_ds = a.x.ldq / 32;
-  for (int i = threadIdx.x; i < n_cols * kSlabChunks; i += kThreads) {
-    const int c = i / kSlabChunks, ch = i % kSlabChunks;
-    const int64_t chunk = s * kSlabChunks + ch;
-    const float2* src = chunk < n_chunks ? a.x.ds + (col0 + c) * ld_ds + chunk : a.x.ds;
-    cp_async8(ds + c * (kSlabChunks + 1) + ch, src, chunk < n_chunks ? 8 : 0);
+  if constexpr (F16X) {
+    for (int i = threadIdx.x; i < n_cols * (kSlab / 8); i += kThreads) {
+      const int c = i / (kSlab / 8), part = i % (kSlab / 8);
+      const int64_t e = s * kSlab + 8 * part;
+      cp_async16(xq + c * kXPitch<true> + 16 * part, e < k ? a.xh + (col0 + c) * a.ldxh + e : a.xh, e < k ? 16 : 0);
+    }
+  } else {
+    for (int i = threadIdx.x; i < n_cols * (kSlab / 16); i += kThreads) {
+      const int c = i / (kSlab / 16), part = i % (kSlab / 16);
+      const int64_t e = s * kSlab + 16 * part;
+      cp_async16(xq + c * kXPitch<false> + 16 * part, e < k ? a.x.q + (col0 + c) * a.x.ldq + e : a.x.q, e < k ? 16 : 0);
+    }
+    float2* ds = reinterpret_cast<float2*>(st + Stage::kWeights + Stage::kX);
+    const int64_t ld_ds = a.x.ldq / 32;
+    for (int i = threadIdx.x; i < n_cols * kSlabChunks; i += kThreads) {
+      const int c = i / kSlabChunks, ch = i % kSlabChunks;
+      const int64_t chunk = s * kSlabChunks + ch;
+      const float2* src = chunk < n_chunks ? a.x.ds + (col0 + c) * ld_ds + chunk : a.x.ds;
+      cp_async8(ds + c * (kSlabChunks + 1) + ch, src, chunk < n_chunks ? 8 : 0);
+    }
   }
 }
 
-template <uint32_t T, int NC>
+template <uint32_t T, int NC, bool F16X>
 __global__ void __launch_bounds__(kThreads) matmul_q8_kernel(MmqArgs a) {
   using Slab = MmqSlab<T>;
-  using Stage = MmqStage<T, NC>;
+  using Stage = MmqStage<T, NC, F16X>;
   constexpr int kStages = stages_for(NC);
   constexpr bool kHalfScales = T == kDevQ6_K, kHasMin = T == kDevQ4_K || T == kDevQ5_K;
   extern __shared__ uint4 smem_raw[];
@@ -136,7 +181,7 @@ __global__ void __launch_bounds__(kThreads) matmul_q8_kernel(MmqArgs a) {
   pdl_wait();
 #pragma unroll
   for (int i = 0; i < kStages - 1; ++i) {  // the first stages in flight (a group each, empty or not)
-    if (s_begin + i < s_end) issue_slab<T, NC>(a, smem + i * Stage::kBytes, s_begin + i, r0, col0, n_cols);
+    if (s_begin + i < s_end) issue_slab<T, NC, F16X>(a, smem + i * Stage::kBytes, s_begin + i, r0, col0, n_cols);
     cp_async_commit();
   }
   const int ra = 16 * warp + g;  // this lane's rows of the tile: ra and ra + 8
@@ -145,7 +190,7 @@ __global__ void __launch_bounds__(kThreads) matmul_q8_kernel(MmqArgs a) {
     __syncthreads();                     // ... everyone's; and everyone is done with slab s - 1's stage
     const int64_t next = s + kStages - 1;
     if (next < s_end) {
-      issue_slab<T, NC>(a, smem + ((next - s_begin) % kStages) * Stage::kBytes, next, r0, col0, n_cols);
+      issue_slab<T, NC, F16X>(a, smem + ((next - s_begin) % kStages) * Stage::kBytes, next, r0, col0, n_cols);
     }
     cp_async_commit();
     const uint8_t* st = smem + ((s - s_begin) % kStages) * Stage::kBytes;
@@ -159,33 +204,49 @@ __global__ void __launch_bounds__(kThreads) matmul_q8_kernel(MmqArgs a) {
       Slab::fragment(wa, cl, t, a0, a2);
       Slab::fragment(wb, cl, t, a1, a3);
       const MmqScales sa = mmq_scales<T>(wa, cl, s, k), sb = mmq_scales<T>(wb, cl, s, k);
+      if constexpr (F16X) {
+        // f16 A of the half-chunks: rows ra, ra + 8, k order 4t, 4t + 1 | 4t + 2, 4t + 3.
+        uint32_t f[2][4];
+        weights_f16(a0, __float2half2_rn(sa.d0), __float2half2_rn(-sa.m), f[0][0], f[0][2]);
+        weights_f16(a1, __float2half2_rn(sb.d0), __float2half2_rn(-sb.m), f[0][1], f[0][3]);
+        weights_f16(a2, __float2half2_rn(sa.d1), __float2half2_rn(-sa.m), f[1][0], f[1][2]);
+        weights_f16(a3, __float2half2_rn(sb.d1), __float2half2_rn(-sb.m), f[1][1], f[1][3]);
 #pragma unroll
-      for (int j = 0; j < NC; ++j) {
-        const uint32_t b0 = lds32(xq + (8 * j + g) * kXPitch + 32 * cl + 4 * t);
-        const uint32_t b1 = lds32(xq + (8 * j + g) * kXPitch + 32 * cl + 16 + 4 * t);
-        const float2 x0 = xds[(8 * j + 2 * t) * (kSlabChunks + 1) + cl];
-        const float2 x1 = xds[(8 * j + 2 * t + 1) * (kSlabChunks + 1) + cl];
-        // acc[j]: (row ra, column 2t), (ra, 2t + 1), (ra + 8, 2t), (ra + 8, 2t + 1) of the group
-        if constexpr (kHalfScales) {
-          int lo[4], hi[4];
-          mma_k16(lo, a0, a1, b0);
-          mma_k16(hi, a2, a3, b1);
-          acc[j][0] += x0.x * (sa.d0 * int_to_float(lo[0]) + sa.d1 * int_to_float(hi[0]));
-          acc[j][1] += x1.x * (sa.d0 * int_to_float(lo[1]) + sa.d1 * int_to_float(hi[1]));
-          acc[j][2] += x0.x * (sb.d0 * int_to_float(lo[2]) + sb.d1 * int_to_float(hi[2]));
-          acc[j][3] += x1.x * (sb.d0 * int_to_float(lo[3]) + sb.d1 * int_to_float(hi[3]));
-        } else {
-          int d[4];
-          mma_k32(d, a0, a1, a2, a3, b0, b1);
-          acc[j][0] += sa.d0 * x0.x * int_to_float(d[0]);
-          acc[j][1] += sa.d0 * x1.x * int_to_float(d[1]);
-          acc[j][2] += sb.d0 * x0.x * int_to_float(d[2]);
-          acc[j][3] += sb.d0 * x1.x * int_to_float(d[3]);
-          if constexpr (kHasMin) {
-            acc[j][0] -= sa.m * x0.y;
-            acc[j][1] -= sa.m * x1.y;
-            acc[j][2] -= sb.m * x0.y;
-            acc[j][3] -= sb.m * x1.y;
+        for (int j = 0; j < NC; ++j) {
+          const uint8_t* xc = xq + (8 * j + g) * kXPitch<true> + 2 * (32 * cl + 4 * t);
+          const uint2 b0 = lds64(xc), b1 = lds64(xc + 32);
+          mma_f16(acc[j], f[0][0], f[0][1], f[0][2], f[0][3], b0.x, b0.y);
+          mma_f16(acc[j], f[1][0], f[1][1], f[1][2], f[1][3], b1.x, b1.y);
+        }
+      } else {
+#pragma unroll
+        for (int j = 0; j < NC; ++j) {
+          const uint32_t b0 = lds32(xq + (8 * j + g) * kXPitch<false> + 32 * cl + 4 * t);
+          const uint32_t b1 = lds32(xq + (8 * j + g) * kXPitch<false> + 32 * cl + 16 + 4 * t);
+          const float2 x0 = xds[(8 * j + 2 * t) * (kSlabChunks + 1) + cl];
+          const float2 x1 = xds[(8 * j + 2 * t + 1) * (kSlabChunks + 1) + cl];
+          // acc[j]: (row ra, column 2t), (ra, 2t + 1), (ra + 8, 2t), (ra + 8, 2t + 1) of the group
+          if constexpr (kHalfScales) {
+            int lo[4], hi[4];
+            mma_k16(lo, a0, a1, b0);
+            mma_k16(hi, a2, a3, b1);
+            acc[j][0] += x0.x * (sa.d0 * int_to_float(lo[0]) + sa.d1 * int_to_float(hi[0]));
+            acc[j][1] += x1.x * (sa.d0 * int_to_float(lo[1]) + sa.d1 * int_to_float(hi[1]));
+            acc[j][2] += x0.x * (sb.d0 * int_to_float(lo[2]) + sb.d1 * int_to_float(hi[2]));
+            acc[j][3] += x1.x * (sb.d0 * int_to_float(lo[3]) + sb.d1 * int_to_float(hi[3]));
+          } else {
+            int d[4];
+            mma_k32(d, a0, a1, a2, a3, b0, b1);
+            acc[j][0] += sa.d0 * x0.x * int_to_float(d[0]);
+            acc[j][1] += sa.d0 * x1.x * int_to_float(d[1]);
+            acc[j][2] += sb.d0 * x0.x * int_to_float(d[2]);
+            acc[j][3] += sb.d0 * x1.x * int_to_float(d[3]);
+            if constexpr (kHasMin) {
+              acc[j][0] -= sa.m * x0.y;
+              acc[j][1] -= sa.m * x1.y;
+              acc[j][2] -= sb.m * x0.y;
+              acc[j][3] -= sb.m * x1.y;
+            }
           }
         }
       }
@@ -235,12 +296,13 @@ int sm_count() {
   return n;
 }
 
-// The kernel for T and NC, with its shared memory allowed (once), and how many of its blocks an SM holds.
-template <uint32_t T, int NC>
+// The kernel for T, NC and the activations' type, with its shared memory allowed (once), and how
+// many of its blocks an SM holds.
+template <uint32_t T, int NC, bool F16X>
 int blocks_per_sm() {
   static const int n = [] {
-    const auto kernel = matmul_q8_kernel<T, NC>;
-    const int smem = static_cast<int>(MmqStage<T, NC>::kSmem);
+    const auto kernel = matmul_q8_kernel<T, NC, F16X>;
+    const int smem = static_cast<int>(MmqStage<T, NC, F16X>::kSmem);
     QUARREL_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     int b = 0;
     QUARREL_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, kernel, kThreads, smem));
@@ -265,10 +327,10 @@ int64_t choose_splits(int64_t blocks, int64_t n_slabs, int64_t capacity, int64_t
   return best;
 }
 
-template <uint32_t T, int NC>
+template <uint32_t T, int NC, bool F16X>
 void launch_t(MmqArgs& a, int64_t tiles, int64_t col_tiles, int64_t n_slabs, float* scratch, size_t scratch_floats,
               cudaStream_t s) {
-  const int64_t capacity = static_cast<int64_t>(blocks_per_sm<T, NC>()) * sm_count();
+  const int64_t capacity = static_cast<int64_t>(blocks_per_sm<T, NC, F16X>()) * sm_count();
   const int64_t per_split = static_cast<int64_t>(a.n_cols) * a.w.n;
   const int64_t max_splits = scratch ? std::max<int64_t>(1, static_cast<int64_t>(scratch_floats) / per_split) : 1;
   int64_t splits = choose_splits(tiles * col_tiles, n_slabs, capacity, max_splits);
@@ -276,7 +338,7 @@ void launch_t(MmqArgs& a, int64_t tiles, int64_t col_tiles, int64_t n_slabs, flo
   splits = (n_slabs + a.slabs_per_split - 1) / a.slabs_per_split;
   a.partial = splits > 1 ? scratch : nullptr;
   const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(splits), static_cast<unsigned>(col_tiles));
-  launch(matmul_q8_kernel<T, NC>, grid, dim3(kThreads), MmqStage<T, NC>::kSmem, s, a);
+  launch(matmul_q8_kernel<T, NC, F16X>, grid, dim3(kThreads), MmqStage<T, NC, F16X>::kSmem, s, a);
   QUARREL_CUDA_CHECK_LAUNCH();
   if (splits > 1) {
     const auto blocks = static_cast<unsigned>(std::min<int64_t>((per_split + 255) / 256, 4 * sm_count()));
@@ -286,14 +348,35 @@ void launch_t(MmqArgs& a, int64_t tiles, int64_t col_tiles, int64_t n_slabs, flo
   }
 }
 
-template <uint32_t T>
+template <uint32_t T, bool F16X>
 void launch_type(MmqArgs& a, int64_t tiles, int64_t col_tiles, int64_t n_slabs, float* scratch, size_t scratch_floats,
                  cudaStream_t s) {
   const int cols = std::min(a.n_cols, 64);
-  if (cols <= 8) return launch_t<T, 1>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s);
-  if (cols <= 16) return launch_t<T, 2>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s);
-  if (cols <= 32) return launch_t<T, 4>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s);
-  launch_t<T, 8>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s);
+  if (cols <= 8) return launch_t<T, 1, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s);
+  if (cols <= 16) return launch_t<T, 2, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s);
+  if (cols <= 32) return launch_t<T, 4, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s);
+  launch_t<T, 8, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s);
+}
+
+template <bool F16X>
+void launch_any(MmqArgs& a, float* scratch, size_t scratch_floats, cudaStream_t s) {
+  const int64_t tiles = (a.w.n + kTileRows - 1) / kTileRows, col_tiles = (a.n_cols + 63) / 64;
+  const int64_t n_slabs = (a.w.k / 32 + kSlabChunks - 1) / kSlabChunks;
+  switch (a.w.type) {
+    case kDevQ4_0: launch_type<kDevQ4_0, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s); break;
+    case kDevQ8_0: launch_type<kDevQ8_0, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s); break;
+    case kDevQ4_K: launch_type<kDevQ4_K, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s); break;
+    case kDevQ5_K: launch_type<kDevQ5_K, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s); break;
+    case kDevQ6_K: launch_type<kDevQ6_K, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s); break;
+    default: break;
+  }
+}
+
+void check_takes(const DevMatrix& w, const char* what) {
+  if (!matmul_q8_supported(w.type) || w.k % 32 != 0) {
+    ::quarrel::fail(::quarrel::ErrorCode::kInternal, "{}: weight type {} with k {} has no tensor-core kernel", what,
+                    w.type, w.k);
+  }
 }
 
 }  // namespace
@@ -301,7 +384,11 @@ void launch_type(MmqArgs& a, int64_t tiles, int64_t col_tiles, int64_t n_slabs, 
 void matmul_q8_prepare() {
   const auto all_nc = [](auto tag) {
     constexpr uint32_t T = decltype(tag)::value;
-    blocks_per_sm<T, 1>(), blocks_per_sm<T, 2>(), blocks_per_sm<T, 4>(), blocks_per_sm<T, 8>();
+    for (const int b : {blocks_per_sm<T, 1, false>(), blocks_per_sm<T, 2, false>(), blocks_per_sm<T, 4, false>(),
+                        blocks_per_sm<T, 8, false>(), blocks_per_sm<T, 1, true>(), blocks_per_sm<T, 2, true>(),
+                        blocks_per_sm<T, 4, true>(), blocks_per_sm<T, 8, true>()}) {
+      (void)b;
+    }
   };
   all_nc(std::integral_constant<uint32_t, kDevQ4_0>{});
   all_nc(std::integral_constant<uint32_t, kDevQ8_0>{});
@@ -318,9 +405,7 @@ bool matmul_q8_supported(uint32_t type) {
 void matmul_q8(const DevMatrix& w, const Q8Act& x, int n_cols, float* y, int64_t ldy, bool accumulate, float* scratch,
                size_t scratch_floats, cudaStream_t s) {
   if (n_cols < 1 || w.n < 1) return;
-  if (!matmul_q8_supported(w.type) || w.k % 32 != 0) {
-    ::quarrel::fail(::quarrel::ErrorCode::kInternal, "matmul_q8: weight type {} with k {} has no int8 kernel", w.type, w.k);
-  }
+  check_takes(w, "matmul_q8");
   MmqArgs a;
   a.w = w;
   a.x = x;
@@ -328,16 +413,26 @@ void matmul_q8(const DevMatrix& w, const Q8Act& x, int n_cols, float* y, int64_t
   a.y = y;
   a.ldy = ldy;
   a.accumulate = accumulate;
-  const int64_t tiles = (w.n + kTileRows - 1) / kTileRows, col_tiles = (n_cols + 63) / 64;
-  const int64_t n_slabs = (w.k / 32 + kSlabChunks - 1) / kSlabChunks;
-  switch (w.type) {
-    case kDevQ4_0: launch_type<kDevQ4_0>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s); break;
-    case kDevQ8_0: launch_type<kDevQ8_0>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s); break;
-    case kDevQ4_K: launch_type<kDevQ4_K>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s); break;
-    case kDevQ5_K: launch_type<kDevQ5_K>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s); break;
-    case kDevQ6_K: launch_type<kDevQ6_K>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s); break;
-    default: break;
+  launch_any<false>(a, scratch, scratch_floats, s);
+}
+
+void matmul_f16act(const DevMatrix& w, const void* x_f16, int64_t ldx, int n_cols, float* y, int64_t ldy,
+                   bool accumulate, float* scratch, size_t scratch_floats, cudaStream_t s) {
+  if (n_cols < 1 || w.n < 1) return;
+  check_takes(w, "matmul_f16act");
+  if (ldx % 8 != 0 || ldx < w.k) {
+    ::quarrel::fail(::quarrel::ErrorCode::kInternal, "matmul_f16act: column stride {} for k {} (a multiple of 8 >= k)",
+                    ldx, w.k);
   }
+  MmqArgs a;
+  a.w = w;
+  a.xh = static_cast<const __half*>(x_f16);
+  a.ldxh = ldx;
+  a.n_cols = n_cols;
+  a.y = y;
+  a.ldy = ldy;
+  a.accumulate = accumulate;
+  launch_any<true>(a, scratch, scratch_floats, s);
 }
 
 }  // namespace quarrel::cuda

@@ -4,9 +4,10 @@
 // type: microseconds, GB/s of weight bytes read (+ x and y), and that as a share of the copy
 // bandwidth (read + written per second, cuda::measure_copy_bandwidth_gb_s). Weights are a byte
 // pattern (0x11: small normal f16 scales); values do not change the time. No GPU: prints a line
-// and exits 0. Usage: gpu_cuda_matvec_bench [n_cols (1)]; gpu_cuda_matvec_bench mmq [TYPE [SHAPE]]: matmul_q8 (the
-// int8 tensor-core product of batches past the matvec's) at 16, 32 and 64 columns, also as int8
-// tera-operations per second (2 k n columns per launch).
+// and exits 0. Usage: gpu_cuda_matvec_bench [n_cols (1)]; gpu_cuda_matvec_bench mmq [TYPE [SHAPE]]: the
+// tensor-core products of batches past the matvec's, matmul_q8 (int8 activations) and
+// matmul_f16act (f16), at 16, 32 and 64 columns, also as tera-operations per second (2 k n
+// columns per launch).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -94,21 +95,31 @@ int bench_matmul_q8(double copy_gb_s, cudaStream_t s, const std::string& only_ty
   const NamedType types[] = {{"Q4_0", kDevQ4_0}, {"Q8_0", kDevQ8_0}, {"Q4_K", kDevQ4_K}, {"Q5_K", kDevQ5_K}, {"Q6_K", kDevQ6_K}};
   const int max_cols = 64;
   DeviceBuffer y(static_cast<size_t>(128256) * max_cols * 4), scratch(size_t{8} << 20);
-  DeviceBuffer xq_buf(q8_act_bytes(14336, max_cols));
+  DeviceBuffer xq_buf(q8_act_bytes(14336, max_cols)), xh_buf(static_cast<size_t>(14336) * max_cols * 2);
   QUARREL_CUDA_CHECK(cudaMemset(xq_buf.get(), 0, xq_buf.size()));
-  std::printf("| shape | type | MB | columns | us | GB/s of weights | %% of copy bw | int8 TOPS |\n|---|---|---|---|---|---|---|---|\n");
+  QUARREL_CUDA_CHECK(cudaMemset(xh_buf.get(), 0, xh_buf.size()));
+  std::printf("| shape | type | MB | columns | activations | us | GB/s of weights | %% of copy bw | TOPS |\n"
+              "|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& sh : shapes) {
     for (const auto& ty : types) {
       if ((!only_type.empty() && only_type != ty.name) || std::string(sh.name).find(only_shape) == std::string::npos) continue;
       Copies c = weight_copies(ty.type, sh.k, sh.n);
       for (const int cols : {16, 32, 64}) {
-        const Q8Act xq = q8_act_at(xq_buf.get(), sh.k, cols);
-        const double us = median_us(c.ms, [&](const DevMatrix& w) {
-          matmul_q8(w, xq, cols, y.get<float>(), w.n, false, scratch.get<float>(), scratch.size() / 4, s);
-        }, s);
-        const double gb_s = static_cast<double>(c.bytes_one) / (us * 1e3);
-        std::printf("| %s | %s | %.1f | %d | %.1f | %.0f | %.1f%% | %.1f |\n", sh.name, ty.name, c.bytes_one / 1e6, cols,
-                    us, gb_s, 100.0 * gb_s / copy_gb_s, 2.0 * sh.k * sh.n * cols / (us * 1e6));
+        for (const bool f16 : {false, true}) {
+          const Q8Act xq = q8_act_at(xq_buf.get(), sh.k, cols);
+          const double us = median_us(c.ms, [&](const DevMatrix& w) {
+            if (f16) {
+              matmul_f16act(w, xh_buf.get(), sh.k, cols, y.get<float>(), w.n, false, scratch.get<float>(),
+                            scratch.size() / 4, s);
+            } else {
+              matmul_q8(w, xq, cols, y.get<float>(), w.n, false, scratch.get<float>(), scratch.size() / 4, s);
+            }
+          }, s);
+          const double gb_s = static_cast<double>(c.bytes_one) / (us * 1e3);
+          std::printf("| %s | %s | %.1f | %d | %s | %.1f | %.0f | %.1f%% | %.1f |\n", sh.name, ty.name,
+                      c.bytes_one / 1e6, cols, f16 ? "f16" : "int8", us, gb_s, 100.0 * gb_s / copy_gb_s,
+                      2.0 * sh.k * sh.n * cols / (us * 1e6));
+        }
       }
     }
   }

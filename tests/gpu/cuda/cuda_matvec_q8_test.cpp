@@ -13,6 +13,8 @@
 
 #include "backend/cuda/kernels.h"
 #include "common/random.h"
+#include "core/error.h"
+#include "core/fp16.h"
 #include "core/ggml_type.h"
 #include "tests/gpu/cuda/gpu_test_util.h"
 #include "tests/gpu/cuda/host_matrix.h"
@@ -283,6 +285,71 @@ TEST(CudaQ8, MatmulMatchesFloat64OnTheQuantizedActivations) {
       }
     }
   }
+}
+
+// matmul_f16act against a float64 product of the dequantized weights with the f16 activations it
+// reads. The kernel rounds each weight to f16 after folding its scale in (the scale itself once
+// to f16 first), as an F16 copy of the matrix would: at most 2^-11 of each term twice over, so
+// the error is within 2.5e-3 of the terms' magnitudes by construction, where a fragment or scale
+// in the wrong place is off by tens of percent. Same types, shapes and column counts as above.
+TEST(CudaQ8, MatmulF16ActMatchesFloat64) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+    const bool k_quant = t != GgmlType::Q4_0 && t != GgmlType::Q8_0;
+    struct Shape {
+      int64_t k, n;
+    };
+    for (const Shape sh : {Shape{256, 1}, Shape{k_quant ? 512 : 288, 130}, Shape{4096, 1031}, Shape{14336, 77}}) {
+      const test::HostMatrix m = test::random_matrix(rng, t, sh.k, sh.n);
+      const DeviceBuffer wb = to_device(m.bytes);
+      for (const int cols : {9, 16, 33, 64, 100}) {
+        if (sh.k >= 4096 && cols > 33 && sh.n > 100) continue;  // keep the host reference quick
+        const int64_t ldx = sh.k + 8;                                // columns not packed
+        std::vector<uint16_t> xh(static_cast<size_t>(ldx * cols), f32_to_fp16(NAN));  // padding: poison
+        std::vector<float> x(static_cast<size_t>(sh.k * cols));
+        const auto src = test::random_floats(rng, x.size(), -2, 2);
+        for (int c = 0; c < cols; ++c) {
+          for (int64_t j = 0; j < sh.k; ++j) {
+            const uint16_t h = f32_to_fp16(src[c * sh.k + j]);
+            xh[c * ldx + j] = h;
+            x[c * sh.k + j] = fp16_to_f32(h);
+          }
+        }
+        const auto xb = to_device(xh);
+        for (const bool acc : {false, true}) {
+          const auto y0 = acc ? test::random_floats(rng, static_cast<size_t>(sh.n * cols)) : std::vector<float>{};
+          test::Products want = test::reference_products(m, x, cols);
+          for (size_t i = 0; i < y0.size(); ++i) {
+            want.want[i] += y0[i];
+            want.mag[i] += std::fabs(y0[i]);
+          }
+          for (const bool split : {false, true}) {
+            DeviceBuffer yb = acc ? to_device(y0) : poisoned(static_cast<size_t>(sh.n * cols) * 4);
+            DeviceBuffer scratch(split ? size_t{8} << 20 : 4);
+            matmul_f16act(test::dev(m, wb), xb.get(), ldx, cols, yb.get<float>(), sh.n, acc,
+                          split ? scratch.get<float>() : nullptr, split ? (size_t{8} << 20) / 4 : 0, nullptr);
+            const auto y = to_host<float>(yb, static_cast<size_t>(sh.n * cols));
+            EXPECT_LT(test::dot_error(y, want.want, want.mag), 2.5e-3)
+                << type_name(t) << " k=" << sh.k << " n=" << sh.n << " cols=" << cols << " acc=" << acc
+                << " split=" << split;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(CudaQ8, MatmulF16ActRejectsAStrideItCannotRead) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  const test::HostMatrix m = test::random_matrix(rng, GgmlType::Q4_K, 256, 4);
+  const DeviceBuffer wb = to_device(m.bytes);
+  DeviceBuffer xb(256 * 16 * 2), yb(4 * 16 * 4);
+  EXPECT_THROW(matmul_f16act(test::dev(m, wb), xb.get(), 252, 9, yb.get<float>(), 4, false, nullptr, 0, nullptr),
+               Error);
+  EXPECT_THROW(matmul_f16act(test::dev(m, wb), xb.get(), 260, 9, yb.get<float>(), 4, false, nullptr, 0, nullptr),
+               Error);
 }
 
 }  // namespace
