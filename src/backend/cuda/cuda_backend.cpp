@@ -117,7 +117,7 @@ struct CudaBackend::Impl {
   // default 16: H200, 8B Q4_K_M, S sequences decoding together, matmul_f16act / cuBLAS on the copies:
   // S=16 2822 / 2571 tok/s, 32: 4418 / 4647); those without one up to kMmqMaxCols. 0: never.
   static int64_t mmq_cols() { return kMmqCols; }
-  static inline const int64_t kMmqCols = cuda::env_int("QUARREL_CUDA_MMQ_COLS", 16);
+  static inline const int64_t kMmqCols = cuda::env_int("QUARREL_CUDA_MMQ_COLS", 32);
   static constexpr int64_t kMmqMaxCols = 64;
   // Decode batches from this many tokens (to kMatvecMaxCols) take matmul_q8, not the int8 matvec (its __dp4a
   // work grows with the columns): 6 tokens, 8 for Q8_0 (H200, 8B, S sequences decoding together, matvec ->

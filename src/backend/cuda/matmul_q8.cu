@@ -34,8 +34,11 @@
 namespace quarrel::cuda {
 namespace {
 
-constexpr int kTileRows = 64;  // 4 warps x 16 rows
-constexpr int kThreads = 128;
+// A block: W warps of 16 rows each (4; more for f16 activations of many columns: f16_warps()).
+template <int W>
+constexpr int kTileRows = 16 * W;
+template <int W>
+constexpr int kThreads = 32 * W;
 constexpr int kSlab = 256;     // elements of k per stage
 constexpr int kSlabChunks = kSlab / 32;
 // Bytes per activation column in a stage (conflict-free B loads): int8, 4-byte loads by lanes
@@ -62,9 +65,9 @@ constexpr int stages_for(int) { return 2; }
 
 // One stage: the weight rows' slab bytes, then the activation columns and, for int8 ones, their
 // (d_x, s_x) (a row of kSlabChunks + 1, so that lanes 2t's loads fall in distinct banks).
-template <uint32_t T, int NC, bool F16X>
+template <uint32_t T, int NC, bool F16X, int W>
 struct MmqStage {
-  static constexpr size_t kWeights = static_cast<size_t>(kTileRows) * MmqSlab<T>::kPitch;
+  static constexpr size_t kWeights = static_cast<size_t>(kTileRows<W>) * MmqSlab<T>::kPitch;
   static constexpr size_t kX = static_cast<size_t>(8 * NC) * kXPitch<F16X>;
   static constexpr size_t kDs = F16X ? 0 : static_cast<size_t>(8 * NC) * (kSlabChunks + 1) * sizeof(float2);
   static constexpr size_t kBytes = kWeights + kX + kDs;
@@ -115,13 +118,13 @@ __device__ __forceinline__ void weights_f16(uint32_t w, __half2 d, __half2 neg_m
 // Issues the copies of slab s into stage st: the tile's rows' pieces (rows past the matrix: none;
 // their outputs are not stored) and the activations (columns past n_cols: none; elements past k:
 // zeros, so that a partial slab adds nothing).
-template <uint32_t T, int NC, bool F16X>
+template <uint32_t T, int NC, bool F16X, int W>
 __device__ __forceinline__ void issue_slab(const MmqArgs& a, uint8_t* st, int64_t s, int64_t r0, int col0, int n_cols) {
   using Slab = MmqSlab<T>;
-  using Stage = MmqStage<T, NC, F16X>;
+  using Stage = MmqStage<T, NC, F16X, W>;
   const int64_t k = a.w.k, n = a.w.n, n_chunks = k / 32;
   const uint8_t* w = static_cast<const uint8_t*>(a.w.data);
-  for (int i = threadIdx.x; i < kTileRows * Slab::kPieces; i += kThreads) {
+  for (int i = threadIdx.x; i < kTileRows<W> * Slab::kPieces; i += kThreads<W>) {
     const int row = i / Slab::kPieces, q = i % Slab::kPieces;
     if (r0 + row >= n) continue;
     size_t off = 0;
@@ -137,20 +140,20 @@ __device__ __forceinline__ void issue_slab(const MmqArgs& a, uint8_t* st, int64_
   }
   uint8_t* xq = st + Stage::kWeights;
   if constexpr (F16X) {
-    for (int i = threadIdx.x; i < n_cols * (kSlab / 8); i += kThreads) {
+    for (int i = threadIdx.x; i < n_cols * (kSlab / 8); i += kThreads<W>) {
       const int c = i / (kSlab / 8), part = i % (kSlab / 8);
       const int64_t e = s * kSlab + 8 * part;
       cp_async16(xq + c * kXPitch<true> + 16 * part, e < k ? a.xh + (col0 + c) * a.ldxh + e : a.xh, e < k ? 16 : 0);
     }
   } else {
-    for (int i = threadIdx.x; i < n_cols * (kSlab / 16); i += kThreads) {
+    for (int i = threadIdx.x; i < n_cols * (kSlab / 16); i += kThreads<W>) {
       const int c = i / (kSlab / 16), part = i % (kSlab / 16);
       const int64_t e = s * kSlab + 16 * part;
       cp_async16(xq + c * kXPitch<false> + 16 * part, e < k ? a.x.q + (col0 + c) * a.x.ldq + e : a.x.q, e < k ? 16 : 0);
     }
     float2* ds = reinterpret_cast<float2*>(st + Stage::kWeights + Stage::kX);
     const int64_t ld_ds = a.x.ldq / 32;
-    for (int i = threadIdx.x; i < n_cols * kSlabChunks; i += kThreads) {
+    for (int i = threadIdx.x; i < n_cols * kSlabChunks; i += kThreads<W>) {
       const int c = i / kSlabChunks, ch = i % kSlabChunks;
       const int64_t chunk = s * kSlabChunks + ch;
       const float2* src = chunk < n_chunks ? a.x.ds + (col0 + c) * ld_ds + chunk : a.x.ds;
@@ -159,17 +162,17 @@ __device__ __forceinline__ void issue_slab(const MmqArgs& a, uint8_t* st, int64_
   }
 }
 
-template <uint32_t T, int NC, bool F16X>
-__global__ void __launch_bounds__(kThreads) matmul_q8_kernel(MmqArgs a) {
+template <uint32_t T, int NC, bool F16X, int W>
+__global__ void __launch_bounds__(kThreads<W>) matmul_q8_kernel(MmqArgs a) {
   using Slab = MmqSlab<T>;
-  using Stage = MmqStage<T, NC, F16X>;
+  using Stage = MmqStage<T, NC, F16X, W>;
   constexpr int kStages = stages_for(NC);
   constexpr bool kHalfScales = T == kDevQ6_K, kHasMin = T == kDevQ4_K || T == kDevQ5_K;
   extern __shared__ uint4 smem_raw[];
   uint8_t* smem = reinterpret_cast<uint8_t*>(smem_raw);
 
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int64_t k = a.w.k, n = a.w.n, r0 = static_cast<int64_t>(blockIdx.x) * kTileRows;
+  const int64_t k = a.w.k, n = a.w.n, r0 = static_cast<int64_t>(blockIdx.x) * kTileRows<W>;
   const int64_t n_slabs = (k / 32 + kSlabChunks - 1) / kSlabChunks;
   const int64_t s_begin = blockIdx.y * a.slabs_per_split, s_end = std::min(n_slabs, s_begin + a.slabs_per_split);
   const int col0 = 64 * blockIdx.z, n_cols = std::min(8 * NC, a.n_cols - col0);
@@ -181,7 +184,7 @@ __global__ void __launch_bounds__(kThreads) matmul_q8_kernel(MmqArgs a) {
   pdl_wait();
 #pragma unroll
   for (int i = 0; i < kStages - 1; ++i) {  // the first stages in flight (a group each, empty or not)
-    if (s_begin + i < s_end) issue_slab<T, NC, F16X>(a, smem + i * Stage::kBytes, s_begin + i, r0, col0, n_cols);
+    if (s_begin + i < s_end) issue_slab<T, NC, F16X, W>(a, smem + i * Stage::kBytes, s_begin + i, r0, col0, n_cols);
     cp_async_commit();
   }
   const int ra = 16 * warp + g;  // this lane's rows of the tile: ra and ra + 8
@@ -190,7 +193,7 @@ __global__ void __launch_bounds__(kThreads) matmul_q8_kernel(MmqArgs a) {
     __syncthreads();                     // ... everyone's; and everyone is done with slab s - 1's stage
     const int64_t next = s + kStages - 1;
     if (next < s_end) {
-      issue_slab<T, NC, F16X>(a, smem + ((next - s_begin) % kStages) * Stage::kBytes, next, r0, col0, n_cols);
+      issue_slab<T, NC, F16X, W>(a, smem + ((next - s_begin) % kStages) * Stage::kBytes, next, r0, col0, n_cols);
     }
     cp_async_commit();
     const uint8_t* st = smem + ((s - s_begin) % kStages) * Stage::kBytes;
@@ -296,16 +299,16 @@ int sm_count() {
   return n;
 }
 
-// The kernel for T, NC and the activations' type, with its shared memory allowed (once), and how
-// many of its blocks an SM holds.
-template <uint32_t T, int NC, bool F16X>
+// The kernel for T, NC, the activations' type and W, with its shared memory allowed (once), and
+// how many of its blocks an SM holds.
+template <uint32_t T, int NC, bool F16X, int W>
 int blocks_per_sm() {
   static const int n = [] {
-    const auto kernel = matmul_q8_kernel<T, NC, F16X>;
-    const int smem = static_cast<int>(MmqStage<T, NC, F16X>::kSmem);
+    const auto kernel = matmul_q8_kernel<T, NC, F16X, W>;
+    const int smem = static_cast<int>(MmqStage<T, NC, F16X, W>::kSmem);
     QUARREL_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     int b = 0;
-    QUARREL_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, kernel, kThreads, smem));
+    QUARREL_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, kernel, kThreads<W>, smem));
     return std::max(b, 1);
   }();
   return n;
@@ -327,10 +330,11 @@ int64_t choose_splits(int64_t blocks, int64_t n_slabs, int64_t capacity, int64_t
   return best;
 }
 
-template <uint32_t T, int NC, bool F16X>
-void launch_t(MmqArgs& a, int64_t tiles, int64_t col_tiles, int64_t n_slabs, float* scratch, size_t scratch_floats,
-              cudaStream_t s) {
-  const int64_t capacity = static_cast<int64_t>(blocks_per_sm<T, NC, F16X>()) * sm_count();
+template <uint32_t T, int NC, bool F16X, int W>
+void launch_t(MmqArgs& a, float* scratch, size_t scratch_floats, cudaStream_t s) {
+  const int64_t tiles = (a.w.n + kTileRows<W> - 1) / kTileRows<W>, col_tiles = (a.n_cols + 63) / 64;
+  const int64_t n_slabs = (a.w.k / 32 + kSlabChunks - 1) / kSlabChunks;
+  const int64_t capacity = static_cast<int64_t>(blocks_per_sm<T, NC, F16X, W>()) * sm_count();
   const int64_t per_split = static_cast<int64_t>(a.n_cols) * a.w.n;
   const int64_t max_splits = scratch ? std::max<int64_t>(1, static_cast<int64_t>(scratch_floats) / per_split) : 1;
   int64_t splits = choose_splits(tiles * col_tiles, n_slabs, capacity, max_splits);
@@ -338,7 +342,7 @@ void launch_t(MmqArgs& a, int64_t tiles, int64_t col_tiles, int64_t n_slabs, flo
   splits = (n_slabs + a.slabs_per_split - 1) / a.slabs_per_split;
   a.partial = splits > 1 ? scratch : nullptr;
   const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(splits), static_cast<unsigned>(col_tiles));
-  launch(matmul_q8_kernel<T, NC, F16X>, grid, dim3(kThreads), MmqStage<T, NC, F16X>::kSmem, s, a);
+  launch(matmul_q8_kernel<T, NC, F16X, W>, grid, dim3(kThreads<W>), MmqStage<T, NC, F16X, W>::kSmem, s, a);
   QUARREL_CUDA_CHECK_LAUNCH();
   if (splits > 1) {
     const auto blocks = static_cast<unsigned>(std::min<int64_t>((per_split + 255) / 256, 4 * sm_count()));
@@ -348,26 +352,43 @@ void launch_t(MmqArgs& a, int64_t tiles, int64_t col_tiles, int64_t n_slabs, flo
   }
 }
 
+// Warps per block for f16 activations: 8 for 17 to 32 columns, 16 for 33 to 64, whose staged
+// activations the 128 or 256 rows then share (H200, 8B Q4_K_M, 64 sequences decoding together
+// without F16 copies: 6089 / 6648 / 6815 tok/s with 4 / 8 / 16 warps; 32 sequences: 4385 / 4766 /
+// 4672). QUARREL_CUDA_MMQ_WARPS=4, 8 or 16 sets both.
+template <int NC>
+int f16_warps() {
+  static const int w = static_cast<int>(env_int("QUARREL_CUDA_MMQ_WARPS", NC >= 8 ? 16 : 8));
+  return w;
+}
+
+template <uint32_t T, int NC, bool F16X>
+void launch_nc(MmqArgs& a, float* scratch, size_t scratch_floats, cudaStream_t s) {
+  if constexpr (F16X && NC >= 4) {
+    const int w = f16_warps<NC>();
+    if (w == 8) return launch_t<T, NC, F16X, 8>(a, scratch, scratch_floats, s);
+    if (w == 16) return launch_t<T, NC, F16X, 16>(a, scratch, scratch_floats, s);
+  }
+  launch_t<T, NC, F16X, 4>(a, scratch, scratch_floats, s);
+}
+
 template <uint32_t T, bool F16X>
-void launch_type(MmqArgs& a, int64_t tiles, int64_t col_tiles, int64_t n_slabs, float* scratch, size_t scratch_floats,
-                 cudaStream_t s) {
+void launch_type(MmqArgs& a, float* scratch, size_t scratch_floats, cudaStream_t s) {
   const int cols = std::min(a.n_cols, 64);
-  if (cols <= 8) return launch_t<T, 1, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s);
-  if (cols <= 16) return launch_t<T, 2, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s);
-  if (cols <= 32) return launch_t<T, 4, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s);
-  launch_t<T, 8, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s);
+  if (cols <= 8) return launch_nc<T, 1, F16X>(a, scratch, scratch_floats, s);
+  if (cols <= 16) return launch_nc<T, 2, F16X>(a, scratch, scratch_floats, s);
+  if (cols <= 32) return launch_nc<T, 4, F16X>(a, scratch, scratch_floats, s);
+  launch_nc<T, 8, F16X>(a, scratch, scratch_floats, s);
 }
 
 template <bool F16X>
 void launch_any(MmqArgs& a, float* scratch, size_t scratch_floats, cudaStream_t s) {
-  const int64_t tiles = (a.w.n + kTileRows - 1) / kTileRows, col_tiles = (a.n_cols + 63) / 64;
-  const int64_t n_slabs = (a.w.k / 32 + kSlabChunks - 1) / kSlabChunks;
   switch (a.w.type) {
-    case kDevQ4_0: launch_type<kDevQ4_0, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s); break;
-    case kDevQ8_0: launch_type<kDevQ8_0, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s); break;
-    case kDevQ4_K: launch_type<kDevQ4_K, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s); break;
-    case kDevQ5_K: launch_type<kDevQ5_K, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s); break;
-    case kDevQ6_K: launch_type<kDevQ6_K, F16X>(a, tiles, col_tiles, n_slabs, scratch, scratch_floats, s); break;
+    case kDevQ4_0: launch_type<kDevQ4_0, F16X>(a, scratch, scratch_floats, s); break;
+    case kDevQ8_0: launch_type<kDevQ8_0, F16X>(a, scratch, scratch_floats, s); break;
+    case kDevQ4_K: launch_type<kDevQ4_K, F16X>(a, scratch, scratch_floats, s); break;
+    case kDevQ5_K: launch_type<kDevQ5_K, F16X>(a, scratch, scratch_floats, s); break;
+    case kDevQ6_K: launch_type<kDevQ6_K, F16X>(a, scratch, scratch_floats, s); break;
     default: break;
   }
 }
@@ -384,11 +405,13 @@ void check_takes(const DevMatrix& w, const char* what) {
 void matmul_q8_prepare() {
   const auto all_nc = [](auto tag) {
     constexpr uint32_t T = decltype(tag)::value;
-    for (const int b : {blocks_per_sm<T, 1, false>(), blocks_per_sm<T, 2, false>(), blocks_per_sm<T, 4, false>(),
-                        blocks_per_sm<T, 8, false>(), blocks_per_sm<T, 1, true>(), blocks_per_sm<T, 2, true>(),
-                        blocks_per_sm<T, 4, true>(), blocks_per_sm<T, 8, true>()}) {
-      (void)b;
-    }
+    const int blocks[] = {blocks_per_sm<T, 1, false, 4>(), blocks_per_sm<T, 2, false, 4>(),
+                          blocks_per_sm<T, 4, false, 4>(), blocks_per_sm<T, 8, false, 4>(),
+                          blocks_per_sm<T, 1, true, 4>(),  blocks_per_sm<T, 2, true, 4>(),
+                          blocks_per_sm<T, 4, true, 4>(),  blocks_per_sm<T, 8, true, 4>(),
+                          blocks_per_sm<T, 4, true, 8>(),  blocks_per_sm<T, 8, true, 8>(),
+                          blocks_per_sm<T, 4, true, 16>(), blocks_per_sm<T, 8, true, 16>()};
+    (void)blocks;
   };
   all_nc(std::integral_constant<uint32_t, kDevQ4_0>{});
   all_nc(std::integral_constant<uint32_t, kDevQ8_0>{});

@@ -333,17 +333,18 @@ TEST_F(CudaModelTest, BatchedEqualsSequentialAndCopyOnWrite) {
 
 // Continuous batching of many sequences: 7, 12 and 40 sequences (contexts of 3 to 42 tokens)
 // decode together. 7 is a decode graph whose products take the int8 tensor cores (matmul_q8) on
-// the int8 copies the norms and attention make (Q4_K_M; Q8_0 keeps the int8 matvec there); 12 and
-// 40 are past the matvec's 8 columns, with the prompt kernel's attention: 12 take matmul_q8, 40
-// cuBLAS on the F16 copies, or matmul_q8 as well when the backend keeps no F16 copies. Every
-// row's logits against the CPU's (Q4_K_M: Q4_K and Q6_K weights; Q8_0).
+// the int8 copies the norms and attention make (Q4_K_M; Q8_0 keeps the int8 matvec there); 12, 24
+// and 40 are past the matvec's 8 columns, with the prompt kernel's attention: 12 and 24 take
+// matmul_f16act (blocks of 4 and 8 warps), 40 cuBLAS on the F16 copies, or matmul_f16act as well
+// (blocks of 16 warps) when the backend keeps no F16 copies. Every row's logits against the CPU's
+// (Q4_K_M: Q4_K and Q6_K weights; Q8_0).
 TEST_F(CudaModelTest, ManySequencesDecodeTogetherMatchCpu) {
   for (const std::string mix : {"Q4_K_M", "Q8_0"}) {
     const std::string path = (dir_ / ("many-" + mix + ".gguf")).string();
     model::write_synthetic_model(spec_of("llama", mix, 11), path);
     auto m = model::Model::load(path, {.n_ctx = 64});
-    for (const auto [n_seq, f16_copies] :
-         {std::pair{7, true}, std::pair{12, true}, std::pair{40, true}, std::pair{40, false}}) {
+    for (const auto& [n_seq, f16_copies] :
+         {std::pair{7, true}, std::pair{12, true}, std::pair{24, true}, std::pair{40, true}, std::pair{40, false}}) {
       const int32_t blocks_per_seq = 3, n_blocks = n_seq * blocks_per_seq;
       CpuBackend cpu({.n_threads = 2});
       CudaBackend gpu({.f16_weight_cache = f16_copies});
