@@ -1,5 +1,6 @@
 // Decode attention split over the sequence: see attention_decode.h.
 #include "backend/cuda/attention_decode.h"
+#include "backend/cuda/env_knob.h"
 
 #include <cooperative_groups.h>
 
@@ -310,10 +311,7 @@ bool attention_decode_takes(const AttentionArgs& a) {
 }
 
 int short_context_keys() {
-  static const int keys = [] {
-    const char* e = std::getenv("QUARREL_CUDA_SHORT_ATTENTION");
-    return e ? std::max(0, std::atoi(e)) : kShortContextKeys;
-  }();
+  static const int keys = static_cast<int>(std::max<int64_t>(0, env_int("QUARREL_CUDA_SHORT_ATTENTION", kShortContextKeys)));
   return keys;
 }
 

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/env_knob.h"
 
 namespace quarrel::cuda {
 
@@ -26,10 +27,7 @@ __device__ __forceinline__ void pdl_trigger() { asm volatile("griddepcontrol.lau
 __device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
 
 inline bool pdl_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("QUARREL_CUDA_PDL");
-    return !(e && std::strcmp(e, "0") == 0);
-  }();
+  static const bool on = env_on("QUARREL_CUDA_PDL");
   return on;
 }
 

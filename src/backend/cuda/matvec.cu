@@ -16,6 +16,7 @@
 
 #include "backend/cuda/chunk_dot.cuh"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/env_knob.h"
 #include "backend/cuda/glu_act.cuh"
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/matvec_jobs.cuh"
@@ -30,10 +31,7 @@ constexpr int64_t kMinBlocks = 1024;
 // tg: 236.1 -> 245.0 tok/s; 1B 1045.8 -> 1087.7). matvec_q8's direct kernel does not: there it
 // cost (8B Q4_K_M 501.5 -> 485.3, 1B 1806 -> 1771). QUARREL_CUDA_EARLY_LOADS=0 turns it off.
 inline int early_loads_enabled() {
-  static const int on = [] {
-    const char* e = std::getenv("QUARREL_CUDA_EARLY_LOADS");
-    return e && e[0] == '0' ? 0 : 1;
-  }();
+  static const int on = env_on("QUARREL_CUDA_EARLY_LOADS") ? 1 : 0;
   return on;
 }
 

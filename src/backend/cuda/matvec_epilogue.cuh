@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "backend/cuda/env_knob.h"
 #include "backend/cuda/launch.cuh"
 
 namespace quarrel::cuda {
@@ -42,10 +43,7 @@ __device__ __forceinline__ void start_rows(const uint8_t* w, size_t row_bytes, i
 // 8B 505.2 / 500-503 / 477), so the default is none. QUARREL_CUDA_PREFETCH_BLOCKS sets it; the
 // per-SM default it had is 8 x the SM count.
 inline unsigned prefetch_block_limit() {
-  static const unsigned n = [] {
-    const char* e = std::getenv("QUARREL_CUDA_PREFETCH_BLOCKS");
-    return e ? static_cast<unsigned>(std::strtoul(e, nullptr, 10)) : 0u;
-  }();
+  static const unsigned n = static_cast<unsigned>(env_int("QUARREL_CUDA_PREFETCH_BLOCKS", 0));
   return n;
 }
 

@@ -14,6 +14,7 @@
 #include "backend/cuda/chunk_dot_q8.cuh"
 #include "backend/cuda/cp_async.cuh"
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/env_knob.h"
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/matvec_jobs.cuh"
 
@@ -141,18 +142,16 @@ int g_staged_override = -1;  // set_matvec_staging (-1: none)
 // override those.
 Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   static const int env_rows = [] {
-    const char* e = std::getenv("QUARREL_CUDA_MATVEC_ROWS");
-    const int v = e ? std::atoi(e) : 0;
-    return v == 1 || v == 2 || v == 4 || v == 8 ? v : 0;
+    const int64_t v = env_int("QUARREL_CUDA_MATVEC_ROWS", 0);
+    return v == 1 || v == 2 || v == 4 || v == 8 ? static_cast<int>(v) : 0;
   }();
   static const int env_staged = [] {
-    const char* e = std::getenv("QUARREL_CUDA_MATVEC_STAGE");
-    return e ? (std::atoi(e) != 0 ? 1 : 0) : -1;
+    const int64_t v = env_int("QUARREL_CUDA_MATVEC_STAGE", -1);
+    return v < 0 ? -1 : (v != 0 ? 1 : 0);
   }();
   static const int env_warps = [] {
-    const char* e = std::getenv("QUARREL_CUDA_MATVEC_WARPS");
-    const int v = e ? std::atoi(e) : 0;
-    return v >= 1 && v <= kMaxWarps ? v : 0;
+    const int64_t v = env_int("QUARREL_CUDA_MATVEC_WARPS", 0);
+    return v >= 1 && v <= kMaxWarps ? static_cast<int>(v) : 0;
   }();
   const bool large = total_rows >= 8192;
   Plan p{2, false};
