@@ -1,6 +1,5 @@
 // Decode attention split over the sequence: see attention_decode.h.
 #include "backend/cuda/attention_decode.h"
-#include "backend/cuda/env_knob.h"
 
 #include <cooperative_groups.h>
 
@@ -9,6 +8,7 @@
 #include <cstdlib>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/env_knob.h"
 #include "backend/cuda/kv_elem.cuh"
 #include "backend/cuda/launch.cuh"
 #include "backend/cuda/q8_act.cuh"
