@@ -113,10 +113,10 @@ struct CudaBackend::Impl {
   bool glu_fusable(const cuda::DevLayer& L, bool q8, int64_t n) const;
   // The int8 copy of an activation of k rows (one shared buffer: each is used before the next).
   cuda::Q8Act q8_for(int64_t k) { return cuda::q8_act_at(q8buf.get(), k, cuda::kMatvecMaxCols); }
-  // The most columns the tensor-core products take for matrices with an F16 copy (QUARREL_CUDA_MMQ_COLS,
-  // default 16: H200, 8B Q4_K_M, S sequences decoding together, matmul_f16act / cuBLAS on the copies:
-  // S=16 2822 / 2571 tok/s, 32: 4418 / 4647); those without one up to kMmqMaxCols. 0: never.
-  static int64_t mmq_cols() { return kMmqCols; }
+  // The most columns the tensor-core products take for matrices with an F16 copy (QUARREL_CUDA_MMQ_COLS, default
+  // 32, 16 for IQ4_XS; 0: never; without a copy kMmqMaxCols): H200, 8B, S sequences decoding together, f16act /
+  // cuBLAS on the copies: Q4_K_M S=16 2818 / 2560 tok/s, 32 4794 / 4674; IQ4_XS 2573 / 2563, 4384 / 4726.
+  static int64_t mmq_cols(uint32_t t = 0) { return t == cuda::kDevIQ4_XS ? std::min<int64_t>(kMmqCols, 16) : kMmqCols; }
   static inline const int64_t kMmqCols = cuda::env_int("QUARREL_CUDA_MMQ_COLS", 32);
   static constexpr int64_t kMmqMaxCols = 64;
   // Decode batches from this many tokens (to kMatvecMaxCols) take matmul_q8, not the int8 matvec (its __dp4a
@@ -303,7 +303,7 @@ void CudaBackend::Impl::matmuls(std::initializer_list<Product> ps, const float* 
     for (size_t i = 0; i < ps.size(); ++i) {
       const Product& p = ps.begin()[i];
       if (done[i] || !cuda::matmul_q8_supported(p.m->type) || p.m->k != k_in) continue;
-      if (n > mmq_cols() && w.f16_of(*p.m).data) continue;
+      if (n > mmq_cols(p.m->type) && w.f16_of(*p.m).data) continue;
       if (!x_ready && f16) cuda::convert_f32_to_f16(in, xh, k_in * n, stream);
       if (!x_ready && !f16) cuda::quantize_q8(in, k_in, k_in, static_cast<int>(n), xq, stream);
       x_ready = true;

@@ -100,7 +100,7 @@ bool matvec_q8_supported(uint32_t type);
 // y[c * ldy + r] (+)= sum_j W[r, j] * x[c, j] for batches of columns past the matvec's (any
 // n_cols; made for up to a few dozen) on the int8 tensor cores, x quantized (q8). Matrices too
 // small to fill the GPU split k, their partial sums in `scratch` (scratch_floats of room; fewer
-// splits when it is short, none without it). Q4_0, Q8_0, Q4_K, Q5_K, Q6_K.
+// splits when it is short, none without it). Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_XS.
 void matmul_q8(const DevMatrix& w, const Q8Act& x, int n_cols, float* y, int64_t ldy, bool accumulate, float* scratch,
                size_t scratch_floats, cudaStream_t s);
 bool matmul_q8_supported(uint32_t type);

@@ -132,7 +132,9 @@ __device__ __forceinline__ void issue_slab(const MmqArgs& a, uint8_t* st, int64_
     Slab::piece(q, s, k, off, bytes);
     const uint8_t* src = w + static_cast<size_t>(r0 + row) * a.w.row_bytes + off;
     uint8_t* dst = st + row * Slab::kPitch + 16 * q;
-    if (q == Slab::kWordPiece) {
+    if (q == Slab::kWordPiece && Slab::kWordBytes == 8) {
+      cp_async8(dst, src);
+    } else if (q == Slab::kWordPiece) {
       cp_async4(dst, src);
     } else {
       cp_async16(dst, bytes > 0 ? src : w, bytes);
@@ -389,6 +391,7 @@ void launch_any(MmqArgs& a, float* scratch, size_t scratch_floats, cudaStream_t 
     case kDevQ4_K: launch_type<kDevQ4_K, F16X>(a, scratch, scratch_floats, s); break;
     case kDevQ5_K: launch_type<kDevQ5_K, F16X>(a, scratch, scratch_floats, s); break;
     case kDevQ6_K: launch_type<kDevQ6_K, F16X>(a, scratch, scratch_floats, s); break;
+    case kDevIQ4_XS: launch_type<kDevIQ4_XS, F16X>(a, scratch, scratch_floats, s); break;
     default: break;
   }
 }
@@ -418,11 +421,13 @@ void matmul_q8_prepare() {
   all_nc(std::integral_constant<uint32_t, kDevQ4_K>{});
   all_nc(std::integral_constant<uint32_t, kDevQ5_K>{});
   all_nc(std::integral_constant<uint32_t, kDevQ6_K>{});
+  all_nc(std::integral_constant<uint32_t, kDevIQ4_XS>{});
   sm_count();
 }
 
 bool matmul_q8_supported(uint32_t type) {
-  return type == kDevQ4_0 || type == kDevQ8_0 || type == kDevQ4_K || type == kDevQ5_K || type == kDevQ6_K;
+  return type == kDevQ4_0 || type == kDevQ8_0 || type == kDevQ4_K || type == kDevQ5_K || type == kDevQ6_K ||
+         type == kDevIQ4_XS;
 }
 
 void matmul_q8(const DevMatrix& w, const Q8Act& x, int n_cols, float* y, int64_t ldy, bool accumulate, float* scratch,

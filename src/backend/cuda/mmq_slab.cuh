@@ -6,12 +6,14 @@
 //     row whose chunk count is not a multiple of 8, the rest zero-filled). The pieces of a slab
 //     are a few contiguous runs of the row (its units' halves, their headers), copied to
 //     [16 q, 16 q + 16) of the row's kPitch bytes in the stage. Q6_K's f16 d has a 4-byte piece of
-//     its own (kWordPiece), the aligned word that holds it.
+//     its own (kWordPiece, kWordBytes), the aligned word that holds it; IQ4_XS's 8-byte header one
+//     of 8 bytes.
 //   fragment(st, cl, t): chunk cl's elements 4t .. 4t + 3 (lo) and 16 + 4t .. 16 + 4t + 3 (hi) as
 //     int8, the words of mma.sync's A fragment that lane (4 g + t) holds for this row.
 //   scales(st, cl): the chunk's scales: its sum is d0 d_x sum_{l<16} q q_x + d1 d_x sum_{l>=16}
 //     q q_x - m s_x (d0 == d1 but for Q6_K; m only for Q4_K and Q5_K, whose mins differ per
-//     sub-block; the zero points of Q4_0 (8) and Q6_K (32) are taken off the integers).
+//     sub-block; the zero points of Q4_0 (8) and Q6_K (32) are taken off the integers; IQ4_XS's
+//     integers are its code book's values).
 // kPitch is a multiple of 16 such that the 8 rows x 4 words of a fragment load fall in distinct
 // shared-memory banks.
 #include "backend/cuda/chunk_dot_q8.cuh"
@@ -39,7 +41,7 @@ __device__ __forceinline__ void d_piece(size_t d_at, int64_t valid, size_t& off,
 // Q8_0: [0, 128) first halves of the slab's 8 units (chunks), [128, 256) second halves, [256, 272) d's.
 template <>
 struct MmqSlab<kDevQ8_0> {
-  static constexpr int kPieces = 17, kPitch = 272, kWordPiece = -1;
+  static constexpr int kPieces = 17, kPitch = 272, kWordPiece = -1, kWordBytes = 0;
   __device__ static void piece(int q, int64_t s, int64_t k, size_t& off, int& bytes) {
     const int64_t nb = k / 32, valid = slab_chunks(s, k);
     if (q == 16) return d_piece(SplitQ8_0::d(8 * s, nb), valid, off, bytes);
@@ -59,7 +61,7 @@ struct MmqSlab<kDevQ8_0> {
 // Q4_0: [0, 128) the 16 nibble bytes of each chunk (low: elements 0..15, high: 16..31), [128, 144) d's.
 template <>
 struct MmqSlab<kDevQ4_0> {
-  static constexpr int kPieces = 9, kPitch = 144, kWordPiece = -1;
+  static constexpr int kPieces = 9, kPitch = 144, kWordPiece = -1, kWordBytes = 0;
   __device__ static void piece(int q, int64_t s, int64_t k, size_t& off, int& bytes) {
     const int64_t valid = slab_chunks(s, k);
     if (q == 8) return d_piece(SplitQ4_0::d(8 * s, k / 32), valid, off, bytes);
@@ -84,7 +86,7 @@ template <uint32_t T>
 struct MmqSlabK {
   static constexpr bool kQ5 = T == kDevQ5_K;
   // Q5_K: [144, 176) the units' fifth bits (two words per unit: sub-block 2j's, then 2j + 1's).
-  static constexpr int kPieces = kQ5 ? 11 : 9, kPitch = kQ5 ? 176 : 144, kWordPiece = -1;
+  static constexpr int kPieces = kQ5 ? 11 : 9, kPitch = kQ5 ? 176 : 144, kWordPiece = -1, kWordBytes = 0;
   __device__ static void piece(int q, int64_t s, int64_t k, size_t& off, int& bytes) {
     const int64_t nb = k / 256;
     bytes = 16;
@@ -124,7 +126,7 @@ struct MmqSlab<kDevQ5_K> : MmqSlabK<kDevQ5_K> {};
 // word holding d. Chunk cl = 4 h + q + 2 c is chunk c (q, or q + 2) of unit 2 h + q.
 template <>
 struct MmqSlab<kDevQ6_K> {
-  static constexpr int kPieces = 14, kPitch = 240, kWordPiece = 13;
+  static constexpr int kPieces = 14, kPitch = 240, kWordPiece = 13, kWordBytes = 4;
   __device__ static void piece(int q, int64_t s, int64_t k, size_t& off, int& bytes) {
     const int64_t nb = k / 256;
     bytes = 16;
@@ -151,6 +153,26 @@ struct MmqSlab<kDevQ6_K> {
     const uint8_t* sc = st + 192 + 8 * h + 4 * c + 2 * q;
     const float d = st_f16(st + 208 + (SplitQ6_K::d(s, k / 256) & 2));
     return {d * static_cast<float>(static_cast<int8_t>(sc[0])), d * static_cast<float>(static_cast<int8_t>(sc[1])), 0.0f};
+  }
+};
+
+// IQ4_XS: [0, 64) first halves of the super-block's 4 units (sub-blocks 0, 2, 4, 6), [64, 128)
+// second halves (1, 3, 5, 7), [128, 136) the header (d, scales_h, scales_l[4]). Sub-block cl's 16
+// bytes: byte i holds element i in its low nibble and 16 + i in its high one, code book indices.
+template <>
+struct MmqSlab<kDevIQ4_XS> {
+  static constexpr int kPieces = 9, kPitch = 144, kWordPiece = 8, kWordBytes = 8;
+  __device__ static void piece(int q, int64_t s, int64_t k, size_t& off, int& bytes) {
+    const int64_t nb = k / 256;
+    bytes = q < 8 ? 16 : 8;
+    off = q < 8 ? unit_half(4 * s, 4 * nb, q >> 2) + 16 * (q & 3) : SplitIQ4_XS::scales(s, nb);
+  }
+  __device__ static void fragment(const uint8_t* st, int cl, int t, uint32_t& lo, uint32_t& hi) {
+    iq4_values_of_word(st32(st + 64 * (cl & 1) + 16 * (cl >> 1) + 4 * t), lo, hi);
+  }
+  __device__ static MmqScales scales(const uint8_t* st, int cl) {
+    const float d = st_f16(st + 128) * static_cast<float>(iq4_xs_scale(st32(st + 132), st32(st + 128) >> 16, cl));
+    return {d, d, 0.0f};
   }
 };
 

@@ -337,9 +337,9 @@ TEST_F(CudaModelTest, BatchedEqualsSequentialAndCopyOnWrite) {
 // and 40 are past the matvec's 8 columns, with the prompt kernel's attention: 12 and 24 take
 // matmul_f16act (blocks of 4 and 8 warps), 40 cuBLAS on the F16 copies, or matmul_f16act as well
 // (blocks of 16 warps) when the backend keeps no F16 copies. Every row's logits against the CPU's
-// (Q4_K_M: Q4_K and Q6_K weights; Q8_0).
+// (Q4_K_M: Q4_K and Q6_K weights; Q8_0; IQ4_XS).
 TEST_F(CudaModelTest, ManySequencesDecodeTogetherMatchCpu) {
-  for (const std::string mix : {"Q4_K_M", "Q8_0"}) {
+  for (const std::string mix : {"Q4_K_M", "Q8_0", "IQ4_XS"}) {
     const std::string path = (dir_ / ("many-" + mix + ".gguf")).string();
     model::write_synthetic_model(spec_of("llama", mix, 11), path);
     auto m = model::Model::load(path, {.n_ctx = 64});

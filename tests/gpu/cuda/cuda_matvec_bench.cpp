@@ -92,7 +92,8 @@ int bench_matmul_q8(double copy_gb_s, cudaStream_t s, const std::string& only_ty
                           {"gate/up 4096x14336", 4096, 14336},
                           {"down 14336x4096", 14336, 4096},
                           {"output 4096x128256", 4096, 128256}};
-  const NamedType types[] = {{"Q4_0", kDevQ4_0}, {"Q8_0", kDevQ8_0}, {"Q4_K", kDevQ4_K}, {"Q5_K", kDevQ5_K}, {"Q6_K", kDevQ6_K}};
+  const NamedType types[] = {{"Q4_0", kDevQ4_0}, {"Q8_0", kDevQ8_0},  {"Q4_K", kDevQ4_K},
+                             {"Q5_K", kDevQ5_K}, {"Q6_K", kDevQ6_K}, {"IQ4_XS", kDevIQ4_XS}};
   const int max_cols = 64;
   DeviceBuffer y(static_cast<size_t>(128256) * max_cols * 4), scratch(size_t{8} << 20);
   DeviceBuffer xq_buf(q8_act_bytes(14336, max_cols)), xh_buf(static_cast<size_t>(14336) * max_cols * 2);

@@ -250,7 +250,8 @@ TEST(CudaQ8, MixedQ4KAndQ6KJobsMatchFloat64) {
 TEST(CudaQ8, MatmulMatchesFloat64OnTheQuantizedActivations) {
   QUARREL_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(test::test_seed());
-  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+  for (GgmlType t :
+       {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_XS}) {
     ASSERT_TRUE(matmul_q8_supported(static_cast<uint32_t>(t))) << type_name(t);
     const bool k_quant = t != GgmlType::Q4_0 && t != GgmlType::Q8_0;
     struct Shape {
@@ -296,7 +297,8 @@ TEST(CudaQ8, MatmulMatchesFloat64OnTheQuantizedActivations) {
 TEST(CudaQ8, MatmulF16ActMatchesFloat64) {
   QUARREL_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(test::test_seed());
-  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+  for (GgmlType t :
+       {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_XS}) {
     const bool k_quant = t != GgmlType::Q4_0 && t != GgmlType::Q8_0;
     struct Shape {
       int64_t k, n;
