@@ -17,6 +17,7 @@
 #include "backend/cuda/device_info.h"
 #include "backend/cuda/env_knob.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/mmq_policy.h"
 #include "backend/cuda/stage_skip.h"
 #include "backend/rank_key.h"
 #include "core/error.h"
@@ -55,9 +56,9 @@ struct CudaBackend::Impl {
   size_t cap = 0, bt_cap = 0;
   cuda::DeviceBuffer act, wh, q8buf;
   cuda::DeviceBuffer argmax_scratch;
-  // Batches of mmq_cols() or fewer tokens past the matvec's: their activations quantized once
-  // per input (mmq_q8) for matmul_q8, which splits small matrices' k with partial sums in
-  // mmq_scratch.
+  // Batches past the matvec's that take the tensor-core products (mmq_policy.h): their activations
+  // quantized once per input (mmq_q8) for matmul_q8, or made f16 (xh) for matmul_f16act; both
+  // split small matrices' k with partial sums in mmq_scratch.
   cuda::DeviceBuffer mmq_q8, mmq_scratch;
   static constexpr size_t kMmqScratchFloats = size_t{4} << 20;
   float *x = nullptr, *xn = nullptr, *q = nullptr, *att = nullptr, *k = nullptr, *v = nullptr;
@@ -113,20 +114,6 @@ struct CudaBackend::Impl {
   bool glu_fusable(const cuda::DevLayer& L, bool q8, int64_t n) const;
   // The int8 copy of an activation of k rows (one shared buffer: each is used before the next).
   cuda::Q8Act q8_for(int64_t k) { return cuda::q8_act_at(q8buf.get(), k, cuda::kMatvecMaxCols); }
-  // The most columns the tensor-core products take for matrices with an F16 copy (QUARREL_CUDA_MMQ_COLS, default
-  // 32, 16 for IQ4_XS; 0: never; without a copy kMmqMaxCols): H200, 8B, S sequences decoding together, f16act /
-  // cuBLAS on the copies: Q4_K_M S=16 2818 / 2560 tok/s, 32 4794 / 4674; IQ4_XS 2573 / 2563, 4384 / 4726.
-  static int64_t mmq_cols(uint32_t t = 0) { return t == cuda::kDevIQ4_XS ? std::min<int64_t>(kMmqCols, 16) : kMmqCols; }
-  static inline const int64_t kMmqCols = cuda::env_int("QUARREL_CUDA_MMQ_COLS", 32);
-  static constexpr int64_t kMmqMaxCols = 64;
-  // Decode batches from this many tokens (to kMatvecMaxCols) take matmul_q8, not the int8 matvec (its __dp4a
-  // work grows with the columns): 6 tokens, 8 for Q8_0 (H200, 8B, S sequences decoding together, matvec ->
-  // matmul_q8 tok/s: Q4_K_M S=6 1161 -> 1275, S=8 1197 -> 1670; Q4_0 1465 -> 1560, 1601 -> 2055; Q8_0 1431 ->
-  // 1263, 1616 -> 1640; S=4: the matvec for all). QUARREL_CUDA_MMQ_MIN_COLS overrides it for every type.
-  static int64_t mmq_min_cols(uint32_t type) {
-    static const int64_t v = cuda::env_int("QUARREL_CUDA_MMQ_MIN_COLS", 0);
-    return v > 0 ? v : (type == cuda::kDevQ8_0 ? 8 : 6);
-  }
   void run_layer(int64_t il, int64_t n);
   // x += m in, into the residual stream: straight (accumulate), or through tmp when the block's
   // output has a post-norm or the model a residual scale (add_residual, which then also makes
@@ -229,10 +216,10 @@ void CudaBackend::Impl::ensure_capacity(size_t n, size_t bt_total) {
   ids = reinterpret_cast<int32_t*>(at(o_ids));
 
   q8buf.reset(cuda::q8_act_bytes(n_big, cuda::kMatvecMaxCols));
-  if (cap > cuda::kMatvecMaxCols && mmq_cols() > 0) {
-    mmq_q8.reset(cuda::q8_act_bytes(n_big, static_cast<int>(std::min<size_t>(cap, kMmqMaxCols))));
+  if (cap > cuda::kMatvecMaxCols && cuda::mmq_cols() > 0) {
+    mmq_q8.reset(cuda::q8_act_bytes(n_big, static_cast<int>(std::min<size_t>(cap, cuda::kMmqMaxCols))));
   }
-  if (mmq_cols() > 0 && !mmq_scratch.get()) mmq_scratch.reset(kMmqScratchFloats * 4);
+  if (cuda::mmq_cols() > 0 && !mmq_scratch.get()) mmq_scratch.reset(kMmqScratchFloats * 4);
   argmax_scratch.reset(cuda::argmax_scratch_bytes(hp.n_vocab, c));
   QUARREL_CUDA_CHECK(cudaMemset(argmax_scratch.get(), 0, argmax_scratch.size()));
   meta_small = meta_layout(cuda::kMatvecMaxCols, bt_cap, n_dims, rope_swa_differs);
@@ -279,8 +266,8 @@ void CudaBackend::Impl::matmuls(std::initializer_list<Product> ps, const float* 
         done[j] = true;
       }
       const auto n_jobs = static_cast<int>(jobs.size());
-      bool mmq = mmq_cols() > 0;
-      for (const cuda::MatvecJob& j : jobs) mmq = mmq && cuda::matmul_q8_supported(j.w.type) && n >= mmq_min_cols(j.w.type);
+      bool mmq = cuda::mmq_cols() > 0;
+      for (const cuda::MatvecJob& j : jobs) mmq = mmq && cuda::matmul_q8_supported(j.w.type) && n >= cuda::mmq_min_cols(j.w.type);
       if (mmq) {  // decode batches from mmq_min_cols() tokens: the tensor-core product on the same int8 x
         for (const cuda::MatvecJob& j : jobs) {
           cuda::matmul_q8(j.w, *q8, static_cast<int>(n), j.y, j.ldy, j.accumulate, mmq_scratch.get<float>(),
@@ -291,26 +278,24 @@ void CudaBackend::Impl::matmuls(std::initializer_list<Product> ps, const float* 
       cuda::matvec_q8(jobs.data(), n_jobs, *q8, static_cast<int>(n), stream);
     }
   }
-  // Batches past the matvec's: the tensor-core products up to mmq_cols() tokens, and up to kMmqMaxCols
-  // for matrices without an F16 copy (which cuBLAS would dequantize per batch); x made once for all the
-  // products of this input: f16 for matmul_f16act, or int8 for matmul_q8 (QUARREL_CUDA_MMQ_F16=0; S=64
-  // without copies 4924 tok/s against f16act's 6094, S=16 2696 / 2826).
+  // Batches past the matvec's: the tensor-core products (mmq_policy.h), x made once for all the
+  // products of this input that take it: f16 for matmul_f16act, int8 for matmul_q8.
   const int64_t k_in = ps.begin()->m->k;
-  if (!q8 && n > cuda::kMatvecMaxCols && n <= kMmqMaxCols && mmq_cols() > 0 && k_in % 32 == 0) {
-    static const bool f16 = cuda::env_on("QUARREL_CUDA_MMQ_F16");
+  if (!q8 && n > cuda::kMatvecMaxCols && n <= cuda::kMmqMaxCols && cuda::mmq_cols() > 0 && k_in % 32 == 0) {
     const cuda::Q8Act xq = cuda::q8_act_at(mmq_q8.get(), k_in, static_cast<int>(n));
-    bool x_ready = false;
+    bool have_f16 = false, have_q8 = false;
     for (size_t i = 0; i < ps.size(); ++i) {
       const Product& p = ps.begin()[i];
       if (done[i] || !cuda::matmul_q8_supported(p.m->type) || p.m->k != k_in) continue;
-      if (n > mmq_cols(p.m->type) && w.f16_of(*p.m).data) continue;
-      if (!x_ready && f16) cuda::convert_f32_to_f16(in, xh, k_in * n, stream);
-      if (!x_ready && !f16) cuda::quantize_q8(in, k_in, k_in, static_cast<int>(n), xq, stream);
-      x_ready = true;
-      if (f16) {
+      if (n > cuda::mmq_cols(p.m->type) && w.f16_of(*p.m).data) continue;
+      if (cuda::mmq_f16_activations(p.m->type, n)) {
+        if (!have_f16) cuda::convert_f32_to_f16(in, xh, k_in * n, stream);
+        have_f16 = true;
         cuda::matmul_f16act(*p.m, xh, k_in, static_cast<int>(n), p.out, p.m->n, p.accumulate, mmq_scratch.get<float>(),
                             kMmqScratchFloats, stream);
       } else {
+        if (!have_q8) cuda::quantize_q8(in, k_in, k_in, static_cast<int>(n), xq, stream);
+        have_q8 = true;
         cuda::matmul_q8(*p.m, xq, static_cast<int>(n), p.out, p.m->n, p.accumulate, mmq_scratch.get<float>(),
                         kMmqScratchFloats, stream);
       }

@@ -334,10 +334,10 @@ TEST_F(CudaModelTest, BatchedEqualsSequentialAndCopyOnWrite) {
 // Continuous batching of many sequences: 7, 12 and 40 sequences (contexts of 3 to 42 tokens)
 // decode together. 7 is a decode graph whose products take the int8 tensor cores (matmul_q8) on
 // the int8 copies the norms and attention make (Q4_K_M; Q8_0 keeps the int8 matvec there); 12, 24
-// and 40 are past the matvec's 8 columns, with the prompt kernel's attention: 12 and 24 take
-// matmul_f16act (blocks of 4 and 8 warps), 40 cuBLAS on the F16 copies, or matmul_f16act as well
-// (blocks of 16 warps) when the backend keeps no F16 copies. Every row's logits against the CPU's
-// (Q4_K_M: Q4_K and Q6_K weights; Q8_0; IQ4_XS).
+// and 40 are past the matvec's 8 columns, with the prompt kernel's attention: 12 take
+// matmul_f16act (blocks of 4 warps; Q8_0 and IQ4_XS matmul_q8), 24 matmul_f16act (8 warps; IQ4_XS
+// cuBLAS on the F16 copies), 40 cuBLAS on the copies, or matmul_f16act (16 warps) when the backend
+// keeps none. Every row's logits against the CPU's (Q4_K_M: Q4_K and Q6_K weights; Q8_0; IQ4_XS).
 TEST_F(CudaModelTest, ManySequencesDecodeTogetherMatchCpu) {
   for (const std::string mix : {"Q4_K_M", "Q8_0", "IQ4_XS"}) {
     const std::string path = (dir_ / ("many-" + mix + ".gguf")).string();
