@@ -430,17 +430,27 @@ bool matmul_q8_supported(uint32_t type) {
          type == kDevIQ4_XS;
 }
 
-void matmul_q8(const DevMatrix& w, const Q8Act& x, int n_cols, float* y, int64_t ldy, bool accumulate, float* scratch,
-               size_t scratch_floats, cudaStream_t s) {
-  if (n_cols < 1 || w.n < 1) return;
-  check_takes(w, "matmul_q8");
+namespace {
+
+// The arguments both products share; the activations are the caller's to set.
+MmqArgs args_of(const DevMatrix& w, int n_cols, float* y, int64_t ldy, bool accumulate) {
   MmqArgs a;
   a.w = w;
-  a.x = x;
   a.n_cols = n_cols;
   a.y = y;
   a.ldy = ldy;
   a.accumulate = accumulate;
+  return a;
+}
+
+}  // namespace
+
+void matmul_q8(const DevMatrix& w, const Q8Act& x, int n_cols, float* y, int64_t ldy, bool accumulate, float* scratch,
+               size_t scratch_floats, cudaStream_t s) {
+  if (n_cols < 1 || w.n < 1) return;
+  check_takes(w, "matmul_q8");
+  MmqArgs a = args_of(w, n_cols, y, ldy, accumulate);
+  a.x = x;
   launch_any<false>(a, scratch, scratch_floats, s);
 }
 
@@ -452,14 +462,9 @@ void matmul_f16act(const DevMatrix& w, const void* x_f16, int64_t ldx, int n_col
     ::quarrel::fail(::quarrel::ErrorCode::kInternal, "matmul_f16act: column stride {} for k {} (a multiple of 8 >= k)",
                     ldx, w.k);
   }
-  MmqArgs a;
-  a.w = w;
+  MmqArgs a = args_of(w, n_cols, y, ldy, accumulate);
   a.xh = static_cast<const __half*>(x_f16);
   a.ldxh = ldx;
-  a.n_cols = n_cols;
-  a.y = y;
-  a.ldy = ldy;
-  a.accumulate = accumulate;
   launch_any<true>(a, scratch, scratch_floats, s);
 }
 

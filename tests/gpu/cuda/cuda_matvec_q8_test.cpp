@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -247,9 +249,18 @@ TEST(CudaQ8, MixedQ4KAndQ6KJobsMatchFloat64) {
 // against float64 on the same int8 activations: one and several column tiles (100 columns: two),
 // rows that do not fill a tile, k of one slab, a partial slab (Q4_0, Q8_0: k = 288) and long
 // rows, plain and accumulating, with k split over blocks (scratch) and without (no scratch).
-TEST(CudaQ8, MatmulMatchesFloat64OnTheQuantizedActivations) {
-  QUARREL_SKIP_WITHOUT_GPU();
-  std::mt19937_64 rng(test::test_seed());
+// One case of the tensor-core product tests: how to run the product on the case's activations
+// into y, and the float64 products it is checked against (without y's old values).
+struct MatmulCase {
+  std::function<void(const DevMatrix& w, float* y, bool accumulate, float* scratch, size_t scratch_floats)> run;
+  test::Products want;
+};
+
+// Every type the tensor-core products read, k of one slab, a partial slab (Q4_0, Q8_0) or
+// several, odd row counts, the given column counts; plain and accumulating output, with and
+// without split k; poisoned outputs. prepare(m, cols) makes fresh activations for the case.
+void check_matmuls(std::initializer_list<int> col_counts, double bound, std::mt19937_64& rng,
+                   const std::function<MatmulCase(const test::HostMatrix& m, int cols)>& prepare) {
   for (GgmlType t :
        {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_XS}) {
     ASSERT_TRUE(matmul_q8_supported(static_cast<uint32_t>(t))) << type_name(t);
@@ -260,25 +271,23 @@ TEST(CudaQ8, MatmulMatchesFloat64OnTheQuantizedActivations) {
     for (const Shape sh : {Shape{256, 1}, Shape{k_quant ? 512 : 288, 130}, Shape{4096, 1031}, Shape{14336, 77}}) {
       const test::HostMatrix m = test::random_matrix(rng, t, sh.k, sh.n);
       const DeviceBuffer wb = to_device(m.bytes);
-      for (const int cols : {9, 16, 33, 64, 100}) {
+      for (const int cols : col_counts) {
         if (sh.k >= 4096 && cols > 33 && sh.n > 100) continue;  // keep the host reference quick
-        const auto x = test::random_floats(rng, static_cast<size_t>(sh.k * cols), -2, 2);
-        const auto xb = to_device(x);
-        DeviceBuffer qb(q8_act_bytes(sh.k, cols));
-        const Q8Act q8 = q8_act_at(qb.get(), sh.k, cols);
-        quantize_q8(xb.get<float>(), sh.k, sh.k, cols, q8, nullptr);
-        std::vector<HostQ8> hx;
-        for (int c = 0; c < cols; ++c) hx.push_back(host_q8(x.data() + c * sh.k, sh.k));
+        const MatmulCase c = prepare(m, cols);
         for (const bool acc : {false, true}) {
           const auto y0 = acc ? test::random_floats(rng, static_cast<size_t>(sh.n * cols)) : std::vector<float>{};
-          const test::Products want = products_on_q8(m, hx, y0);
+          test::Products want = c.want;
+          for (size_t i = 0; i < y0.size(); ++i) {
+            want.want[i] += y0[i];
+            want.mag[i] += std::fabs(y0[i]);
+          }
           for (const bool split : {false, true}) {
             DeviceBuffer yb = acc ? to_device(y0) : poisoned(static_cast<size_t>(sh.n * cols) * 4);
             DeviceBuffer scratch(split ? size_t{8} << 20 : 4);
-            matmul_q8(test::dev(m, wb), q8, cols, yb.get<float>(), sh.n, acc, split ? scratch.get<float>() : nullptr,
-                      split ? (size_t{8} << 20) / 4 : 0, nullptr);
+            c.run(test::dev(m, wb), yb.get<float>(), acc, split ? scratch.get<float>() : nullptr,
+                  split ? (size_t{8} << 20) / 4 : 0);
             const auto y = to_host<float>(yb, static_cast<size_t>(sh.n * cols));
-            EXPECT_LT(test::dot_error(y, want.want, want.mag), 1e-5)
+            EXPECT_LT(test::dot_error(y, want.want, want.mag), bound)
                 << type_name(t) << " k=" << sh.k << " n=" << sh.n << " cols=" << cols << " acc=" << acc
                 << " split=" << split;
           }
@@ -288,59 +297,50 @@ TEST(CudaQ8, MatmulMatchesFloat64OnTheQuantizedActivations) {
   }
 }
 
+TEST(CudaQ8, MatmulMatchesFloat64OnTheQuantizedActivations) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  check_matmuls({9, 16, 33, 64, 100}, 1e-5, rng, [&](const test::HostMatrix& m, int cols) {
+    const auto x = test::random_floats(rng, static_cast<size_t>(m.k * cols), -2, 2);
+    const auto xb = std::make_shared<DeviceBuffer>(to_device(x));
+    const auto qb = std::make_shared<DeviceBuffer>(q8_act_bytes(m.k, cols));
+    const Q8Act q8 = q8_act_at(qb->get(), m.k, cols);
+    quantize_q8(xb->get<float>(), m.k, m.k, cols, q8, nullptr);
+    std::vector<HostQ8> hx;
+    for (int c = 0; c < cols; ++c) hx.push_back(host_q8(x.data() + c * m.k, m.k));
+    return MatmulCase{[q8, qb, cols](const DevMatrix& w, float* y, bool acc, float* scratch, size_t floats) {
+                        matmul_q8(w, q8, cols, y, w.n, acc, scratch, floats, nullptr);
+                      },
+                      products_on_q8(m, hx, {})};
+  });
+}
+
 // matmul_f16act against a float64 product of the dequantized weights with the f16 activations it
 // reads. The kernel rounds each weight to f16 after folding its scale in (the scale itself once
 // to f16 first), as an F16 copy of the matrix would: at most 2^-11 of each term twice over, so
 // the error is within 2.5e-3 of the terms' magnitudes by construction, where a fragment or scale
-// in the wrong place is off by tens of percent. Same types and shapes as above; 24 columns take
-// the blocks of 8 warps, 33 and more those of 16.
+// in the wrong place is off by tens of percent. 24 columns take the blocks of 8 warps, 33 and
+// more those of 16.
 TEST(CudaQ8, MatmulF16ActMatchesFloat64) {
   QUARREL_SKIP_WITHOUT_GPU();
   std::mt19937_64 rng(test::test_seed());
-  for (GgmlType t :
-       {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_XS}) {
-    const bool k_quant = t != GgmlType::Q4_0 && t != GgmlType::Q8_0;
-    struct Shape {
-      int64_t k, n;
-    };
-    for (const Shape sh : {Shape{256, 1}, Shape{k_quant ? 512 : 288, 130}, Shape{4096, 1031}, Shape{14336, 77}}) {
-      const test::HostMatrix m = test::random_matrix(rng, t, sh.k, sh.n);
-      const DeviceBuffer wb = to_device(m.bytes);
-      for (const int cols : {9, 16, 24, 33, 64, 100}) {
-        if (sh.k >= 4096 && cols > 33 && sh.n > 100) continue;  // keep the host reference quick
-        const int64_t ldx = sh.k + 8;                                // columns not packed
-        std::vector<uint16_t> xh(static_cast<size_t>(ldx * cols), f32_to_fp16(NAN));  // padding: poison
-        std::vector<float> x(static_cast<size_t>(sh.k * cols));
-        const auto src = test::random_floats(rng, x.size(), -2, 2);
-        for (int c = 0; c < cols; ++c) {
-          for (int64_t j = 0; j < sh.k; ++j) {
-            const uint16_t h = f32_to_fp16(src[c * sh.k + j]);
-            xh[c * ldx + j] = h;
-            x[c * sh.k + j] = fp16_to_f32(h);
-          }
-        }
-        const auto xb = to_device(xh);
-        for (const bool acc : {false, true}) {
-          const auto y0 = acc ? test::random_floats(rng, static_cast<size_t>(sh.n * cols)) : std::vector<float>{};
-          test::Products want = test::reference_products(m, x, cols);
-          for (size_t i = 0; i < y0.size(); ++i) {
-            want.want[i] += y0[i];
-            want.mag[i] += std::fabs(y0[i]);
-          }
-          for (const bool split : {false, true}) {
-            DeviceBuffer yb = acc ? to_device(y0) : poisoned(static_cast<size_t>(sh.n * cols) * 4);
-            DeviceBuffer scratch(split ? size_t{8} << 20 : 4);
-            matmul_f16act(test::dev(m, wb), xb.get(), ldx, cols, yb.get<float>(), sh.n, acc,
-                          split ? scratch.get<float>() : nullptr, split ? (size_t{8} << 20) / 4 : 0, nullptr);
-            const auto y = to_host<float>(yb, static_cast<size_t>(sh.n * cols));
-            EXPECT_LT(test::dot_error(y, want.want, want.mag), 2.5e-3)
-                << type_name(t) << " k=" << sh.k << " n=" << sh.n << " cols=" << cols << " acc=" << acc
-                << " split=" << split;
-          }
-        }
+  check_matmuls({9, 16, 24, 33, 64, 100}, 2.5e-3, rng, [&](const test::HostMatrix& m, int cols) {
+    const int64_t ldx = m.k + 8;                                                    // columns not packed
+    std::vector<uint16_t> xh(static_cast<size_t>(ldx * cols), f32_to_fp16(NAN));  // padding: poison
+    std::vector<float> x(static_cast<size_t>(m.k * cols));
+    const auto src = test::random_floats(rng, x.size(), -2, 2);
+    for (int c = 0; c < cols; ++c) {
+      for (int64_t j = 0; j < m.k; ++j) {
+        xh[c * ldx + j] = f32_to_fp16(src[c * m.k + j]);
+        x[c * m.k + j] = fp16_to_f32(xh[c * ldx + j]);
       }
     }
-  }
+    const auto xb = std::make_shared<DeviceBuffer>(to_device(xh));
+    return MatmulCase{[xb, ldx, cols](const DevMatrix& w, float* y, bool acc, float* scratch, size_t floats) {
+                        matmul_f16act(w, xb->get(), ldx, cols, y, w.n, acc, scratch, floats, nullptr);
+                      },
+                      test::reference_products(m, x, cols)};
+  });
 }
 
 TEST(CudaQ8, MatmulF16ActRejectsAStrideItCannotRead) {
