@@ -1,3 +1,5 @@
+#include <cstdint>
+
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dequant.cuh"
 
@@ -28,6 +30,32 @@ __global__ void dequant_rows_kernel(const uint8_t* w, size_t row_bytes, int64_t 
   Chunk<T>::get(w + static_cast<size_t>(src) * row_bytes, c, k, y);
   Out* o = out + r * k + 32 * c;
   const int64_t m = k - 32 * c < 32 ? k - 32 * c : 32;
+  // A whole chunk of an aligned row goes out as 16-byte stores (4 of f16, 8 of f32): per-element
+  // stores, 64 or 128 bytes apart across a warp, made the dequantizer write-bound far below the
+  // copy bandwidth (8B Q4_K_M pp512 without F16 copies, which dequantizes every matrix per batch).
+  if (m == 32 && k % 8 == 0 && (reinterpret_cast<uintptr_t>(out) & 15) == 0) {
+    uint4* o4 = reinterpret_cast<uint4*>(o);
+    if constexpr (sizeof(Out) == 2) {
+#pragma unroll
+      for (int v = 0; v < 4; ++v) {
+        uint4 u;
+        uint32_t* w = &u.x;
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const __half2 h = __floats2half2_rn(y[8 * v + 2 * e], y[8 * v + 2 * e + 1]);
+          w[e] = *reinterpret_cast<const uint32_t*>(&h);
+        }
+        o4[v] = u;
+      }
+    } else {
+#pragma unroll
+      for (int v = 0; v < 8; ++v) {
+        o4[v] = make_uint4(__float_as_uint(y[4 * v]), __float_as_uint(y[4 * v + 1]), __float_as_uint(y[4 * v + 2]),
+                           __float_as_uint(y[4 * v + 3]));
+      }
+    }
+    return;
+  }
 #pragma unroll
   for (int l = 0; l < 32; ++l) {  // constant indices only: y stays in registers
     if (l < m) {
