@@ -31,8 +31,13 @@ struct Cut {
   static constexpr bool kOneHead = H1;
 };
 using SplitCut = Cut<4, 4, kDecodeSplits, false>;  // any context
-using ShortCut = Cut<16, 8, 1, true>;              // short contexts: no cluster
-static_assert(ShortCut::kWarps * ShortCut::kUnroll == kShortContextKeys, "the short cut loads every key at once");
+// Short contexts: no cluster; 16 warps of 4 keys, so 64 keys are loaded before the PDL wait and a
+// longer context takes one more pass per 64 keys. 8 keys per warp (all 128 at once) took 127
+// registers, so a block filled an SM's register file and could not start beside the matvec
+// blocks; 4 take 86 (H100, tg128 from an empty context, alternating twice: 8B Q4_K_M 454.2 /
+// 454.3 -> 463.2 / 463.7 tok/s, 1B 1694.9 / 1688.8 -> 1727.5 / 1720.5; 2 keys per warp 460.5 /
+// 459.9, 8 warps of 8 or of 4 keys 436.0 / 439.5).
+using ShortCut = Cut<16, 4, 1, true>;
 
 // GMAX: query heads per block rounded up (runtime <= GMAX); P: element pairs per lane
 // (dimension 2 lane + 64 i for i < P); KV: the cache's element type (f16 or fp8 e4m3); CUT: Cut.

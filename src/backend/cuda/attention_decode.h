@@ -25,15 +25,16 @@ namespace quarrel::cuda {
 constexpr int kDecodeSplits = 16;  // one cluster (H200, 8B Q4_K_M tg128: 8 splits the same, 4 slower)
 
 // Batches whose tokens attend to at most this many keys (AttentionArgs::max_keys) take a kernel
-// without clusters: a block of 16 warps per query head loads every key before it waits on the
-// kernel before, and merges its warps in shared memory (head_dim <= 128). A cluster launch costs
+// without clusters: a block of 16 warps per query head loads its first 64 keys before it waits on
+// the kernel before (one more pass per 64 after it), and merges its warps in shared memory
+// (head_dim <= 128). A cluster launch costs
 // about 1.5 us per layer on the H200, more than such a context's keys take to read (8B, tg128
 // from an empty context: Q4_K_M 542.4-542.9 -> 546.5-548.4 tok/s, Q4_0 600.5 -> 618.6; the 1B
 // within noise). A token past the limit is still computed right by it, only slower.
 constexpr int kShortContextKeys = 128;
 // The most keys per token for which attention_decode takes that kernel: kShortContextKeys, or
-// for comparisons QUARREL_CUDA_SHORT_ATTENTION=N (0: never). Past kShortContextKeys it takes one
-// more pass over the keys per 128, loaded after the PDL wait: slower than the split kernel there
+// for comparisons QUARREL_CUDA_SHORT_ATTENTION=N (0: never). Measured when the kernel loaded 128
+// keys per pass: past 128 keys its passes after the PDL wait were slower than the split kernel
 // (8B Q4_K_M, tg from an empty context, limit 0 / 128 / 256 / 512 keys: tg256 535.5 / 538.0 /
 // 520.1; tg512 511.1 / 513.5 / 506.5 / 461.7 tok/s).
 int short_context_keys();
