@@ -241,25 +241,30 @@ Stage stage_of(std::initializer_list<DevMatrix> ms, float* y) {
   return st;
 }
 
+// Milliseconds that run() takes on stream s, by CUDA events.
 template <typename F>
-double median_us(F run, cudaStream_t s, int reps = 9) {
+float elapsed_ms(F run, cudaStream_t s) {
   cudaEvent_t a, b;
   QUARREL_CUDA_CHECK(cudaEventCreate(&a));
   QUARREL_CUDA_CHECK(cudaEventCreate(&b));
+  QUARREL_CUDA_CHECK(cudaEventRecord(a, s));
+  run();
+  QUARREL_CUDA_CHECK(cudaEventRecord(b, s));
+  QUARREL_CUDA_CHECK(cudaEventSynchronize(b));
+  float ms = 0;
+  QUARREL_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+  QUARREL_CUDA_CHECK(cudaEventDestroy(a));
+  QUARREL_CUDA_CHECK(cudaEventDestroy(b));
+  return ms;
+}
+
+// Median over reps runs after two for warm-up, in microseconds.
+template <typename F>
+double median_us(F run, cudaStream_t s, int reps = 9) {
   run();
   run();
   std::vector<float> t;
-  for (int i = 0; i < reps; ++i) {
-    QUARREL_CUDA_CHECK(cudaEventRecord(a, s));
-    run();
-    QUARREL_CUDA_CHECK(cudaEventRecord(b, s));
-    QUARREL_CUDA_CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    QUARREL_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
-    t.push_back(ms);
-  }
-  QUARREL_CUDA_CHECK(cudaEventDestroy(a));
-  QUARREL_CUDA_CHECK(cudaEventDestroy(b));
+  for (int i = 0; i < reps; ++i) t.push_back(elapsed_ms(run, s));
   std::sort(t.begin(), t.end());
   return 1000.0 * t[t.size() / 2];
 }
@@ -347,18 +352,7 @@ void l2_probe(cudaStream_t s) {
       if (how >= 1 && how <= 3) prefetch_region<<<sms * 4, 256, 0, s>>>(a.get<uint8_t>(), region, how);
       if (how == 4) read(a);
       QUARREL_CUDA_CHECK(cudaStreamSynchronize(s));
-      cudaEvent_t e0, e1;
-      QUARREL_CUDA_CHECK(cudaEventCreate(&e0));
-      QUARREL_CUDA_CHECK(cudaEventCreate(&e1));
-      QUARREL_CUDA_CHECK(cudaEventRecord(e0, s));
-      read(a);
-      QUARREL_CUDA_CHECK(cudaEventRecord(e1, s));
-      QUARREL_CUDA_CHECK(cudaEventSynchronize(e1));
-      float ms = 0;
-      QUARREL_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
-      t.push_back(ms);
-      QUARREL_CUDA_CHECK(cudaEventDestroy(e0));
-      QUARREL_CUDA_CHECK(cudaEventDestroy(e1));
+      t.push_back(elapsed_ms([&] { read(a); }, s));
     }
     std::sort(t.begin(), t.end());
     std::printf("| %s | %.1f |\n", names[how], 1000.0 * t[t.size() / 2]);
