@@ -36,7 +36,8 @@ constexpr int kShortContextKeys = 128;
 // for comparisons QUARREL_CUDA_SHORT_ATTENTION=N (0: never). Measured when the kernel loaded 128
 // keys per pass: past 128 keys its passes after the PDL wait were slower than the split kernel
 // (8B Q4_K_M, tg from an empty context, limit 0 / 128 / 256 / 512 keys: tg256 535.5 / 538.0 /
-// 520.1; tg512 511.1 / 513.5 / 506.5 / 461.7 tok/s).
+// 520.1; tg512 511.1 / 513.5 / 506.5 / 461.7 tok/s). With 64 keys per pass (session 18, H200),
+// limits of 64, 128 and 256 keys were within noise of each other (8B Q4_K_M tg128: 562-564 tok/s).
 int short_context_keys();
 // Whether attention_decode takes the short-context kernel for tokens attending to at most
 // max_keys keys (AttentionArgs::max_keys; 0: unknown) of heads of head_dim; the backend keys its
