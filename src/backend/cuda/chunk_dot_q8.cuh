@@ -12,6 +12,9 @@
 //   Q6_K: per half h of 16: d_h d_x (sum q q_x - 32 sum q_x)
 //   IQ4_XS: d (ls_s - 32) d_x sum v(q) q_x  (v: the code book's int8 values)
 // where s_x = d_x * sum q_x comes with the activations.
+#include <type_traits>
+#include <utility>
+
 #include "backend/cuda/chunk_dot.cuh"
 
 namespace quarrel::cuda {
@@ -274,5 +277,27 @@ struct ChunkDotQ8<kDevIQ4_XS> : SubBlockPairQ8 {
     return __half2float(__ushort_as_half(static_cast<uint16_t>(r.head.x & 0xFFFF))) * out;
   }
 };
+
+// Dot types that read a chunk of x in an order of their own (IQ4_XS) have permute_x, applied once
+// per chunk and column for all of a block's rows.
+template <typename D, typename = void>
+struct PermutesX : std::false_type {};
+template <typename D>
+struct PermutesX<D, std::void_t<decltype(D::permute_x(std::declval<int (&)[8]>()))>> : std::true_type {};
+
+// Chunk ch of one column of int8 activations (its bytes q and its (d, d * sum q) pairs ds_col) as
+// Dot reads it: 8 words of int8 (permuted where Dot reads its own order) and the chunk's pair,
+// through the read-only path.
+template <typename Dot>
+__device__ __forceinline__ void load_x_chunk(const int8_t* q, const float2* ds_col, int64_t ch, int (&xi)[8],
+                                             float2& ds) {
+  const uint4* xv = reinterpret_cast<const uint4*>(q + 32 * ch);
+  const uint4 a = __ldg(xv), b = __ldg(xv + 1);
+  xi[0] = static_cast<int>(a.x), xi[1] = static_cast<int>(a.y), xi[2] = static_cast<int>(a.z);
+  xi[3] = static_cast<int>(a.w), xi[4] = static_cast<int>(b.x), xi[5] = static_cast<int>(b.y);
+  xi[6] = static_cast<int>(b.z), xi[7] = static_cast<int>(b.w);
+  ds = __ldg(ds_col + ch);
+  if constexpr (PermutesX<Dot>::value) Dot::permute_x(xi);
+}
 
 }  // namespace quarrel::cuda

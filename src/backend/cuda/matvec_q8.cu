@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <type_traits>
-#include <utility>
 
 #include "backend/cuda/chunk_dot_q8.cuh"
 #include "backend/cuda/cp_async.cuh"
@@ -20,13 +19,6 @@
 
 namespace quarrel::cuda {
 namespace {
-
-// Dot types that read a chunk of x in an order of their own (IQ4_XS) have permute_x, applied once
-// per chunk and column for all of a block's rows.
-template <typename D, typename = void>
-struct PermutesX : std::false_type {};
-template <typename D>
-struct PermutesX<D, std::void_t<decltype(D::permute_x(std::declval<int (&)[8]>()))>> : std::true_type {};
 
 constexpr int kMaxWarps = 8;
 constexpr int64_t kMinBlocks = 1024;
@@ -71,16 +63,7 @@ __device__ __forceinline__ void matvec_q8_block(const JobSet& js, const Q8Act& x
       int xi[U][8];
       float2 ds[U];
 #pragma unroll
-      for (int i = 0; i < U; ++i) {
-        const int64_t ch = Dot::x_chunk(u, i);
-        const uint4* xv = reinterpret_cast<const uint4*>(x.q + c * x.ldq + 32 * ch);
-        const uint4 a = __ldg(xv), b = __ldg(xv + 1);
-        xi[i][0] = static_cast<int>(a.x), xi[i][1] = static_cast<int>(a.y), xi[i][2] = static_cast<int>(a.z);
-        xi[i][3] = static_cast<int>(a.w), xi[i][4] = static_cast<int>(b.x), xi[i][5] = static_cast<int>(b.y);
-        xi[i][6] = static_cast<int>(b.z), xi[i][7] = static_cast<int>(b.w);
-        ds[i] = __ldg(x.ds + c * ld_ds + ch);
-        if constexpr (PermutesX<Dot>::value) Dot::permute_x(xi[i]);
-      }
+      for (int i = 0; i < U; ++i) load_x_chunk<Dot>(x.q + c * x.ldq, x.ds + c * ld_ds, Dot::x_chunk(u, i), xi[i], ds[i]);
 #pragma unroll
       for (int r = 0; r < R; ++r) {
         if (R == 1 || r0 + r < n) acc[r][c] += Dot::dot(raw[r], xi, ds);

@@ -13,7 +13,6 @@
 // The stages do not feed each other here (x is fixed), so the figures are the weights' streaming
 // and the grid-wide dependencies, not a model. PERF_NOTES.md (session 18) has the results. No
 // GPU: prints a line and exits 0.
-#include <cooperative_groups.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -106,15 +105,7 @@ __device__ __forceinline__ void vblock_rows(const Stage& st, const Q8Act& x, uns
     int xi[2][8];
     float2 ds[2];
 #pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      const int64_t ch = 2 * u + i;
-      const uint4* xv = reinterpret_cast<const uint4*>(x.q + 32 * ch);
-      const uint4 a = __ldg(xv), b = __ldg(xv + 1);
-      xi[i][0] = static_cast<int>(a.x), xi[i][1] = static_cast<int>(a.y), xi[i][2] = static_cast<int>(a.z);
-      xi[i][3] = static_cast<int>(a.w), xi[i][4] = static_cast<int>(b.x), xi[i][5] = static_cast<int>(b.y);
-      xi[i][6] = static_cast<int>(b.z), xi[i][7] = static_cast<int>(b.w);
-      ds[i] = __ldg(x.ds + ch);
-    }
+    for (int i = 0; i < 2; ++i) load_x_chunk<Dot>(x.q, x.ds, 2 * u + i, xi[i], ds[i]);
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       if (r0 + r < n) acc[r] += Dot::dot(raw[r], xi, ds);
