@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cstdlib>
+#include <type_traits>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/env_knob.h"
@@ -38,6 +39,9 @@ using SplitCut = Cut<4, 4, kDecodeSplits, false>;  // any context
 // 454.3 -> 463.2 / 463.7 tok/s, 1B 1694.9 / 1688.8 -> 1727.5 / 1720.5; 2 keys per warp 460.5 /
 // 459.9, 8 warps of 8 or of 4 keys 436.0 / 439.5).
 using ShortCut = Cut<16, 4, 1, true>;
+// The same for heads of 129-256 dimensions (Gemma's 256): 2 keys per warp, so a lane holds as many
+// K/V values (2 keys x 4 pairs) as ShortCut's (4 x 2); 32 keys before the wait, a pass per 32 after.
+using ShortCutWide = Cut<16, 2, 1, true>;
 
 // GMAX: query heads per block rounded up (runtime <= GMAX); P: element pairs per lane
 // (dimension 2 lane + 64 i for i < P); KV: the cache's element type (f16 or fp8 e4m3); CUT: Cut.
@@ -279,12 +283,11 @@ __global__ void __launch_bounds__(32 * CUT::kWarps) attention_decode_kernel(Atte
 
 template <int GMAX, int P, typename KV>
 void launch_p(const AttentionArgs& a, float scale, cudaStream_t s) {
-  if constexpr (P <= 2) {  // head_dim <= 128
-    if (short_context(a.max_keys, a.head_dim)) {  // a block per query head, every key loaded at once
-      const dim3 grid(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tokens), 1);
-      launch(attention_decode_kernel<1, P, KV, ShortCut>, grid, 32 * ShortCut::kWarps, 0, s, a, scale);
-      return;
-    }
+  if (short_context(a.max_keys, a.head_dim)) {  // a block per query head, no cluster
+    using Short = std::conditional_t<P <= 2, ShortCut, ShortCutWide>;
+    const dim3 grid(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tokens), 1);
+    launch(attention_decode_kernel<1, P, KV, Short>, grid, 32 * Short::kWarps, 0, s, a, scale);
+    return;
   }
   static const bool allowed = [] {  // clusters of 16 blocks: past the portable size of 8
     QUARREL_CUDA_CHECK(cudaFuncSetAttribute(attention_decode_kernel<GMAX, P, KV, SplitCut>,
@@ -321,7 +324,7 @@ int short_context_keys() {
 }
 
 bool short_context(int max_keys, int head_dim) {
-  return max_keys > 0 && max_keys <= short_context_keys() && head_dim <= 128;
+  return max_keys > 0 && max_keys <= short_context_keys() && head_dim <= kMaxHeadDim;
 }
 
 void attention_decode(const AttentionArgs& a, cudaStream_t s) {

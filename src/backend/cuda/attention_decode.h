@@ -27,7 +27,7 @@ constexpr int kDecodeSplits = 16;  // one cluster (H200, 8B Q4_K_M tg128: 8 spli
 // Batches whose tokens attend to at most this many keys (AttentionArgs::max_keys) take a kernel
 // without clusters: a block of 16 warps per query head loads its first 64 keys before it waits on
 // the kernel before (one more pass per 64 after it), and merges its warps in shared memory
-// (head_dim <= 128). A cluster launch costs
+// (heads past 128 dimensions: 32 keys a pass). A cluster launch costs
 // about 1.5 us per layer on the H200, more than such a context's keys take to read (8B, tg128
 // from an empty context: Q4_K_M 542.4-542.9 -> 546.5-548.4 tok/s, Q4_0 600.5 -> 618.6; the 1B
 // within noise). A token past the limit is still computed right by it, only slower.

@@ -755,7 +755,10 @@ void CudaBackend::run(const Batch& batch, Output mode) {
       QUARREL_CUDA_CHECK(e);
       it = d.graphs.emplace(key, exec).first;
     }
-    QUARREL_CUDA_CHECK(cudaGraphLaunch(it->second, d.stream));
+    // QUARREL_CUDA_REPLAY=N (a measurement aid): the step's graph N times; a step is idempotent, so
+    // `quarrel bench` at N = 2 minus N = 1 is the GPU's time for a step with no host work between.
+    static const int64_t replays = std::max<int64_t>(1, cuda::env_int("QUARREL_CUDA_REPLAY", 1));
+    for (int64_t r = 0; r < replays; ++r) QUARREL_CUDA_CHECK(cudaGraphLaunch(it->second, d.stream));
   } else {
     d.enqueue(n, n_out, mode);
   }

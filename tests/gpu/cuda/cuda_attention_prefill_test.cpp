@@ -255,8 +255,8 @@ void run_case(std::mt19937_64& rng, const Case& c) {
   attention_decode(ad, nullptr);
   const double err_dec = rel_error(to_host<float>(out_dec, qn), want);
   EXPECT_LT(err_dec, 1e-4) << "attention_decode against float64, " << describe(c);
-  // Its short-context kernel (taken for head sizes <= 128 when AttentionArgs::max_keys promises at
-  // most kShortContextKeys keys) is right for any context: here also far past the promise.
+  // Its short-context kernel (taken when AttentionArgs::max_keys promises at most
+  // kShortContextKeys keys) is right for any context: here also far past the promise.
   auto out_short = poisoned(qn * 4);
   AttentionArgs as = a;
   as.out = out_short.get<float>();
@@ -308,7 +308,7 @@ TEST(CudaAttentionPrefill, LlamaPromptMatchesAttentionAndFloat64) {
   run_cases({{32, 8, 128, 16, 0, {{0, 512}}, true}});
 }
 
-// 1, 63, 64, 65, 200, 512 tokens: partial tiles, exact tiles, one row past a tile.
+// 1, 63, 64, 65, 200, 512 tokens: partial tiles, exact tiles, one row past a tile; 33 at head size 256.
 TEST(CudaAttentionPrefill, TileEdgesMatchAttentionAndFloat64) {
   QUARREL_SKIP_WITHOUT_GPU();
   run_cases({
@@ -320,6 +320,7 @@ TEST(CudaAttentionPrefill, TileEdgesMatchAttentionAndFloat64) {
       {4, 4, 64, 16, 0, {{0, 512}}},
       {32, 8, 128, 16, 0, {{0, 1}}},
       {32, 8, 128, 32, 0, {{0, 65}}},
+      {4, 1, 256, 16, 0, {{0, 33}}},  // the short kernel's 32 keys a pass at head size 256, and one past
   });
 }
 
