@@ -259,7 +259,8 @@ struct ChunkDotQ8<kDevIQ4_XS> : SubBlockPairQ8 {
 #pragma unroll
     for (int i = 0; i < 8; ++i) x[i] = p[i];
   }
-  // x: permuted (permute_x).
+  // x: permuted (permute_x). The code book through iq4_parts_of_nibbles: the integer sum is
+  // sum (v(q) - 1) q_x, so d_x times it plus s_x = d_x sum q_x is the chunk's d_x sum v(q) q_x.
   __device__ static float dot(const Raw& r, const int (*x)[8], const float2* ds) {
     float out = 0.0f;
 #pragma unroll
@@ -268,11 +269,15 @@ struct ChunkDotQ8<kDevIQ4_XS> : SubBlockPairQ8 {
       int s = 0;
 #pragma unroll
       for (int i = 0; i < 4; ++i) {  // word i: elements 4i .. 4i + 3 (low nibbles), 16 + 4i .. (high)
-        s = __dp4a(static_cast<int>(iq4_values_of_nibbles(w[i])), x[c][2 * i], s);
-        s = __dp4a(static_cast<int>(iq4_values_of_nibbles(w[i] >> 16)), x[c][2 * i + 1], s);
+        const uint32_t nw = ~w[i];
+        const Iq4Parts a = iq4_parts_of_nibbles(w[i], nw), b = iq4_parts_of_nibbles(w[i] >> 16, nw >> 16);
+        s = __dp4a(static_cast<int>(a.low), x[c][2 * i], s);
+        s = __dp4a(static_cast<int>(a.high), x[c][2 * i], s);
+        s = __dp4a(static_cast<int>(b.low), x[c][2 * i + 1], s);
+        s = __dp4a(static_cast<int>(b.high), x[c][2 * i + 1], s);
       }
       const int ls = iq4_xs_scale(r.head.y, r.head.x >> 16, static_cast<int>(2 * r.j) + c);
-      out += ds[c].x * static_cast<float>(ls * s);
+      out += static_cast<float>(ls) * (ds[c].x * static_cast<float>(s) + ds[c].y);
     }
     return __half2float(__ushort_as_half(static_cast<uint16_t>(r.head.x & 0xFFFF))) * out;
   }

@@ -1,19 +1,24 @@
 #pragma once
 // The IQ4_NL / IQ4_XS code book on the device, four values per lookup: the 16 int8 entries
 // (quant/blocks.h's kIq4nlValues) packed into four words, and __byte_perm picking bytes of
-// them. Used by the dequantizer (dequant.cuh) and the int8 dot products (chunk_dot_q8.cuh).
+// them. Used by the dequantizer (dequant.cuh) and the tensor-core tiles (mmq_slab.cuh); the
+// decode matvec's dot products (chunk_dot_q8.cuh) take iq4_parts_of_nibbles: two permutes, not three.
 #include <cstdint>
 
 #include "quant/blocks.h"
 
 namespace quarrel::cuda {
 
-// Entries 4i .. 4i + 3 of the code book, one per byte (entry 4i in the low byte).
-constexpr uint32_t iq4_table_word(int i) {
+// Four code book entries plus bias, one per byte: byte e holds entry first + step * e.
+constexpr uint32_t iq4_pack_word(int first, int step, int bias) {
   uint32_t w = 0;
-  for (int e = 0; e < 4; ++e) w |= static_cast<uint32_t>(static_cast<uint8_t>(quant::kIq4nlValues[4 * i + e])) << (8 * e);
+  for (int e = 0; e < 4; ++e) {
+    w |= static_cast<uint32_t>(static_cast<uint8_t>(quant::kIq4nlValues[first + step * e] + bias)) << (8 * e);
+  }
   return w;
 }
+// Entries 4i .. 4i + 3 of the code book, one per byte (entry 4i in the low byte).
+constexpr uint32_t iq4_table_word(int i) { return iq4_pack_word(4 * i, 1, 0); }
 
 // Byte n of the result: the code book entry of nibble n of sel's low 16 bits (int8).
 __device__ __forceinline__ uint32_t iq4_values_of_nibbles(uint32_t sel) {
@@ -23,6 +28,52 @@ __device__ __forceinline__ uint32_t iq4_values_of_nibbles(uint32_t sel) {
   const uint32_t second = __byte_perm(t2, t3, low3);  // as if every index were >= 8
   // Bit 3 of an index, moved to bit 2 of its selector, takes byte n of `second` (n + 4).
   return __byte_perm(first, second, 0x3210u | ((sel >> 1) & 0x4444u));
+}
+
+// PTX prmt in its default mode: byte n of the result is byte (sel >> 4n) & 7 of {b, a} (a the
+// low word), or, where bit 3 of that nibble is set, that byte's sign bit copied over all 8 bits.
+// (CUDA documents only the 3 low bits for __byte_perm, so the sign mode is asked for directly.)
+__device__ __forceinline__ uint32_t prmt_signed(uint32_t a, uint32_t b, uint32_t sel) {
+  uint32_t r;
+  asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(sel));
+  return r;
+}
+
+// Entries 0..7 of the code book minus 1 (all negative: -128 .. -11), entry 4i + e in byte e of
+// word i; and entries 15 - p (all positive) at place p, for selectors made of complemented nibbles.
+constexpr uint32_t iq4_low_minus1_word(int i) { return iq4_pack_word(4 * i, 1, -1); }
+constexpr uint32_t iq4_high_reversed_word(int i) { return iq4_pack_word(15 - 4 * i, -1, 0); }
+
+// The code book in two parts that add up, for two __dp4a instead of a third permute:
+// for the nibbles n of sel's low 16 bits (index q each), byte n of `low` is v(q) - 1 where q < 8 and
+// -1 where q >= 8 (bit 3 set: the sign of a negative entry), and byte n of `high` (selected by the
+// complemented nibble 15 - q) is v(q) where q >= 8 and 0 where q < 8 (the sign of a positive
+// entry). So low + high = v(q) - 1 for every byte, and for int8 activations y
+//   sum v(q) y = dp4a(low, y) + dp4a(high, y) + sum y.
+struct Iq4Parts {
+  uint32_t low, high;
+};
+
+// prmt_signed's byte for one selector nibble, on the host: the identity above checked for all 16
+// indices when this header compiles.
+constexpr int prmt_signed_byte(uint32_t a, uint32_t b, uint32_t nibble) {
+  const uint64_t src = (static_cast<uint64_t>(b) << 32) | a;
+  const auto byte = static_cast<uint8_t>(src >> (8 * (nibble & 7)));
+  return (nibble & 8) ? ((byte & 0x80) ? -1 : 0) : static_cast<int8_t>(byte);
+}
+constexpr bool iq4_parts_add_up() {
+  for (uint32_t q = 0; q < 16; ++q) {
+    const int low = prmt_signed_byte(iq4_low_minus1_word(0), iq4_low_minus1_word(1), q);
+    const int high = prmt_signed_byte(iq4_high_reversed_word(0), iq4_high_reversed_word(1), 15 - q);
+    if (low + high != quant::kIq4nlValues[q] - 1) return false;
+  }
+  return true;
+}
+static_assert(iq4_parts_add_up(), "the two IQ4 lookup parts must add up to v(q) - 1");
+__device__ __forceinline__ Iq4Parts iq4_parts_of_nibbles(uint32_t sel, uint32_t not_sel) {
+  constexpr uint32_t l0 = iq4_low_minus1_word(0), l1 = iq4_low_minus1_word(1);
+  constexpr uint32_t h0 = iq4_high_reversed_word(0), h1 = iq4_high_reversed_word(1);
+  return {prmt_signed(l0, l1, sel), prmt_signed(h0, h1, not_sel)};
 }
 
 // A word of packed nibbles as IQ4_NL / IQ4_XS sub-blocks hold them (byte i: element i in the
