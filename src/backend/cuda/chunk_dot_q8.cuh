@@ -213,16 +213,28 @@ struct ChunkDotQ8<kDevQ6_K> {
   __device__ static uint32_t word(const Raw& r, int i, int c) {
     return q6k_word(i < 4 ? (&r.ql[0].x)[i] : (&r.ql[1].x)[i - 4], (&r.tops.x)[i & 3], i, c);
   }
-  __device__ static float dot(const Raw& r, const int (*x)[8], const float2* ds) {
+  struct XSums {
+    int v[2][2];  // [chunk][16-element half]: the sum of the int8 x
+  };
+  // Once per chunk pair and column for all of a block's rows (the compiler did not share it).
+  __device__ static XSums x_sums(const int (*x)[8]) {
+    XSums xs{};
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      xs.v[0][i / 4] = __dp4a(0x01010101, x[0][i], xs.v[0][i / 4]);
+      xs.v[1][i / 4] = __dp4a(0x01010101, x[1][i], xs.v[1][i / 4]);
+    }
+    return xs;
+  }
+  __device__ static float dot(const Raw& r, const int (*x)[8], const float2* ds, const XSums& x_sum) {
     const uint32_t sc[2] = {r.sc.x, r.sc.y};
-    int s[2][2] = {}, xs[2][2] = {};  // [chunk][16-element half]
+    const auto& xs = x_sum.v;
+    int s[2][2] = {};  // [chunk][16-element half]
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
       const uint32_t lo = word(r, i, 0), hi = word(r, i, 1);
       s[0][i / 4] = __dp4a(static_cast<int>(lo), x[0][i], s[0][i / 4]);
       s[1][i / 4] = __dp4a(static_cast<int>(hi), x[1][i], s[1][i / 4]);
-      xs[0][i / 4] = __dp4a(0x01010101, x[0][i], xs[0][i / 4]);
-      xs[1][i / 4] = __dp4a(0x01010101, x[1][i], xs[1][i / 4]);
     }
     const uint32_t sh = 16 * r.q;  // chunk q: bytes 2q, 2q + 1 of sc[0]; q + 2: of sc[1]
     float out = 0.0f;
@@ -299,6 +311,31 @@ template <typename D, typename = void>
 struct PermutesX : std::false_type {};
 template <typename D>
 struct PermutesX<D, std::void_t<decltype(D::permute_x(std::declval<int (&)[8]>()))>> : std::true_type {};
+
+// Dots that need sums of the activations that do not depend on the row (Q6_K's per 16 elements)
+// have x_sums(x): made once per chunk and column for all of a block's rows (x_sums_for), then
+// passed to their dot (dot_for).
+template <typename D, typename = void>
+struct HasXSums : std::false_type {};
+template <typename D>
+struct HasXSums<D, std::void_t<decltype(D::x_sums(std::declval<const int (*)[8]>()))>> : std::true_type {};
+struct NoXSums {};
+template <typename D>
+__device__ __forceinline__ auto x_sums_for(const int (*x)[8]) {
+  if constexpr (HasXSums<D>::value) {
+    return D::x_sums(x);
+  } else {
+    return NoXSums{};
+  }
+}
+template <typename D, typename S>
+__device__ __forceinline__ float dot_for(const typename D::Raw& r, const int (*x)[8], const float2* ds, const S& sums) {
+  if constexpr (HasXSums<D>::value) {
+    return D::dot(r, x, ds, sums);
+  } else {
+    return D::dot(r, x, ds);
+  }
+}
 
 // Chunk ch of one column of int8 activations (its bytes q and its (d, d * sum q) pairs ds_col) as
 // Dot reads it: 8 words of int8 (permuted where Dot reads its own order) and the chunk's pair,

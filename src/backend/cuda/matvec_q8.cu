@@ -64,9 +64,10 @@ __device__ __forceinline__ void matvec_q8_block(const JobSet& js, const Q8Act& x
       float2 ds[U];
 #pragma unroll
       for (int i = 0; i < U; ++i) load_x_chunk<Dot>(x.q + c * x.ldq, x.ds + c * ld_ds, Dot::x_chunk(u, i), xi[i], ds[i]);
+      const auto x_sums = x_sums_for<Dot>(xi);
 #pragma unroll
       for (int r = 0; r < R; ++r) {
-        if (R == 1 || r0 + r < n) acc[r][c] += Dot::dot(raw[r], xi, ds);
+        if (R == 1 || r0 + r < n) acc[r][c] += dot_for<Dot>(raw[r], xi, ds, x_sums);
       }
     }
   }
