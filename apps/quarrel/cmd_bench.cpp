@@ -116,7 +116,13 @@ class Runner {
       }
       if (out_ == Output::kGreedy) {
         be_.forward_greedy(batch, ids_);
-        for (int32_t s = 0; s < n_seq; ++s) toks[s] = ids_.at(s);
+        for (int32_t s = 0; s < n_seq; ++s) {
+          // -1: every logit of the row was NaN (a broken model, or QUARREL_CUDA_SKIP's deliberately
+          // wrong steps). The step still ran; token 0 is fed back so that the timing goes on.
+          const int32_t id = ids_.at(s);
+          if (id < 0) ++nan_rows_;
+          toks[s] = std::max(id, 0);
+        }
       } else if (out_ == Output::kTopK) {
         be_.forward_candidates(batch, requests_, candidates_);
         for (int32_t s = 0; s < n_seq; ++s) toks[s] = candidates_.rows.at(s).best.at(0).id;
@@ -130,6 +136,9 @@ class Runner {
     }
   }
 
+  // Decode rows whose logits were all NaN so far.
+  int64_t nan_rows() const { return nan_rows_; }
+
   backend::Batch batch;
   backend::Logits logits;
 
@@ -142,6 +151,7 @@ class Runner {
   std::vector<int32_t> ids_;
   std::vector<backend::CandidateRequest> requests_;  // the 40 best of each row
   backend::Candidates candidates_;
+  int64_t nan_rows_ = 0;
 };
 
 double load_average() {
@@ -260,6 +270,12 @@ int run(const Args& a) {
   const auto ftype = gguf::file_type_name(static_cast<uint32_t>(ftype_num));
   const std::string ftype_s = ftype ? std::string(*ftype) : "unknown";
   const double load = load_average();
+  if (runner.nan_rows() > 0) {
+    std::fprintf(stderr,
+                 "warning: %lld decode steps gave logits that were all NaN (the model or the backend computes "
+                 "non-finite values); token 0 was fed back, so the speeds are timed but the output is meaningless\n",
+                 static_cast<long long>(runner.nan_rows()));
+  }
 
   if (a.json) {
     nlohmann::ordered_json j;
@@ -277,6 +293,7 @@ int run(const Args& a) {
     j["parallel"] = a.parallel;
     j["copy_bandwidth_gb_s"] = bw_gb_per_s;
     j["load_average_1m"] = load;
+    j["nan_logits_rows"] = runner.nan_rows();
     j["tests"] = nlohmann::ordered_json::array();
     for (const auto& t : results) {
       j["tests"].push_back({{"name", t.name},

@@ -1,10 +1,18 @@
 // `quarrel bench` through the real binary on stories260K: the JSON parses and holds positive
-// rates and a bandwidth-bound share; the table names both tests; errors are one line.
+// rates and a bandwidth-bound share; the table names both tests; errors are one line; a model with
+// all-NaN logits is timed and reported.
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "e2e/run/cli.h"
+#include "gguf/gguf_file.h"
+#include "gguf/gguf_writer.h"
+#include "model/synthetic.h"
 
 namespace quarrel {
 namespace {
@@ -78,6 +86,40 @@ TEST(BenchE2E, ParallelSequencesShareTheWeights) {
   const auto table = run_cli("bench " + model() + " -p 0 -n 4 -r 1 -t 1 --parallel 3 --sampling top-k");
   ASSERT_EQ(table.status, 0) << table.err;
   EXPECT_NE(table.out.find("| tg4-top-k x3 "), std::string::npos) << table.out;
+}
+
+// A model whose logits are all NaN (its output norm's weights are): greedy decoding has no best
+// token. The bench still times every step, feeds back token 0, counts those rows in the JSON and
+// says so on stderr, instead of failing on a token id of -1 in the next step.
+TEST(BenchE2E, AllNanLogitsAreTimedAndReported) {
+  const auto dir = test::temp_dir("quarrel-bench-nan");
+  const std::string clean = (dir / "clean.gguf").string(), broken = (dir / "nan.gguf").string();
+  model::write_synthetic_model({}, clean);
+  const auto f = gguf::GgufFile::open(clean);
+  gguf::GgufWriter w;
+  w.copy_metadata_from(f);
+  for (const auto& t : f.tensors()) {
+    const auto bytes = f.tensor_data(t);
+    std::vector<uint8_t> data(bytes.begin(), bytes.end());
+    if (t.name == "output_norm.weight") {
+      ASSERT_EQ(t.type, GgmlType::F32);
+      const float nan = std::numeric_limits<float>::quiet_NaN();
+      for (size_t i = 0; i + 4 <= data.size(); i += 4) std::memcpy(data.data() + i, &nan, 4);
+    }
+    w.add_tensor(t.name, t.type, t.shape, std::move(data));
+  }
+  w.write(broken);
+  const auto bad = run_cli("bench " + broken + " -p 0 -n 6 -r 2 -t 1 --json");
+  ASSERT_EQ(bad.status, 0) << bad.err;
+  const auto j = nlohmann::json::parse(bad.out);
+  EXPECT_EQ(j["nan_logits_rows"], 6 * 2 + 4) << bad.out;  // two runs of 6 and the 4-step warm-up
+  EXPECT_GT(j["tests"][0]["tokens_per_s"].get<double>(), 0);
+  EXPECT_NE(bad.err.find("warning: 16 decode steps gave logits that were all NaN"), std::string::npos) << bad.err;
+  const auto good = run_cli("bench " + clean + " -p 0 -n 6 -r 1 -t 1 --json");
+  ASSERT_EQ(good.status, 0) << good.err;
+  EXPECT_EQ(nlohmann::json::parse(good.out)["nan_logits_rows"], 0);
+  EXPECT_EQ(good.err.find("warning"), std::string::npos) << good.err;
+  std::filesystem::remove_all(dir);
 }
 
 TEST(BenchE2E, ErrorsAreOneLine) {
