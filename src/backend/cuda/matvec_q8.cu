@@ -5,7 +5,9 @@
 // Q4_K and Q6_K, chunk_dot_q8.cuh), loads the unit's x once for its R rows and issues the R
 // weight loads before any arithmetic; warp shuffles, then shared memory, add
 // the warps' partial sums. Up to three matrices of one type with the same x share a launch
-// (q/k/v, gate/up; matvec_jobs.cuh). The epilogue can add into y (residuals).
+// (q/k/v, gate/up; matvec_jobs.cuh). The epilogue can add into y (residuals). Where the plan says
+// so (the o projection of Q4_0 and Q8_0), a thread's one unit of weights is loaded before the
+// PDL wait (matvec_q8_block_loaded_early).
 #include <algorithm>
 #include <cstdlib>
 #include <type_traits>
@@ -74,6 +76,51 @@ __device__ __forceinline__ void matvec_q8_block(const JobSet& js, const Q8Act& x
   reduce_rows_and_store<R, C, kMaxWarps>(acc, js.y[j], js.ldy[j], r0, n, js.accumulate[j] != 0);
 }
 
+// matvec_q8_block for launches where a thread has at most one unit (n_units <= blockDim.x), direct
+// reads, with the thread's weights loaded before the PDL wait: their DRAM latency then overlaps
+// the kernel before, which for the o projection is attention (little traffic of its own). One
+// unit and no loop also take fewer registers than matvec_q8_block (Q4_0 4 rows 64 -> 54, Q8_0 4
+// rows 64 -> 54). Where it runs is the plan's `early` (matvec_q8.cu, plan_for).
+template <uint32_t T, int R>
+__device__ __forceinline__ void matvec_q8_block_loaded_early(const JobSet& js, const Q8Act& x, int j) {
+  using Dot = ChunkDotQ8<T>;
+  const uint8_t* __restrict__ w = js.w[j];
+  const size_t row_bytes = js.row_bytes[j];
+  const int64_t n = js.n[j], k = js.k;
+  const int64_t r0 = static_cast<int64_t>(blockIdx.x - js.first_block[j]) * R;
+  constexpr int U = Dot::kChunks;
+  const int64_t n_units = k / (32 * U);
+  const uint8_t* rows = w + static_cast<size_t>(r0) * row_bytes;
+  const int64_t u = threadIdx.x;
+  const bool has_unit = u < n_units;
+  typename Dot::Raw raw[R];
+  if (has_unit) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      if (R == 1 || r0 + r < n) raw[r] = Dot::template load<false>(rows + static_cast<size_t>(r) * row_bytes, u, k);
+    }
+  }
+  float acc[R][1];
+  start_rows<R, 1>(w, row_bytes, r0, n, n_units, acc, false);  // the PDL wait
+  if (has_unit) {
+    int xi[U][8];
+    float2 ds[U];
+#pragma unroll
+    for (int i = 0; i < U; ++i) load_x_chunk<Dot>(x.q, x.ds, Dot::x_chunk(u, i), xi[i], ds[i]);
+    const auto x_sums = x_sums_for<Dot>(xi);
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      if (R == 1 || r0 + r < n) acc[r][0] += dot_for<Dot>(raw[r], xi, ds, x_sums);
+    }
+  }
+  reduce_rows_and_store<R, 1, kMaxWarps>(acc, js.y[j], js.ldy[j], r0, n, js.accumulate[j] != 0);
+}
+
+template <uint32_t T, int R>
+__global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel_loaded_early(JobSet js, Q8Act x) {
+  matvec_q8_block_loaded_early<T, R>(js, x, job_of_block(js));
+}
+
 // Jobs [0, js.n_first) have type TA (staged if SA), the rest TB (SB); TA == TB: one type.
 template <uint32_t TA, uint32_t TB, int C, int R, bool SA, bool SB>
 __global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel(JobSet js, Q8Act x) {
@@ -98,15 +145,22 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 3) matvec_q8_kernel_q4_0(JobSe
   matvec_q8_block<kDevQ4_0, C, R, S>(js, x, job_of_block(js));
 }
 
+template <int R>
+__global__ void __launch_bounds__(kMaxWarps * 32, 3) matvec_q8_kernel_q4_0_loaded_early(JobSet js, Q8Act x) {
+  matvec_q8_block_loaded_early<kDevQ4_0, R>(js, x, job_of_block(js));
+}
+
 // How a launch runs: at most max_rows rows and max_warps warps per block, weights staged in
 // shared memory or not.
 struct Plan {
   int max_rows;
   bool staged;
   int max_warps = kMaxWarps;
+  bool early = false;  // launches whose jobs all accumulate, one unit a thread: matvec_q8_block_loaded_early
 };
 int g_rows_override = 0;     // set_matvec_rows_cap (0: none)
 int g_staged_override = -1;  // set_matvec_staging (-1: none)
+int g_early_override = -1;   // set_matvec_early_loads (-1: none)
 
 // Measured per type on an H200 (`gpu_cuda_matvec_bench`, PERF_NOTES.md):
 // - Q6_K, 4 rows unless the matrix is large with long rows (short rows: a block per 2 rows is
@@ -121,9 +175,16 @@ int g_staged_override = -1;  // set_matvec_staging (-1: none)
 //   loads). Before the split, staging had been best for them (8B Q8_0 371 -> 381 tok/s, Q4_0
 //   516 -> 526); with it, 8B `-p 0`: Q4_0 staged 570 / direct 589, Q8_0 402 / 407 (GGUF rows
 //   staged: 540 and 388). 8 or 2 rows: Q4_0 524 / 540, Q8_0 376 / 404.
-// QUARREL_CUDA_MATVEC_ROWS (1, 2, 4, 8), QUARREL_CUDA_MATVEC_WARPS (1..8) and
-// QUARREL_CUDA_MATVEC_STAGE (0, 1) override it, and set_matvec_rows_cap / set_matvec_staging
-// override those.
+// - weights loaded before the PDL wait (`early`) for Q4_0 and Q8_0, in launches whose jobs all
+//   add into their outputs (the o projection, after attention) with one unit a thread. H200,
+//   `scripts/gpu-ab MODEL "-p 0"`, off / on, alternating twice: 8B Q4_0 634.9 / 635.6 -> 642.2 /
+//   642.0 tok/s, Q8_0 427.3 / 427.5 -> 436.4 / 436.4, 1B Q4_0 2118.3 / 2117.4 -> 2133.8 / 2133.4.
+//   Not for the two-chunk types: 8B Q4_K_M 570.3 / 570.1 -> 569.6 / 568.7, IQ4_XS 529.6 / 530.2
+//   -> 521.6 / 521.1; nor for every one-unit launch (q/k/v, gate/up, output after a norm too):
+//   8B Q4_0 625.9 / 624.8, Q4_K_M 566.6 / 567.8, 1B Q4_K_M 1967.2 / 1954.4 -> 1901.4 / 1902.9.
+// QUARREL_CUDA_MATVEC_ROWS (1, 2, 4, 8), QUARREL_CUDA_MATVEC_WARPS (1..8),
+// QUARREL_CUDA_MATVEC_STAGE (0, 1) and QUARREL_CUDA_MATVEC_EARLY (0, 1) override it, and
+// set_matvec_rows_cap / set_matvec_staging / set_matvec_early_loads override those.
 Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   static const int env_rows = [] {
     const int64_t v = env_int("QUARREL_CUDA_MATVEC_ROWS", 0);
@@ -137,12 +198,17 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
     const int64_t v = env_int("QUARREL_CUDA_MATVEC_WARPS", 0);
     return v >= 1 && v <= kMaxWarps ? static_cast<int>(v) : 0;
   }();
+  static const int env_early = [] {
+    const int64_t v = env_int("QUARREL_CUDA_MATVEC_EARLY", -1);
+    return v < 0 ? -1 : (v != 0 ? 1 : 0);
+  }();
   const bool large = total_rows >= 8192;
   Plan p{2, false};
   if (type == kDevQ6_K) p = {large && k > 2048 ? 2 : 4, k <= 2048};
   const bool pair_units = type == kDevQ4_K || type == kDevQ5_K || type == kDevIQ4_XS;  // SubBlockPairQ8
   if (pair_units) p = {large ? 4 : 2, false};
   if (type == kDevQ8_0 || type == kDevQ4_0) p = {4, false};
+  p.early = type == kDevQ8_0 || type == kDevQ4_0;
   // Fewer warps than 8, so more blocks are resident and a thread takes several units of long
   // rows (down). Q4_0: 4 (8B `-p 0` 600 -> 608 tok/s; staged it had lost, 526 -> 511); Q8_0
   // either way (404.7 / 405.6), kept at 8. Q4_K and Q6_K: 4 on GGUF rows (8B down Q4_K 11.7 ->
@@ -155,6 +221,8 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   if (g_rows_override) p.max_rows = g_rows_override;
   if (env_staged >= 0) p.staged = env_staged != 0;
   if (g_staged_override >= 0) p.staged = g_staged_override != 0;
+  if (env_early >= 0) p.early = env_early != 0;
+  if (g_early_override >= 0) p.early = g_early_override != 0;
   return p;
 }
 
@@ -190,6 +258,19 @@ void launch_r(const MatvecJob* jobs, int n_jobs, const Q8Act& x, const Plan& p, 
   const int warps = block_warps(js.k / (32 * ChunkDotQ8<T>::kChunks), p.max_warps);
   const bool staged = p.staged && can_stage<R>(jobs, n_jobs);
   const size_t smem = staged ? R * jobs[0].w.row_bytes : 0;
+  if constexpr (C == 1) {
+    bool all_accumulate = true;
+    for (int i = 0; i < n_jobs; ++i) all_accumulate = all_accumulate && jobs[i].accumulate;
+    const bool one_unit = js.k / (32 * ChunkDotQ8<T>::kChunks) <= warps * 32;
+    if (p.early && all_accumulate && one_unit && !staged) {
+      if constexpr (T == kDevQ4_0) {
+        launch(matvec_q8_kernel_q4_0_loaded_early<R>, blocks, warps * 32, 0, s, js, x);
+      } else {
+        launch(matvec_q8_kernel_loaded_early<T, R>, blocks, warps * 32, 0, s, js, x);
+      }
+      return;
+    }
+  }
   if constexpr (T == kDevQ4_0) {
     if (staged) {
       launch(matvec_q8_kernel_q4_0<C, R, true>, blocks, warps * 32, smem, s, js, x);
@@ -269,6 +350,7 @@ void launch_mixed_c(const MatvecJob* jobs, int n_jobs, int n_first, const Q8Act&
 
 void set_matvec_rows_cap(int rows) { g_rows_override = rows == 1 || rows == 2 || rows == 4 || rows == 8 ? rows : 0; }
 void set_matvec_staging(int on) { g_staged_override = on < 0 ? -1 : (on != 0 ? 1 : 0); }
+void set_matvec_early_loads(int on) { g_early_override = on < 0 ? -1 : (on != 0 ? 1 : 0); }
 
 bool matvec_q8_supported(uint32_t type) {
   return type == kDevQ4_0 || type == kDevQ8_0 || type == kDevQ4_K || type == kDevQ5_K || type == kDevQ6_K ||

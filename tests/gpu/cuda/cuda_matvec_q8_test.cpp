@@ -160,11 +160,13 @@ test::Products products_on_q8(const test::HostMatrix& m, const std::vector<HostQ
   return p;
 }
 
-// matvec_q8 over the matrices ms (one launch, the second accumulating into its output) on fresh
-// int8 activations of `cols` columns, weights read directly and staged in shared memory (rows past
-// its 48 KiB or not 16-byte multiples take the direct kernel either way), against float64.
+// matvec_q8 over the matrices ms (one launch, the second accumulating into its output, or all of
+// them with all_accumulate) on fresh int8 activations of `cols` columns, weights read directly and
+// staged in shared memory (rows past its 48 KiB or not 16-byte multiples take the direct kernel
+// either way), and with early loads off and on (a launch whose jobs all accumulate, one unit a
+// thread, one column: matvec_q8_block_loaded_early), against float64.
 void expect_jobs_match(std::mt19937_64& rng, const std::vector<test::HostMatrix>& ms, int64_t k, int cols,
-                       const std::string& what) {
+                       const std::string& what, bool all_accumulate = false) {
   std::vector<DeviceBuffer> wbs;
   for (const auto& m : ms) wbs.push_back(to_device(m.bytes));
   const auto x = test::random_floats(rng, static_cast<size_t>(k * cols), -2, 2);
@@ -178,28 +180,33 @@ void expect_jobs_match(std::mt19937_64& rng, const std::vector<test::HostMatrix>
   std::vector<std::vector<float>> y0;
   std::vector<test::Products> want;
   for (size_t i = 0; i < ms.size(); ++i) {
-    const bool acc = i == 1;  // the second matrix adds into what its output held
+    const bool acc = all_accumulate || i == 1;  // the second matrix adds into what its output held
     y0.push_back(acc ? test::random_floats(rng, static_cast<size_t>(ms[i].n * cols)) : std::vector<float>{});
     want.push_back(products_on_q8(ms[i], hx, y0[i]));
   }
   for (const int staged : {0, 1}) {
-    set_matvec_staging(staged);
-    std::vector<MatvecJob> jobs;
-    std::vector<DeviceBuffer> ybs;
-    for (size_t i = 0; i < ms.size(); ++i) {
-      const bool acc = i == 1;
-      ybs.push_back(acc ? to_device(y0[i]) : poisoned(static_cast<size_t>(ms[i].n * cols) * 4));
-      jobs.push_back({.w = test::dev(ms[i], wbs[i]), .y = ybs.back().get<float>(), .ldy = ms[i].n, .accumulate = acc});
-    }
-    matvec_q8(jobs.data(), static_cast<int>(jobs.size()), q8, cols, nullptr);
-    for (size_t i = 0; i < ms.size(); ++i) {
-      const auto y = to_host<float>(ybs[i], static_cast<size_t>(ms[i].n * cols));
-      EXPECT_LT(test::dot_error(y, want[i].want, want[i].mag), 1e-5)
-          << what << " job " << i << " (" << type_name(ms[i].type) << ", n=" << ms[i].n << ") cols=" << cols
-          << " staged=" << staged;
+    for (const int early : {0, 1}) {
+      set_matvec_staging(staged);
+      set_matvec_early_loads(early);
+      std::vector<MatvecJob> jobs;
+      std::vector<DeviceBuffer> ybs;
+      for (size_t i = 0; i < ms.size(); ++i) {
+        const bool acc = all_accumulate || i == 1;
+        ybs.push_back(acc ? to_device(y0[i]) : poisoned(static_cast<size_t>(ms[i].n * cols) * 4));
+        jobs.push_back(
+            {.w = test::dev(ms[i], wbs[i]), .y = ybs.back().get<float>(), .ldy = ms[i].n, .accumulate = acc});
+      }
+      matvec_q8(jobs.data(), static_cast<int>(jobs.size()), q8, cols, nullptr);
+      for (size_t i = 0; i < ms.size(); ++i) {
+        const auto y = to_host<float>(ybs[i], static_cast<size_t>(ms[i].n * cols));
+        EXPECT_LT(test::dot_error(y, want[i].want, want[i].mag), 1e-5)
+            << what << " job " << i << " (" << type_name(ms[i].type) << ", n=" << ms[i].n << ") cols=" << cols
+            << " staged=" << staged << " early=" << early;
+      }
     }
   }
   set_matvec_staging(-1);
+  set_matvec_early_loads(-1);
 }
 
 // One to three matrices per launch (different row counts), 1..8 columns, on every integer type,
@@ -224,6 +231,32 @@ TEST(CudaQ8, MatvecMatchesFloat64OnTheQuantizedActivations) {
         expect_jobs_match(rng, ms, sh.k, cols, std::string(type_name(t)) + " k=" + std::to_string(sh.k));
       }
     }
+  }
+}
+
+// Launches whose jobs all add into their outputs (the o projection's residual), where the plan
+// loads a thread's one unit of weights before the PDL wait (Q4_0, Q8_0; the test forces it for
+// every type): k from one block to the most units a block's threads take one each, and past it
+// (two units a thread: the usual kernel), odd row counts.
+TEST(CudaQ8, AccumulatingLaunchesMatchFloat64WithEarlyLoads) {
+  QUARREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 rng(test::test_seed());
+  for (GgmlType t :
+       {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_XS}) {
+    const int64_t be = (t == GgmlType::Q8_0 || t == GgmlType::Q4_0) ? 32 : 256;
+    for (const int64_t k : {be, 3 * be, int64_t{2048}, int64_t{4096}, int64_t{8192}, int64_t{16384}}) {
+      for (const int64_t n : {int64_t{1}, int64_t{130}, int64_t{4099}}) {
+        if (k >= 8192 && n > 130) continue;  // keep the host reference quick
+        const std::vector<test::HostMatrix> ms{test::random_matrix(rng, t, k, n)};
+        for (int cols : {1, 2}) {
+          expect_jobs_match(rng, ms, k, cols, std::string(type_name(t)) + " k=" + std::to_string(k), true);
+        }
+      }
+    }
+    // Two accumulating jobs in one launch.
+    const std::vector<test::HostMatrix> two{test::random_matrix(rng, t, 4096, 515),
+                                            test::random_matrix(rng, t, 4096, 33)};
+    expect_jobs_match(rng, two, 4096, 1, std::string(type_name(t)) + " two jobs", true);
   }
 }
 
