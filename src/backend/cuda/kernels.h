@@ -76,14 +76,16 @@ void quantize_q8(const float* x, int64_t ldx, int64_t k, int n_cols, const Q8Act
 
 // --- matvec_q8.cu ---
 // matvec_q8 picks per launch its rows and warps per block, whether a block first stages its
-// weight rows in shared memory (coalesced cp.async copies), and whether a launch whose jobs all
-// add into their outputs (the o projection) loads its weights before the PDL wait, by type and
-// size as measured (matvec_q8.cu); QUARREL_CUDA_MATVEC_ROWS / _WARPS / _STAGE / _EARLY override
-// that, and these override rows, staging and early loads (benchmarks, tests; 0 / -1: no
-// override). Not thread-safe: set them before launching.
+// weight rows in shared memory (coalesced cp.async copies), whether a launch of at most one unit
+// a thread takes the loop-free kernel, and whether such a launch whose jobs all add into their
+// outputs (the o projection) loads its weights before the PDL wait, by type and size as measured
+// (matvec_q8.cu); QUARREL_CUDA_MATVEC_ROWS / _WARPS / _STAGE / _EARLY / _ONE_UNIT override that,
+// and these override rows, staging, early loads and the loop-free kernel (benchmarks, tests;
+// 0 / -1: no override). Not thread-safe: set them before launching.
 void set_matvec_rows_cap(int rows);
 void set_matvec_staging(int on);
 void set_matvec_early_loads(int on);
+void set_matvec_one_unit(int on);
 // Up to three matrices with the same k and the same activations in one launch (q/k/v, gate/up):
 // y_i[c * ldy_i + r] (+)= sum_j W_i[r, j] * x[c, j], x given quantized (q8), n_cols <= 8.
 struct MatvecJob {

@@ -5,9 +5,10 @@
 // Q4_K and Q6_K, chunk_dot_q8.cuh), loads the unit's x once for its R rows and issues the R
 // weight loads before any arithmetic; warp shuffles, then shared memory, add
 // the warps' partial sums. Up to three matrices of one type with the same x share a launch
-// (q/k/v, gate/up; matvec_jobs.cuh). The epilogue can add into y (residuals). Where the plan says
-// so (the o projection of Q4_0 and Q8_0), a thread's one unit of weights is loaded before the
-// PDL wait (matvec_q8_block_loaded_early).
+// (q/k/v, gate/up; matvec_jobs.cuh). The epilogue can add into y (residuals). Launches of at most
+// one unit a thread (k = 4096 for the two-chunk types) take a loop-free kernel with fewer
+// registers where the plan says so, and where it says so (the o projection of Q4_0 and Q8_0), a
+// thread's one unit of weights is loaded before the PDL wait (matvec_q8_block_one_unit).
 #include <algorithm>
 #include <cstdlib>
 #include <type_traits>
@@ -26,6 +27,38 @@ constexpr int kMaxWarps = 8;
 constexpr int64_t kMinBlocks = 1024;
 constexpr size_t kMaxStageBytes = 48 * 1024;  // the staged kernel's rows, in shared memory
 
+// Unit u of a block's R rows (row r at rows + r * row_bytes; rows past n are not read), from shared
+// memory if kStaged.
+template <typename Dot, int R, bool kStaged>
+__device__ __forceinline__ void load_unit_rows(const uint8_t* rows, size_t row_bytes, int64_t u, int64_t k, int64_t r0,
+                                               int64_t n, typename Dot::Raw (&raw)[R]) {
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    if (R == 1 || r0 + r < n) raw[r] = Dot::template load<kStaged>(rows + static_cast<size_t>(r) * row_bytes, u, k);
+  }
+}
+
+// acc[r][c] += row r's unit u (raw[r]) . column c's chunks of that unit, the x chunks loaded once
+// for the R rows.
+template <typename Dot, int R, int C>
+__device__ __forceinline__ void add_unit_dots(const typename Dot::Raw (&raw)[R], const Q8Act& x, int64_t u, int64_t r0,
+                                              int64_t n, float (&acc)[R][C]) {
+  constexpr int U = Dot::kChunks;
+  const int64_t ld_ds = x.ldq / 32;
+#pragma unroll
+  for (int c = 0; c < C; ++c) {
+    int xi[U][8];
+    float2 ds[U];
+#pragma unroll
+    for (int i = 0; i < U; ++i) load_x_chunk<Dot>(x.q + c * x.ldq, x.ds + c * ld_ds, Dot::x_chunk(u, i), xi[i], ds[i]);
+    const auto x_sums = x_sums_for<Dot>(xi);
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      if (R == 1 || r0 + r < n) acc[r][c] += dot_for<Dot>(raw[r], xi, ds, x_sums);
+    }
+  }
+}
+
 // Block's share of job j: R rows of one type T. kStaged: the block's R rows (contiguous bytes) are first copied into shared memory with
 // coalesced 16-byte cp.async copies, issued before the PDL wait (weights do not depend on the
 // kernel before), and the units are read from there. Without it each thread reads its units
@@ -39,7 +72,7 @@ __device__ __forceinline__ void matvec_q8_block(const JobSet& js, const Q8Act& x
   const int64_t n = js.n[j], k = js.k;
   const int64_t r0 = static_cast<int64_t>(blockIdx.x - js.first_block[j]) * R;
   constexpr int U = Dot::kChunks;
-  const int64_t n_units = k / (32 * U), ld_ds = x.ldq / 32;
+  const int64_t n_units = k / (32 * U);
   const uint8_t* rows = w + static_cast<size_t>(r0) * row_bytes;
   if constexpr (kStaged) {
     const size_t bytes = static_cast<size_t>(min(static_cast<int64_t>(R), n - r0)) * row_bytes;
@@ -56,33 +89,20 @@ __device__ __forceinline__ void matvec_q8_block(const JobSet& js, const Q8Act& x
   }
   for (int64_t u = threadIdx.x; u < n_units; u += blockDim.x) {
     typename Dot::Raw raw[R];
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      if (R == 1 || r0 + r < n) raw[r] = Dot::template load<kStaged>(rows + static_cast<size_t>(r) * row_bytes, u, k);
-    }
-#pragma unroll
-    for (int c = 0; c < C; ++c) {
-      int xi[U][8];
-      float2 ds[U];
-#pragma unroll
-      for (int i = 0; i < U; ++i) load_x_chunk<Dot>(x.q + c * x.ldq, x.ds + c * ld_ds, Dot::x_chunk(u, i), xi[i], ds[i]);
-      const auto x_sums = x_sums_for<Dot>(xi);
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-        if (R == 1 || r0 + r < n) acc[r][c] += dot_for<Dot>(raw[r], xi, ds, x_sums);
-      }
-    }
+    load_unit_rows<Dot, R, kStaged>(rows, row_bytes, u, k, r0, n, raw);
+    add_unit_dots<Dot, R, C>(raw, x, u, r0, n, acc);
   }
   reduce_rows_and_store<R, C, kMaxWarps>(acc, js.y[j], js.ldy[j], r0, n, js.accumulate[j] != 0);
 }
 
 // matvec_q8_block for launches where a thread has at most one unit (n_units <= blockDim.x), direct
-// reads, with the thread's weights loaded before the PDL wait: their DRAM latency then overlaps
-// the kernel before, which for the o projection is attention (little traffic of its own). One
-// unit and no loop also take fewer registers than matvec_q8_block (Q4_0 4 rows 64 -> 54, Q8_0 4
-// rows 64 -> 54). Where it runs is the plan's `early` (matvec_q8.cu, plan_for).
-template <uint32_t T, int R>
-__device__ __forceinline__ void matvec_q8_block_loaded_early(const JobSet& js, const Q8Act& x, int j) {
+// reads. One unit and no loop take fewer registers than matvec_q8_block (4 rows: Q4_0 64 -> 56,
+// Q8_0 64 -> 53, Q4_K 111 -> 80; Q6_K 2 rows 72 -> 55), so more blocks are resident. kEarly: the thread's weights are loaded
+// before the PDL wait, so their DRAM latency overlaps the kernel before, which for the o
+// projection is attention (little traffic of its own); where that runs is the plan's `early`
+// (plan_for).
+template <uint32_t T, int R, bool kEarly>
+__device__ __forceinline__ void matvec_q8_block_one_unit(const JobSet& js, const Q8Act& x, int j) {
   using Dot = ChunkDotQ8<T>;
   const uint8_t* __restrict__ w = js.w[j];
   const size_t row_bytes = js.row_bytes[j];
@@ -94,31 +114,25 @@ __device__ __forceinline__ void matvec_q8_block_loaded_early(const JobSet& js, c
   const int64_t u = threadIdx.x;
   const bool has_unit = u < n_units;
   typename Dot::Raw raw[R];
-  if (has_unit) {
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      if (R == 1 || r0 + r < n) raw[r] = Dot::template load<false>(rows + static_cast<size_t>(r) * row_bytes, u, k);
-    }
-  }
   float acc[R][1];
-  start_rows<R, 1>(w, row_bytes, r0, n, n_units, acc, false);  // the PDL wait
-  if (has_unit) {
-    int xi[U][8];
-    float2 ds[U];
-#pragma unroll
-    for (int i = 0; i < U; ++i) load_x_chunk<Dot>(x.q, x.ds, Dot::x_chunk(u, i), xi[i], ds[i]);
-    const auto x_sums = x_sums_for<Dot>(xi);
-#pragma unroll
-    for (int r = 0; r < R; ++r) {
-      if (R == 1 || r0 + r < n) acc[r][0] += dot_for<Dot>(raw[r], xi, ds, x_sums);
-    }
-  }
+  if (kEarly && has_unit) load_unit_rows<Dot, R, false>(rows, row_bytes, u, k, r0, n, raw);
+  start_rows<R, 1>(w, row_bytes, r0, n, n_units, acc, !kEarly && blockIdx.x < js.prefetch_blocks);  // the PDL wait
+  if (!kEarly && has_unit) load_unit_rows<Dot, R, false>(rows, row_bytes, u, k, r0, n, raw);
+  if (has_unit) add_unit_dots<Dot, R, 1>(raw, x, u, r0, n, acc);
   reduce_rows_and_store<R, 1, kMaxWarps>(acc, js.y[j], js.ldy[j], r0, n, js.accumulate[j] != 0);
 }
 
-template <uint32_t T, int R>
-__global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel_loaded_early(JobSet js, Q8Act x) {
-  matvec_q8_block_loaded_early<T, R>(js, x, job_of_block(js));
+// Jobs [0, js.n_first) have type TA, the rest TB (TA == TB: one type).
+template <uint32_t TA, uint32_t TB, int R, bool kEarly>
+__global__ void __launch_bounds__(kMaxWarps * 32) matvec_q8_kernel_one_unit(JobSet js, Q8Act x) {
+  const int j = job_of_block(js);
+  if constexpr (TA == TB) {
+    matvec_q8_block_one_unit<TA, R, kEarly>(js, x, j);
+  } else if (j < js.n_first) {
+    matvec_q8_block_one_unit<TA, R, kEarly>(js, x, j);
+  } else {
+    matvec_q8_block_one_unit<TB, R, kEarly>(js, x, j);
+  }
 }
 
 // Jobs [0, js.n_first) have type TA (staged if SA), the rest TB (SB); TA == TB: one type.
@@ -145,9 +159,9 @@ __global__ void __launch_bounds__(kMaxWarps * 32, 3) matvec_q8_kernel_q4_0(JobSe
   matvec_q8_block<kDevQ4_0, C, R, S>(js, x, job_of_block(js));
 }
 
-template <int R>
-__global__ void __launch_bounds__(kMaxWarps * 32, 3) matvec_q8_kernel_q4_0_loaded_early(JobSet js, Q8Act x) {
-  matvec_q8_block_loaded_early<kDevQ4_0, R>(js, x, job_of_block(js));
+template <int R, bool kEarly>
+__global__ void __launch_bounds__(kMaxWarps * 32, 3) matvec_q8_kernel_q4_0_one_unit(JobSet js, Q8Act x) {
+  matvec_q8_block_one_unit<kDevQ4_0, R, kEarly>(js, x, job_of_block(js));
 }
 
 // How a launch runs: at most max_rows rows and max_warps warps per block, weights staged in
@@ -156,11 +170,13 @@ struct Plan {
   int max_rows;
   bool staged;
   int max_warps = kMaxWarps;
-  bool early = false;  // launches whose jobs all accumulate, one unit a thread: matvec_q8_block_loaded_early
+  bool early = false;     // launches whose jobs all accumulate: one unit's weights loaded before the PDL wait
+  bool one_unit = false;  // launches of at most one unit a thread, direct: matvec_q8_block_one_unit
 };
 int g_rows_override = 0;     // set_matvec_rows_cap (0: none)
 int g_staged_override = -1;  // set_matvec_staging (-1: none)
 int g_early_override = -1;   // set_matvec_early_loads (-1: none)
+int g_one_unit_override = -1;  // set_matvec_one_unit (-1: none)
 
 // Measured per type on an H200 (`gpu_cuda_matvec_bench`, PERF_NOTES.md):
 // - Q6_K, 4 rows unless the matrix is large with long rows (short rows: a block per 2 rows is
@@ -183,8 +199,19 @@ int g_early_override = -1;   // set_matvec_early_loads (-1: none)
 //   -> 521.6 / 521.1; nor for every one-unit launch (q/k/v, gate/up, output after a norm too):
 //   8B Q4_0 625.9 / 624.8, Q4_K_M 566.6 / 567.8, 1B Q4_K_M 1967.2 / 1954.4 -> 1901.4 / 1902.9.
 // QUARREL_CUDA_MATVEC_ROWS (1, 2, 4, 8), QUARREL_CUDA_MATVEC_WARPS (1..8),
-// QUARREL_CUDA_MATVEC_STAGE (0, 1) and QUARREL_CUDA_MATVEC_EARLY (0, 1) override it, and
-// set_matvec_rows_cap / set_matvec_staging / set_matvec_early_loads override those.
+// - the loop-free kernel (`one_unit`) for the two-chunk types (Q4_K, Q5_K, IQ4_XS, Q6_K) in
+//   launches of at most one unit a thread (k = 4096: q/k/v, o, gate/up, output). Q4_K 4 rows
+//   take 80 registers there against 111 (24 warps an SM against 18), Q6_K 2 rows 55 against 72.
+//   H200, `scripts/gpu-ab MODEL "-p 0"`, off / on, alternating twice, tg128 tok/s: 8B Q4_K_M
+//   569.1 / 569.9 -> 577.0 / 577.1 (without Q6_K's: 576.0 / 575.8), IQ4_XS 526.8 / 528.8 -> 532.0
+//   / 529.6, Q5_K_M 494.6 / 494.2 -> 496.9 / 498.3; 1B Q4_K_M 1968.4 / 1967.4 -> 1961.2 / 1962.0.
+//   Not for Q8_0 (8B 439.1 / 437.4 -> 420.3 / 420.3) nor Q4_0 (641.2 / 641.8 -> 638.8 / 642.3).
+//   With it, 4 or 8 rows for the k = 4096 matrices lose (8B Q4_K_M 575.5 / 576.4 with the plan,
+//   574.5 / 574.2 with 4, 553.1 / 551.1 with 8; IQ4_XS 531.9 -> 516.0 with 4).
+// QUARREL_CUDA_MATVEC_ROWS (1, 2, 4, 8), QUARREL_CUDA_MATVEC_WARPS (1..8),
+// QUARREL_CUDA_MATVEC_STAGE (0, 1), QUARREL_CUDA_MATVEC_EARLY (0, 1) and
+// QUARREL_CUDA_MATVEC_ONE_UNIT (0, 1) override it, and set_matvec_rows_cap / set_matvec_staging /
+// set_matvec_early_loads / set_matvec_one_unit override those.
 Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   static const int env_rows = [] {
     const int64_t v = env_int("QUARREL_CUDA_MATVEC_ROWS", 0);
@@ -202,6 +229,10 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
     const int64_t v = env_int("QUARREL_CUDA_MATVEC_EARLY", -1);
     return v < 0 ? -1 : (v != 0 ? 1 : 0);
   }();
+  static const int env_one_unit = [] {
+    const int64_t v = env_int("QUARREL_CUDA_MATVEC_ONE_UNIT", -1);
+    return v < 0 ? -1 : (v != 0 ? 1 : 0);
+  }();
   const bool large = total_rows >= 8192;
   Plan p{2, false};
   if (type == kDevQ6_K) p = {large && k > 2048 ? 2 : 4, k <= 2048};
@@ -209,6 +240,7 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   if (pair_units) p = {large ? 4 : 2, false};
   if (type == kDevQ8_0 || type == kDevQ4_0) p = {4, false};
   p.early = type == kDevQ8_0 || type == kDevQ4_0;
+  p.one_unit = pair_units || type == kDevQ6_K;
   // Fewer warps than 8, so more blocks are resident and a thread takes several units of long
   // rows (down). Q4_0: 4 (8B `-p 0` 600 -> 608 tok/s; staged it had lost, 526 -> 511); Q8_0
   // either way (404.7 / 405.6), kept at 8. Q4_K and Q6_K: 4 on GGUF rows (8B down Q4_K 11.7 ->
@@ -223,6 +255,8 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   if (g_staged_override >= 0) p.staged = g_staged_override != 0;
   if (env_early >= 0) p.early = env_early != 0;
   if (g_early_override >= 0) p.early = g_early_override != 0;
+  if (env_one_unit >= 0) p.one_unit = env_one_unit != 0;
+  if (g_one_unit_override >= 0) p.one_unit = g_one_unit_override != 0;
   return p;
 }
 
@@ -261,14 +295,16 @@ void launch_r(const MatvecJob* jobs, int n_jobs, const Q8Act& x, const Plan& p, 
   if constexpr (C == 1) {
     bool all_accumulate = true;
     for (int i = 0; i < n_jobs; ++i) all_accumulate = all_accumulate && jobs[i].accumulate;
-    const bool one_unit = js.k / (32 * ChunkDotQ8<T>::kChunks) <= warps * 32;
-    if (p.early && all_accumulate && one_unit && !staged) {
+    const bool one_unit = js.k / (32 * ChunkDotQ8<T>::kChunks) <= warps * 32 && !staged;
+    const bool early = p.early && all_accumulate;
+    if (one_unit && (early || p.one_unit)) {
       if constexpr (T == kDevQ4_0) {
-        launch(matvec_q8_kernel_q4_0_loaded_early<R>, blocks, warps * 32, 0, s, js, x);
+        if (early) return launch(matvec_q8_kernel_q4_0_one_unit<R, true>, blocks, warps * 32, 0, s, js, x);
+        return launch(matvec_q8_kernel_q4_0_one_unit<R, false>, blocks, warps * 32, 0, s, js, x);
       } else {
-        launch(matvec_q8_kernel_loaded_early<T, R>, blocks, warps * 32, 0, s, js, x);
+        if (early) return launch(matvec_q8_kernel_one_unit<T, T, R, true>, blocks, warps * 32, 0, s, js, x);
+        return launch(matvec_q8_kernel_one_unit<T, T, R, false>, blocks, warps * 32, 0, s, js, x);
       }
-      return;
     }
   }
   if constexpr (T == kDevQ4_0) {
@@ -294,7 +330,13 @@ void launch_mixed(const MatvecJob* jobs, int n_jobs, int n_first, const Q8Act& x
   js.n_first = n_first;
   const unsigned blocks = js.first_block[kMaxMatvecJobs];
   const int warps = block_warps(js.k / (32 * ChunkDotQ8<kDevQ4_K>::kChunks), std::max(p4.max_warps, p6.max_warps));
-  if (p6.staged && can_stage<R>(jobs + n_first, n_jobs - n_first)) {
+  const bool staged = p6.staged && can_stage<R>(jobs + n_first, n_jobs - n_first);
+  if constexpr (C == 1) {
+    if (!staged && p4.one_unit && js.k / (32 * ChunkDotQ8<kDevQ4_K>::kChunks) <= warps * 32) {
+      return launch(matvec_q8_kernel_one_unit<kDevQ4_K, kDevQ6_K, R, false>, blocks, warps * 32, 0, s, js, x);
+    }
+  }
+  if (staged) {
     launch(matvec_q8_kernel<kDevQ4_K, kDevQ6_K, C, R, false, true>, blocks, warps * 32,
            R * jobs[n_first].w.row_bytes, s, js, x);
   } else {
@@ -351,6 +393,7 @@ void launch_mixed_c(const MatvecJob* jobs, int n_jobs, int n_first, const Q8Act&
 void set_matvec_rows_cap(int rows) { g_rows_override = rows == 1 || rows == 2 || rows == 4 || rows == 8 ? rows : 0; }
 void set_matvec_staging(int on) { g_staged_override = on < 0 ? -1 : (on != 0 ? 1 : 0); }
 void set_matvec_early_loads(int on) { g_early_override = on < 0 ? -1 : (on != 0 ? 1 : 0); }
+void set_matvec_one_unit(int on) { g_one_unit_override = on < 0 ? -1 : (on != 0 ? 1 : 0); }
 
 bool matvec_q8_supported(uint32_t type) {
   return type == kDevQ4_0 || type == kDevQ8_0 || type == kDevQ4_K || type == kDevQ5_K || type == kDevQ6_K ||

@@ -163,8 +163,9 @@ test::Products products_on_q8(const test::HostMatrix& m, const std::vector<HostQ
 // matvec_q8 over the matrices ms (one launch, the second accumulating into its output, or all of
 // them with all_accumulate) on fresh int8 activations of `cols` columns, weights read directly and
 // staged in shared memory (rows past its 48 KiB or not 16-byte multiples take the direct kernel
-// either way), and with early loads off and on (a launch whose jobs all accumulate, one unit a
-// thread, one column: matvec_q8_block_loaded_early), against float64.
+// either way), with early loads off and on (a launch whose jobs all accumulate, one unit a thread,
+// one column: matvec_q8_block_one_unit's loads before the PDL wait), and with the loop-free kernel
+// for one unit a thread off and on, against float64.
 void expect_jobs_match(std::mt19937_64& rng, const std::vector<test::HostMatrix>& ms, int64_t k, int cols,
                        const std::string& what, bool all_accumulate = false) {
   std::vector<DeviceBuffer> wbs;
@@ -186,27 +187,31 @@ void expect_jobs_match(std::mt19937_64& rng, const std::vector<test::HostMatrix>
   }
   for (const int staged : {0, 1}) {
     for (const int early : {0, 1}) {
-      set_matvec_staging(staged);
-      set_matvec_early_loads(early);
-      std::vector<MatvecJob> jobs;
-      std::vector<DeviceBuffer> ybs;
-      for (size_t i = 0; i < ms.size(); ++i) {
-        const bool acc = all_accumulate || i == 1;
-        ybs.push_back(acc ? to_device(y0[i]) : poisoned(static_cast<size_t>(ms[i].n * cols) * 4));
-        jobs.push_back(
-            {.w = test::dev(ms[i], wbs[i]), .y = ybs.back().get<float>(), .ldy = ms[i].n, .accumulate = acc});
-      }
-      matvec_q8(jobs.data(), static_cast<int>(jobs.size()), q8, cols, nullptr);
-      for (size_t i = 0; i < ms.size(); ++i) {
-        const auto y = to_host<float>(ybs[i], static_cast<size_t>(ms[i].n * cols));
-        EXPECT_LT(test::dot_error(y, want[i].want, want[i].mag), 1e-5)
-            << what << " job " << i << " (" << type_name(ms[i].type) << ", n=" << ms[i].n << ") cols=" << cols
-            << " staged=" << staged << " early=" << early;
+      for (const int one_unit : {0, 1}) {
+        set_matvec_staging(staged);
+        set_matvec_early_loads(early);
+        set_matvec_one_unit(one_unit);
+        std::vector<MatvecJob> jobs;
+        std::vector<DeviceBuffer> ybs;
+        for (size_t i = 0; i < ms.size(); ++i) {
+          const bool acc = all_accumulate || i == 1;
+          ybs.push_back(acc ? to_device(y0[i]) : poisoned(static_cast<size_t>(ms[i].n * cols) * 4));
+          jobs.push_back(
+              {.w = test::dev(ms[i], wbs[i]), .y = ybs.back().get<float>(), .ldy = ms[i].n, .accumulate = acc});
+        }
+        matvec_q8(jobs.data(), static_cast<int>(jobs.size()), q8, cols, nullptr);
+        for (size_t i = 0; i < ms.size(); ++i) {
+          const auto y = to_host<float>(ybs[i], static_cast<size_t>(ms[i].n * cols));
+          EXPECT_LT(test::dot_error(y, want[i].want, want[i].mag), 1e-5)
+              << what << " job " << i << " (" << type_name(ms[i].type) << ", n=" << ms[i].n << ") cols=" << cols
+              << " staged=" << staged << " early=" << early << " one_unit=" << one_unit;
+        }
       }
     }
   }
   set_matvec_staging(-1);
   set_matvec_early_loads(-1);
+  set_matvec_one_unit(-1);
 }
 
 // One to three matrices per launch (different row counts), 1..8 columns, on every integer type,
