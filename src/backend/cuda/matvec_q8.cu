@@ -27,6 +27,26 @@ constexpr int kMaxWarps = 8;
 constexpr int64_t kMinBlocks = 1024;
 constexpr size_t kMaxStageBytes = 48 * 1024;  // the staged kernel's rows, in shared memory
 
+// A block's share of job j at R rows per block: rows r0 .. r0 + R - 1 (those below n) of the
+// job's matrix, each row_bytes long and made of n_units units of Dot.
+struct BlockRows {
+  const uint8_t* w;     // the job's matrix
+  const uint8_t* rows;  // row r0
+  size_t row_bytes;
+  int64_t n, k, r0, n_units;
+};
+template <typename Dot, int R>
+__device__ __forceinline__ BlockRows block_rows(const JobSet& js, int j) {
+  BlockRows b;
+  b.w = js.w[j];
+  b.row_bytes = js.row_bytes[j];
+  b.n = js.n[j], b.k = js.k;
+  b.r0 = static_cast<int64_t>(blockIdx.x - js.first_block[j]) * R;
+  b.n_units = js.k / (32 * Dot::kChunks);
+  b.rows = b.w + static_cast<size_t>(b.r0) * b.row_bytes;
+  return b;
+}
+
 // Unit u of a block's R rows (row r at rows + r * row_bytes; rows past n are not read), from shared
 // memory if kStaged.
 template <typename Dot, int R, bool kStaged>
@@ -67,13 +87,11 @@ template <uint32_t T, int C, int R, bool kStaged>
 __device__ __forceinline__ void matvec_q8_block(const JobSet& js, const Q8Act& x, int j) {
   using Dot = ChunkDotQ8<T>;
   extern __shared__ uint4 stage_smem[];
-  const uint8_t* __restrict__ w = js.w[j];
-  const size_t row_bytes = js.row_bytes[j];
-  const int64_t n = js.n[j], k = js.k;
-  const int64_t r0 = static_cast<int64_t>(blockIdx.x - js.first_block[j]) * R;
-  constexpr int U = Dot::kChunks;
-  const int64_t n_units = k / (32 * U);
-  const uint8_t* rows = w + static_cast<size_t>(r0) * row_bytes;
+  const BlockRows b = block_rows<Dot, R>(js, j);
+  const uint8_t* __restrict__ w = b.w;
+  const size_t row_bytes = b.row_bytes;
+  const int64_t n = b.n, k = b.k, r0 = b.r0, n_units = b.n_units;
+  const uint8_t* rows = b.rows;
   if constexpr (kStaged) {
     const size_t bytes = static_cast<size_t>(min(static_cast<int64_t>(R), n - r0)) * row_bytes;
     uint8_t* st = reinterpret_cast<uint8_t*>(stage_smem);
@@ -97,29 +115,24 @@ __device__ __forceinline__ void matvec_q8_block(const JobSet& js, const Q8Act& x
 
 // matvec_q8_block for launches where a thread has at most one unit (n_units <= blockDim.x), direct
 // reads. One unit and no loop take fewer registers than matvec_q8_block (4 rows: Q4_0 64 -> 56,
-// Q8_0 64 -> 53, Q4_K 111 -> 80; Q6_K 2 rows 72 -> 55), so more blocks are resident. kEarly: the thread's weights are loaded
-// before the PDL wait, so their DRAM latency overlaps the kernel before, which for the o
-// projection is attention (little traffic of its own); where that runs is the plan's `early`
-// (plan_for).
+// Q8_0 64 -> 53, Q4_K 111 -> 80; Q6_K 2 rows 72 -> 55), so more blocks are resident. kEarly: the
+// thread's weights are loaded before the PDL wait, so their DRAM latency overlaps the kernel
+// before, which for the o projection is attention (little traffic of its own); where that runs
+// is the plan's `early` (plan_for).
 template <uint32_t T, int R, bool kEarly>
 __device__ __forceinline__ void matvec_q8_block_one_unit(const JobSet& js, const Q8Act& x, int j) {
   using Dot = ChunkDotQ8<T>;
-  const uint8_t* __restrict__ w = js.w[j];
-  const size_t row_bytes = js.row_bytes[j];
-  const int64_t n = js.n[j], k = js.k;
-  const int64_t r0 = static_cast<int64_t>(blockIdx.x - js.first_block[j]) * R;
-  constexpr int U = Dot::kChunks;
-  const int64_t n_units = k / (32 * U);
-  const uint8_t* rows = w + static_cast<size_t>(r0) * row_bytes;
+  const BlockRows b = block_rows<Dot, R>(js, j);
   const int64_t u = threadIdx.x;
-  const bool has_unit = u < n_units;
+  const bool has_unit = u < b.n_units;
   typename Dot::Raw raw[R];
   float acc[R][1];
-  if (kEarly && has_unit) load_unit_rows<Dot, R, false>(rows, row_bytes, u, k, r0, n, raw);
-  start_rows<R, 1>(w, row_bytes, r0, n, n_units, acc, !kEarly && blockIdx.x < js.prefetch_blocks);  // the PDL wait
-  if (!kEarly && has_unit) load_unit_rows<Dot, R, false>(rows, row_bytes, u, k, r0, n, raw);
-  if (has_unit) add_unit_dots<Dot, R, 1>(raw, x, u, r0, n, acc);
-  reduce_rows_and_store<R, 1, kMaxWarps>(acc, js.y[j], js.ldy[j], r0, n, js.accumulate[j] != 0);
+  if (kEarly && has_unit) load_unit_rows<Dot, R, false>(b.rows, b.row_bytes, u, b.k, b.r0, b.n, raw);
+  start_rows<R, 1>(b.w, b.row_bytes, b.r0, b.n, b.n_units, acc,
+                   !kEarly && blockIdx.x < js.prefetch_blocks);  // PDL wait
+  if (!kEarly && has_unit) load_unit_rows<Dot, R, false>(b.rows, b.row_bytes, u, b.k, b.r0, b.n, raw);
+  if (has_unit) add_unit_dots<Dot, R, 1>(raw, x, u, b.r0, b.n, acc);
+  reduce_rows_and_store<R, 1, kMaxWarps>(acc, js.y[j], js.ldy[j], b.r0, b.n, js.accumulate[j] != 0);
 }
 
 // Jobs [0, js.n_first) have type TA, the rest TB (TA == TB: one type).
@@ -198,7 +211,6 @@ int g_one_unit_override = -1;  // set_matvec_one_unit (-1: none)
 //   Not for the two-chunk types: 8B Q4_K_M 570.3 / 570.1 -> 569.6 / 568.7, IQ4_XS 529.6 / 530.2
 //   -> 521.6 / 521.1; nor for every one-unit launch (q/k/v, gate/up, output after a norm too):
 //   8B Q4_0 625.9 / 624.8, Q4_K_M 566.6 / 567.8, 1B Q4_K_M 1967.2 / 1954.4 -> 1901.4 / 1902.9.
-// QUARREL_CUDA_MATVEC_ROWS (1, 2, 4, 8), QUARREL_CUDA_MATVEC_WARPS (1..8),
 // - the loop-free kernel (`one_unit`) for the two-chunk types (Q4_K, Q5_K, IQ4_XS, Q6_K) in
 //   launches of at most one unit a thread (k = 4096: q/k/v, o, gate/up, output). Q4_K 4 rows
 //   take 80 registers there against 111 (24 warps an SM against 18), Q6_K 2 rows 55 against 72.
@@ -272,6 +284,12 @@ int rows_per_block(int64_t total_rows, int max_rows) {
   return 1;
 }
 
+// Units of type T in a row of k elements.
+template <uint32_t T>
+int64_t units_per_row(int64_t k) {
+  return k / (32 * ChunkDotQ8<T>::kChunks);
+}
+
 // Warps per block: enough that every thread has a unit, at most max_warps.
 int block_warps(int64_t n_units, int max_warps) {
   return static_cast<int>(std::min<int64_t>(max_warps, std::max<int64_t>(1, n_units / 32)));
@@ -289,13 +307,14 @@ template <uint32_t T, int C, int R>
 void launch_r(const MatvecJob* jobs, int n_jobs, const Q8Act& x, const Plan& p, cudaStream_t s) {
   const JobSet js = make_job_set<R>(jobs, n_jobs);
   const unsigned blocks = js.first_block[kMaxMatvecJobs];
-  const int warps = block_warps(js.k / (32 * ChunkDotQ8<T>::kChunks), p.max_warps);
+  const int64_t n_units = units_per_row<T>(js.k);
+  const int warps = block_warps(n_units, p.max_warps);
   const bool staged = p.staged && can_stage<R>(jobs, n_jobs);
   const size_t smem = staged ? R * jobs[0].w.row_bytes : 0;
   if constexpr (C == 1) {
     bool all_accumulate = true;
     for (int i = 0; i < n_jobs; ++i) all_accumulate = all_accumulate && jobs[i].accumulate;
-    const bool one_unit = js.k / (32 * ChunkDotQ8<T>::kChunks) <= warps * 32 && !staged;
+    const bool one_unit = n_units <= warps * 32 && !staged;
     const bool early = p.early && all_accumulate;
     if (one_unit && (early || p.one_unit)) {
       if constexpr (T == kDevQ4_0) {
@@ -329,10 +348,11 @@ void launch_mixed(const MatvecJob* jobs, int n_jobs, int n_first, const Q8Act& x
   JobSet js = make_job_set<R>(jobs, n_jobs);
   js.n_first = n_first;
   const unsigned blocks = js.first_block[kMaxMatvecJobs];
-  const int warps = block_warps(js.k / (32 * ChunkDotQ8<kDevQ4_K>::kChunks), std::max(p4.max_warps, p6.max_warps));
+  const int64_t n_units = units_per_row<kDevQ4_K>(js.k);
+  const int warps = block_warps(n_units, std::max(p4.max_warps, p6.max_warps));
   const bool staged = p6.staged && can_stage<R>(jobs + n_first, n_jobs - n_first);
   if constexpr (C == 1) {
-    if (!staged && p4.one_unit && js.k / (32 * ChunkDotQ8<kDevQ4_K>::kChunks) <= warps * 32) {
+    if (!staged && p4.one_unit && n_units <= warps * 32) {
       return launch(matvec_q8_kernel_one_unit<kDevQ4_K, kDevQ6_K, R, false>, blocks, warps * 32, 0, s, js, x);
     }
   }
