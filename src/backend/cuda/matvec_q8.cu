@@ -185,6 +185,7 @@ struct Plan {
   int max_warps = kMaxWarps;
   bool early = false;     // launches whose jobs all accumulate: one unit's weights loaded before the PDL wait
   bool one_unit = false;  // launches of at most one unit a thread, direct: matvec_q8_block_one_unit
+  int64_t min_blocks = kMinBlocks;  // rows per block shrink until the launch has this many blocks
 };
 int g_rows_override = 0;     // set_matvec_rows_cap (0: none)
 int g_staged_override = -1;  // set_matvec_staging (-1: none)
@@ -223,7 +224,9 @@ int g_one_unit_override = -1;  // set_matvec_one_unit (-1: none)
 // QUARREL_CUDA_MATVEC_ROWS (1, 2, 4, 8), QUARREL_CUDA_MATVEC_WARPS (1..8),
 // QUARREL_CUDA_MATVEC_STAGE (0, 1), QUARREL_CUDA_MATVEC_EARLY (0, 1) and
 // QUARREL_CUDA_MATVEC_ONE_UNIT (0, 1) override it, and set_matvec_rows_cap / set_matvec_staging /
-// set_matvec_early_loads / set_matvec_one_unit override those.
+// set_matvec_early_loads / set_matvec_one_unit override those. QUARREL_CUDA_MATVEC_LONG_ROWS (1, 2,
+// 4, 8: exactly that many, however few blocks remain) and QUARREL_CUDA_MATVEC_LONG_WARPS (1..8) apply
+// to long rows alone (more units than the plan's warps have threads: down).
 Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   static const int env_rows = [] {
     const int64_t v = env_int("QUARREL_CUDA_MATVEC_ROWS", 0);
@@ -245,6 +248,14 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
     const int64_t v = env_int("QUARREL_CUDA_MATVEC_ONE_UNIT", -1);
     return v < 0 ? -1 : (v != 0 ? 1 : 0);
   }();
+  static const int env_long_rows = [] {
+    const int64_t v = env_int("QUARREL_CUDA_MATVEC_LONG_ROWS", 0);
+    return v == 1 || v == 2 || v == 4 || v == 8 ? static_cast<int>(v) : 0;
+  }();
+  static const int env_long_warps = [] {
+    const int64_t v = env_int("QUARREL_CUDA_MATVEC_LONG_WARPS", 0);
+    return v >= 1 && v <= kMaxWarps ? static_cast<int>(v) : 0;
+  }();
   const bool large = total_rows >= 8192;
   Plan p{2, false};
   if (type == kDevQ6_K) p = {large && k > 2048 ? 2 : 4, k <= 2048};
@@ -258,10 +269,19 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   // either way (404.7 / 405.6), kept at 8. Q4_K and Q6_K: 4 on GGUF rows (8B down Q4_K 11.7 ->
   // 11.2 us, Q6_K 19.7 -> 18.0), 2 on split rows (8B Q4_K_M `-p 0` 545.2-545.6 -> 548.5-550.0,
   // 1B 1880-1892 -> 1936-1948, alternating three times each; 1 warp: 8B 533.0).
+  // Long rows of Q5_K and IQ4_XS (down) take 4 warps: `gpu_cuda_matvec_bench 1 down` on an H200,
+  // 2 / 4 warps: Q5_K 14.2 / 12.4 us, IQ4_XS 11.6 / 10.9 (Q4_K 10.1 / 10.2, Q6_K 15.2 / 15.7).
   if (type == kDevQ4_0) p.max_warps = 4;
+  const int64_t chunks = k / 32;  // units of one chunk (Q4_0, Q8_0) or two
+  const int64_t units = type == kDevQ4_0 || type == kDevQ8_0 ? chunks : chunks / 2;
   if (pair_units || type == kDevQ6_K) p.max_warps = 2;
+  if ((type == kDevQ5_K || type == kDevIQ4_XS) && units > 32 * p.max_warps) p.max_warps = 4;
   if (env_rows) p.max_rows = env_rows;
   if (env_warps) p.max_warps = env_warps;
+  if (units > 32 * p.max_warps) {
+    if (env_long_warps) p.max_warps = env_long_warps;
+    if (env_long_rows) p.max_rows = env_long_rows, p.min_blocks = 1;
+  }
   if (g_rows_override) p.max_rows = g_rows_override;
   if (env_staged >= 0) p.staged = env_staged != 0;
   if (g_staged_override >= 0) p.staged = g_staged_override != 0;
@@ -275,11 +295,11 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
 // Rows per block: the most (up to the type's and the column count's limit, and the plan's) that
 // still leaves kMinBlocks blocks over all the jobs.
 template <uint32_t T, int C>
-int rows_per_block(int64_t total_rows, int max_rows) {
+int rows_per_block(int64_t total_rows, int max_rows, int64_t min_blocks = kMinBlocks) {
   constexpr int kMaxRows = C == 1 ? ChunkDotQ8<T>::kMaxRows : (C <= 2 ? 4 : 2);
   for (int r = kMaxRows; r > 1; r /= 2) {
     if (r > max_rows) continue;
-    if (total_rows / r >= kMinBlocks) return r;
+    if (total_rows / r >= min_blocks) return r;
   }
   return 1;
 }
@@ -369,7 +389,7 @@ void launch_c(const MatvecJob* jobs, int n_jobs, const Q8Act& x, cudaStream_t s)
   int64_t rows = 0;
   for (int i = 0; i < n_jobs; ++i) rows += jobs[i].w.n;
   const Plan p = plan_for(T, rows, jobs[0].w.k);
-  switch (rows_per_block<T, C>(rows, p.max_rows)) {
+  switch (rows_per_block<T, C>(rows, p.max_rows, p.min_blocks)) {
     case 8: if constexpr (C == 1 && ChunkDotQ8<T>::kMaxRows >= 8) return launch_r<T, C, 8>(jobs, n_jobs, x, p, s); break;
     case 4: if constexpr (C <= 2 && ChunkDotQ8<T>::kMaxRows >= 4) return launch_r<T, C, 4>(jobs, n_jobs, x, p, s); break;
     case 2: return launch_r<T, C, 2>(jobs, n_jobs, x, p, s);

@@ -4,7 +4,8 @@
 // type: microseconds, GB/s of weight bytes read (+ x and y), and that as a share of the copy
 // bandwidth (read + written per second, cuda::measure_copy_bandwidth_gb_s). Weights are a byte
 // pattern (0x11: small normal f16 scales); values do not change the time. No GPU: prints a line
-// and exits 0. Usage: gpu_cuda_matvec_bench [n_cols (1)]; gpu_cuda_matvec_bench mmq [TYPE [SHAPE]]: the
+// and exits 0. Usage: gpu_cuda_matvec_bench [n_cols (1) [SHAPE [TYPE]]] (SHAPE: part of a shape's name,
+// e.g. down; TYPE: a type's name); gpu_cuda_matvec_bench mmq [TYPE [SHAPE]]: the
 // tensor-core products of batches past the matvec's, matmul_q8 (int8 activations) and
 // matmul_f16act (f16), at 16, 32 and 64 columns, also as tera-operations per second (2 k n
 // columns per launch).
@@ -170,8 +171,11 @@ int main(int argc, char** argv) {
   QUARREL_CUDA_CHECK(cudaMemset(xq_buf.get(), 0, xq_buf.size()));
   std::printf("| shape | type | MB | f32 x: us | GB/s | %% of copy bw | int8 x: us | GB/s | %% of copy bw | direct, rows 1 / 2 / 4: us | | | staged, rows 1 / 2 / 4: us | | |\n"
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  const std::string only_shape = argc > 2 ? argv[2] : "", only_type = argc > 3 ? argv[3] : "";
   for (const auto& sh : shapes) {
     for (const auto& ty : types) {
+      if ((!only_type.empty() && only_type != ty.name) || std::string(sh.name).find(only_shape) == std::string::npos)
+        continue;
       Copies c = weight_copies(ty.type, sh.k, sh.n);
       std::vector<DevMatrix>& ms = c.ms;
       const size_t bytes_one = c.bytes_one;
