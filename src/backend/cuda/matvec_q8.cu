@@ -227,7 +227,7 @@ int g_one_unit_override = -1;  // set_matvec_one_unit (-1: none)
 // set_matvec_early_loads / set_matvec_one_unit override those. QUARREL_CUDA_MATVEC_LONG_ROWS (1, 2,
 // 4, 8: exactly that many, however few blocks remain) and QUARREL_CUDA_MATVEC_LONG_WARPS (1..8) apply
 // to long rows alone (more units than the plan's warps have threads: down).
-Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
+Plan plan_for(uint32_t type, int64_t total_rows, int64_t k, int cols) {
   static const int env_rows = [] {
     const int64_t v = env_int("QUARREL_CUDA_MATVEC_ROWS", 0);
     return v == 1 || v == 2 || v == 4 || v == 8 ? static_cast<int>(v) : 0;
@@ -276,6 +276,12 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k) {
   const int64_t units = type == kDevQ4_0 || type == kDevQ8_0 ? chunks : chunks / 2;
   if (pair_units || type == kDevQ6_K) p.max_warps = 2;
   if ((type == kDevQ5_K || type == kDevIQ4_XS) && units > 32 * p.max_warps) p.max_warps = 4;
+  // Short rows (a unit a thread or less) of Q5_K and IQ4_XS in matrices that are not large (q/k/v,
+  // o), one column: staged, 4 rows. `gpu_cuda_matvec_bench 1` on an H200, 4096 x 4096, plan /
+  // staged 4 rows: Q5_K 5.5 / 5.1 us, IQ4_XS 5.6 / 4.9 (Q4_K 4.3 / 4.4, Q6_K 6.9 / 5.5).
+  if ((type == kDevQ5_K || type == kDevIQ4_XS) && !large && cols == 1 && units <= 32 * p.max_warps) {
+    p.max_rows = 4, p.staged = true;
+  }
   if (env_rows) p.max_rows = env_rows;
   if (env_warps) p.max_warps = env_warps;
   if (units > 32 * p.max_warps) {
@@ -388,7 +394,7 @@ template <uint32_t T, int C>
 void launch_c(const MatvecJob* jobs, int n_jobs, const Q8Act& x, cudaStream_t s) {
   int64_t rows = 0;
   for (int i = 0; i < n_jobs; ++i) rows += jobs[i].w.n;
-  const Plan p = plan_for(T, rows, jobs[0].w.k);
+  const Plan p = plan_for(T, rows, jobs[0].w.k, C);
   switch (rows_per_block<T, C>(rows, p.max_rows, p.min_blocks)) {
     case 8: if constexpr (C == 1 && ChunkDotQ8<T>::kMaxRows >= 8) return launch_r<T, C, 8>(jobs, n_jobs, x, p, s); break;
     case 4: if constexpr (C <= 2 && ChunkDotQ8<T>::kMaxRows >= 4) return launch_r<T, C, 4>(jobs, n_jobs, x, p, s); break;
@@ -420,7 +426,7 @@ template <int C>
 void launch_mixed_c(const MatvecJob* jobs, int n_jobs, int n_first, const Q8Act& x, cudaStream_t s) {
   int64_t rows = 0;
   for (int i = 0; i < n_jobs; ++i) rows += jobs[i].w.n;
-  const Plan p4 = plan_for(kDevQ4_K, rows, jobs[0].w.k), p6 = plan_for(kDevQ6_K, rows, jobs[0].w.k);
+  const Plan p4 = plan_for(kDevQ4_K, rows, jobs[0].w.k, C), p6 = plan_for(kDevQ6_K, rows, jobs[0].w.k, C);
   if (rows_per_block<kDevQ4_K, C>(rows, std::min(2, p4.max_rows)) >= 2) {
     launch_mixed<C, 2>(jobs, n_jobs, n_first, x, p4, p6, s);
   } else {
