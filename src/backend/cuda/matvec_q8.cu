@@ -192,6 +192,22 @@ int g_staged_override = -1;  // set_matvec_staging (-1: none)
 int g_early_override = -1;   // set_matvec_early_loads (-1: none)
 int g_one_unit_override = -1;  // set_matvec_one_unit (-1: none)
 
+// Units of type T in a row of k elements; the same for a type known only at run time.
+template <uint32_t T>
+int64_t units_per_row(int64_t k) {
+  return k / (32 * ChunkDotQ8<T>::kChunks);
+}
+int64_t units_per_row(uint32_t type, int64_t k) {
+  switch (type) {
+    case kDevQ4_0: return units_per_row<kDevQ4_0>(k);
+    case kDevQ8_0: return units_per_row<kDevQ8_0>(k);
+    case kDevQ4_K: return units_per_row<kDevQ4_K>(k);
+    case kDevQ5_K: return units_per_row<kDevQ5_K>(k);
+    case kDevQ6_K: return units_per_row<kDevQ6_K>(k);
+    default: return units_per_row<kDevIQ4_XS>(k);
+  }
+}
+
 // Measured per type on an H200 (`gpu_cuda_matvec_bench`, PERF_NOTES.md):
 // - Q6_K, 4 rows unless the matrix is large with long rows (short rows: a block per 2 rows is
 //   one warp, and 64k of them take 79 us for the 1B's 2048 x 128256 output whatever the type; 4
@@ -271,9 +287,8 @@ Plan plan_for(uint32_t type, int64_t total_rows, int64_t k, int cols) {
   // 1B 1880-1892 -> 1936-1948, alternating three times each; 1 warp: 8B 533.0).
   // Long rows of Q5_K and IQ4_XS (down) take 4 warps: `gpu_cuda_matvec_bench 1 down` on an H200,
   // 2 / 4 warps: Q5_K 14.2 / 12.4 us, IQ4_XS 11.6 / 10.9 (Q4_K 10.1 / 10.2, Q6_K 15.2 / 15.7).
+  const int64_t units = units_per_row(type, k);
   if (type == kDevQ4_0) p.max_warps = 4;
-  const int64_t chunks = k / 32;  // units of one chunk (Q4_0, Q8_0) or two
-  const int64_t units = type == kDevQ4_0 || type == kDevQ8_0 ? chunks : chunks / 2;
   if (pair_units || type == kDevQ6_K) p.max_warps = 2;
   if ((type == kDevQ5_K || type == kDevIQ4_XS) && units > 32 * p.max_warps) p.max_warps = 4;
   // Short rows (a unit a thread or less) of Q5_K and IQ4_XS in matrices that are not large (q/k/v,
@@ -308,12 +323,6 @@ int rows_per_block(int64_t total_rows, int max_rows, int64_t min_blocks = kMinBl
     if (total_rows / r >= min_blocks) return r;
   }
   return 1;
-}
-
-// Units of type T in a row of k elements.
-template <uint32_t T>
-int64_t units_per_row(int64_t k) {
-  return k / (32 * ChunkDotQ8<T>::kChunks);
 }
 
 // Warps per block: enough that every thread has a unit, at most max_warps.
